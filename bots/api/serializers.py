@@ -1,0 +1,267 @@
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from accounts.models import Language
+from bots.knowledge.query import MAX_QUERY_CHARS
+from bots.knowledge.search import MAX_K
+from bots.models import Bot, Category, Document, ModelConfig, Provider, TaskType, validate_base_url
+
+LANGUAGE_HELP = "Texts in this language: ?lang=, else Accept-Language, else the user's language."
+
+
+# --- Categories --------------------------------------------------------------------------
+class CategorySerializer(serializers.ModelSerializer):
+    """Localized for everyone; staff also get both languages and the active flag."""
+
+    STAFF_FIELDS = ("name_es", "name_en", "description_es", "description_en", "is_active")
+
+    name = serializers.SerializerMethodField()
+    description = serializers.SerializerMethodField()
+    agent_count = serializers.IntegerField(read_only=True, help_text="Agents the caller can see.")
+    name_es = serializers.CharField(required=False, help_text="Staff only.")
+    name_en = serializers.CharField(required=False, help_text="Staff only.")
+    description_es = serializers.CharField(required=False, help_text="Staff only.")
+    description_en = serializers.CharField(required=False, help_text="Staff only.")
+    is_active = serializers.BooleanField(required=False, help_text="Staff only.")
+
+    class Meta:
+        model = Category
+        fields = [
+            "id",
+            "name",
+            "description",
+            "icon",
+            "display_order",
+            "agent_count",
+            "name_es",
+            "name_en",
+            "description_es",
+            "description_en",
+            "is_active",
+        ]
+
+    def get_name(self, category: Category) -> str:
+        return category.name_for(self.context["language"])
+
+    def get_description(self, category: Category) -> str:
+        return category.description_for(self.context["language"])
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if not self.context["staff"]:
+            for name in self.STAFF_FIELDS:
+                data.pop(name, None)
+        return data
+
+
+class CategoryWriteSerializer(serializers.Serializer):
+    name_es = serializers.CharField(max_length=100)
+    name_en = serializers.CharField(max_length=100)
+    description_es = serializers.CharField(required=False, allow_blank=True)
+    description_en = serializers.CharField(required=False, allow_blank=True)
+    icon = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    display_order = serializers.IntegerField(min_value=0, max_value=100_000, required=False)
+    is_active = serializers.BooleanField(required=False)
+
+
+# --- Model toolbox -----------------------------------------------------------------------
+class ModelConfigSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ModelConfig
+        fields = [
+            "id",
+            "task_type",
+            "provider",
+            "model_id",
+            "base_url",
+            "priority",
+            "temperature",
+            "max_output_tokens",
+            "is_active",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class ModelConfigWriteSerializer(serializers.Serializer):
+    task_type = serializers.ChoiceField(choices=TaskType.choices, default=TaskType.GENERAL)
+    provider = serializers.ChoiceField(choices=Provider.choices, default=Provider.LOCAL)
+    model_id = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    base_url = serializers.CharField(
+        max_length=500,
+        required=False,
+        allow_blank=True,
+        help_text="An OpenAI-compatible server, e.g. http://ollama:11434/v1.",
+    )
+    priority = serializers.IntegerField(min_value=1, max_value=100, default=1, help_text="1 is tried first.")
+    temperature = serializers.FloatField(min_value=0.0, max_value=2.0, required=False, allow_null=True)
+    max_output_tokens = serializers.IntegerField(
+        min_value=1, max_value=200_000, required=False, allow_null=True
+    )
+    is_active = serializers.BooleanField(default=True)
+
+    def validate_base_url(self, value: str) -> str:
+        if value:
+            try:
+                validate_base_url(value)
+            except DjangoValidationError as exc:
+                raise serializers.ValidationError(exc.messages) from exc
+        return value
+
+
+# --- Bots --------------------------------------------------------------------------------
+class BotCategorySerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+
+
+class BotSerializer(serializers.ModelSerializer):
+    """Localized `name` and `description`, with both languages as stored. The system
+    prompt and the model toolbox are shown to those who can change the bot."""
+
+    EDITOR_FIELDS = ("system_prompt", "model_configs")
+
+    name = serializers.SerializerMethodField()
+    description = serializers.SerializerMethodField()
+    category = serializers.SerializerMethodField()
+    is_platform = serializers.BooleanField(read_only=True, help_text="A platform agent, created by staff.")
+    can_edit = serializers.SerializerMethodField()
+    system_prompt = serializers.CharField(required=False, help_text="Only for those who can edit the bot.")
+    model_configs = ModelConfigSerializer(
+        many=True, required=False, help_text="Only for those who can edit the bot."
+    )
+
+    class Meta:
+        model = Bot
+        fields = [
+            "id",
+            "name",
+            "description",
+            "name_es",
+            "name_en",
+            "description_es",
+            "description_en",
+            "language",
+            "category",
+            "is_public",
+            "is_platform",
+            "can_edit",
+            "system_prompt",
+            "model_configs",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def _language(self) -> str:
+        return self.context["language"]
+
+    def get_name(self, bot: Bot) -> str:
+        return bot.name_for(self._language())
+
+    def get_description(self, bot: Bot) -> str:
+        return bot.description_for(self._language())
+
+    @extend_schema_field(BotCategorySerializer(allow_null=True))
+    def get_category(self, bot: Bot) -> dict | None:
+        if bot.category is None or not bot.category.is_active:
+            return None
+        return {"id": bot.category.pk, "name": bot.category.name_for(self._language())}
+
+    def get_can_edit(self, bot: Bot) -> bool:
+        from bots.selectors import bot_can_edit
+
+        return bot_can_edit(user=self.context["user"], bot=bot)
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if not data["can_edit"]:
+            for name in self.EDITOR_FIELDS:
+                data.pop(name, None)
+        return data
+
+
+class BotWriteSerializer(serializers.Serializer):
+    name = serializers.CharField(
+        max_length=200, required=False, help_text="The name in the bot's language (fills name_es or name_en)."
+    )
+    description = serializers.CharField(required=False, allow_blank=True)
+    name_es = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    name_en = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    description_es = serializers.CharField(required=False, allow_blank=True)
+    description_en = serializers.CharField(required=False, allow_blank=True)
+    system_prompt = serializers.CharField(required=False, allow_blank=True, max_length=20_000)
+    language = serializers.ChoiceField(choices=Language.choices, required=False)
+    category = serializers.PrimaryKeyRelatedField(
+        queryset=Category.objects.all(), required=False, allow_null=True
+    )
+    is_public = serializers.BooleanField(required=False, help_text="Administrators only.")
+
+
+class BotCreateSerializer(BotWriteSerializer):
+    platform = serializers.BooleanField(
+        required=False, default=False, help_text="Administrators only: a platform agent with no owner."
+    )
+    initial_configs = ModelConfigWriteSerializer(
+        many=True, required=False, help_text="The model toolbox; one offline `local` model when omitted."
+    )
+
+    def validate_initial_configs(self, value):
+        if len(value) > 20:
+            raise serializers.ValidationError("At most 20 model configs.")
+        return value
+
+
+class BotListFilterSerializer(serializers.Serializer):
+    category = serializers.UUIDField(required=False)
+
+
+# --- Knowledge ---------------------------------------------------------------------------
+class DocumentSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(source="original_name", read_only=True)
+
+    class Meta:
+        model = Document
+        fields = [
+            "id",
+            "name",
+            "content_type",
+            "size",
+            "sha256",
+            "status",
+            "error_message",
+            "page_count",
+            "chunk_count",
+            "indexed_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class DocumentUploadSerializer(serializers.Serializer):
+    # Empty files are refused by the upload service, with its own message.
+    file = serializers.FileField(allow_empty_file=True, use_url=False, help_text=".txt, .md, .pdf or .docx")
+
+
+class SearchQuerySerializer(serializers.Serializer):
+    q = serializers.CharField(max_length=MAX_QUERY_CHARS, allow_blank=True, trim_whitespace=True)
+    k = serializers.IntegerField(min_value=1, max_value=MAX_K, default=5)
+
+
+class SearchHitSerializer(serializers.Serializer):
+    chunk_id = serializers.IntegerField()
+    document_id = serializers.UUIDField()
+    document_name = serializers.CharField()
+    position = serializers.IntegerField()
+    page_numbers = serializers.ListField(child=serializers.IntegerField())
+    score = serializers.FloatField()
+    snippet = serializers.CharField()
+    text = serializers.CharField()
+
+
+class DetailSerializer(serializers.Serializer):
+    detail = serializers.CharField()

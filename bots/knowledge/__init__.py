@@ -1,0 +1,1 @@
+"""Parsing, chunking and retrieval of a bot's knowledge documents."""

@@ -1,0 +1,141 @@
+"""Split pages into overlapping chunks that respect paragraphs and sentences.
+
+Pages become pieces: paragraphs, or the sentences of a paragraph too long to fit, or the
+words of a sentence too long to fit, or plain slices of a "word" with no spaces at all (a
+huge single-line file still chunks). Pieces are packed greedily up to `target_chars`; each
+new chunk starts with the last sentences of the previous one, up to `overlap_chars`, so
+that a passage cut at a boundary is found whole in one of the two.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from bots.knowledge.extraction import Page
+
+TARGET_CHARS = 1000
+OVERLAP_CHARS = 150
+
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+# A sentence ends at . ! ? … (and closing quotes/brackets) followed by whitespace.
+_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'»”)\]]*\s+")
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkDraft:
+    position: int
+    text: str
+    page_numbers: list[int]
+
+
+@dataclass(frozen=True, slots=True)
+class _Piece:
+    text: str
+    page: int
+    # True when the piece starts a paragraph: it is joined with a blank line, not a space.
+    starts_paragraph: bool
+
+
+def chunk_pages(
+    pages: Sequence[Page], *, target_chars: int = TARGET_CHARS, overlap_chars: int = OVERLAP_CHARS
+) -> list[ChunkDraft]:
+    if overlap_chars >= target_chars:
+        raise ValueError("overlap_chars must be smaller than target_chars")
+    chunks: list[ChunkDraft] = []
+    current: list[_Piece] = []
+    size = 0
+
+    def close() -> None:
+        text = _join(current)
+        if text:
+            pages_in_chunk = sorted({piece.page for piece in current})
+            chunks.append(ChunkDraft(len(chunks), text, pages_in_chunk))
+
+    for piece in _pieces(pages, target_chars):
+        added = len(piece.text) + (2 if current else 0)
+        if current and size + added > target_chars:
+            close()
+            current = _overlap(current, overlap_chars, room=target_chars - len(piece.text) - 2)
+            size = len(_join(current))
+            added = len(piece.text) + (2 if current else 0)
+        current.append(piece)
+        size += added
+    if current:
+        close()
+    return chunks
+
+
+def _join(pieces: Sequence[_Piece]) -> str:
+    parts: list[str] = []
+    for index, piece in enumerate(pieces):
+        if index:
+            parts.append("\n\n" if piece.starts_paragraph else " ")
+        parts.append(piece.text)
+    return "".join(parts).strip()
+
+
+def _overlap(previous: list[_Piece], overlap_chars: int, *, room: int) -> list[_Piece]:
+    """The trailing pieces of the closed chunk that fit in the overlap and in the room the
+    next piece leaves."""
+    budget = min(overlap_chars, room)
+    kept: list[_Piece] = []
+    used = 0
+    for piece in reversed(previous):
+        cost = len(piece.text) + 1
+        if used + cost > budget:
+            break
+        kept.append(piece)
+        used += cost
+    kept.reverse()
+    if not kept and previous and budget > 0:
+        # The last sentence is longer than the overlap: keep its tail, cut at a word.
+        last = previous[-1]
+        tail = last.text[-budget:]
+        tail = tail.split(" ", 1)[1] if " " in tail and len(tail) < len(last.text) else tail
+        if tail.strip():
+            kept = [_Piece(tail.strip(), last.page, starts_paragraph=False)]
+    if kept:
+        # An overlap never starts with a paragraph separator of its own.
+        kept[0] = _Piece(kept[0].text, kept[0].page, starts_paragraph=False)
+    return kept
+
+
+def _pieces(pages: Sequence[Page], target_chars: int) -> Iterator[_Piece]:
+    for page in pages:
+        for paragraph in _PARAGRAPH_BREAK.split(page.text):
+            paragraph = " ".join(paragraph.split())
+            if not paragraph:
+                continue
+            first = True
+            for sentence in _sentences(paragraph, target_chars):
+                yield _Piece(sentence, page.number, starts_paragraph=first)
+                first = False
+
+
+def _sentences(paragraph: str, target_chars: int) -> Iterator[str]:
+    """Sentence-sized pieces; a sentence longer than a chunk is cut at words, and a word
+    longer than a chunk is sliced."""
+    for sentence in _SENTENCE_END.split(paragraph):
+        sentence = sentence.strip()
+        if not sentence:
+            continue
+        if len(sentence) <= target_chars:
+            yield sentence
+            continue
+        line = ""
+        for word in sentence.split(" "):
+            while len(word) > target_chars:
+                if line:
+                    yield line
+                    line = ""
+                yield word[:target_chars]
+                word = word[target_chars:]
+            if line and len(line) + 1 + len(word) > target_chars:
+                yield line
+                line = word
+            else:
+                line = f"{line} {word}" if line else word
+        if line:
+            yield line

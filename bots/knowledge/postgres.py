@@ -1,0 +1,86 @@
+"""PostgreSQL knowledge search: a stored tsvector per chunk with a GIN index.
+
+The text search configuration follows the bot's language (migration 0002 creates
+`bytchat_es`, `bytchat_en` and `bytchat_simple`, each unaccent + the language's stemmer),
+so "canción" finds "cancion". Queries go through `websearch_to_tsquery`.
+
+Ranking cost is bounded: each query takes at most `CANDIDATES` matching rows in whatever
+order the index hands them over (no sort over every match), ranks only those with
+`ts_rank_cd` and returns the top `k`. A term found in half the corpus therefore costs
+about what a rare one costs. For a natural-language question, the chunks that contain
+every word come first (a separate candidate set, so they are not crowded out by chunks
+that contain only its common words), then the chunks that contain some of them.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.db import connection
+
+from bots.knowledge.query import ParsedQuery
+
+CONFIGURATIONS = {"es": "bytchat_es", "en": "bytchat_en"}
+FALLBACK_CONFIGURATION = "bytchat_simple"
+CANDIDATES = 300
+
+_STRICT = "websearch_to_tsquery(%(config)s::regconfig, %(query)s)"
+# The same query with OR between its words: websearch_to_tsquery joins plain words with
+# ' & ' and nothing else, and a natural-language query has no other syntax.
+_LOOSE = f"replace({_STRICT}::text, ' & ', ' | ')::tsquery"
+
+_CANDIDATES = """
+    (SELECT id, search_vector FROM bots_chunk
+     WHERE bot_id = %(bot)s AND search_vector @@ {tsquery} LIMIT %(candidates)s)
+"""
+
+_SEARCH = """
+WITH candidates AS ({candidates}),
+ranked AS (
+    SELECT id, max(ts_rank_cd(search_vector, {loose}, 32) + (search_vector @@ {strict})::int) AS score
+    FROM candidates
+    GROUP BY id
+    ORDER BY score DESC, id
+    LIMIT %(k)s
+)
+SELECT chunk.id, chunk.document_id, document.original_name, chunk.position, chunk.text,
+       chunk.page_numbers, ranked.score
+FROM ranked
+JOIN bots_chunk AS chunk ON chunk.id = ranked.id
+JOIN bots_document AS document ON document.id = chunk.document_id
+ORDER BY ranked.score DESC, chunk.id
+"""
+
+
+def configuration_for(language: str) -> str:
+    return CONFIGURATIONS.get(language, FALLBACK_CONFIGURATION)
+
+
+def index_chunks(*, document_id: Any, language: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE bots_chunk SET search_vector = to_tsvector(%s::regconfig, text) WHERE document_id = %s",
+            [configuration_for(language), document_id],
+        )
+
+
+def search_chunks(*, bot_id: Any, language: str, query: ParsedQuery, k: int) -> list[tuple]:
+    either_word = query.natural and len(query.words) > 1
+    candidates = _CANDIDATES.format(tsquery=_STRICT)
+    if either_word:
+        candidates += " UNION ALL " + _CANDIDATES.format(tsquery=_LOOSE)
+    sql = _SEARCH.format(candidates=candidates, strict=_STRICT, loose=_LOOSE if either_word else _STRICT)
+    params = {
+        "config": configuration_for(language),
+        "query": query.text,
+        "bot": bot_id,
+        "candidates": CANDIDATES,
+        "k": k,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        # Django reads jsonb as text and decodes it itself; so do we.
+        return [
+            (*row[:5], json.loads(row[5]) if isinstance(row[5], str) else row[5], row[6]) for row in cursor
+        ]

@@ -1,0 +1,225 @@
+"""Bots (called agents by some clients), their categories, model toolbox and knowledge.
+
+A chunk's search index is not a model field: on PostgreSQL it is the `search_vector`
+tsvector column (GIN-indexed) and on SQLite the `bots_chunk_fts` FTS5 table, both created
+by migration 0002 and written by `bots.knowledge.search` right after the chunks.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import PurePath
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from accounts.models import Language
+
+
+class Category(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name_es = models.CharField(max_length=100)
+    name_en = models.CharField(max_length=100)
+    description_es = models.TextField(blank=True)
+    description_en = models.TextField(blank=True)
+    icon = models.CharField(max_length=64, blank=True, help_text="An emoji or an icon name.")
+    display_order = models.PositiveIntegerField(default=0)
+    is_active = models.BooleanField(default=True, help_text="Off: hidden everywhere (soft delete).")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["display_order", "name_en"]
+        verbose_name_plural = "categories"
+
+    def __str__(self) -> str:
+        return self.name_en or self.name_es
+
+    def name_for(self, language: str) -> str:
+        return _localized(self.name_es, self.name_en, language)
+
+    def description_for(self, language: str) -> str:
+        return _localized(self.description_es, self.description_en, language)
+
+
+def _localized(spanish: str, english: str, language: str) -> str:
+    """The text in `language`, else the other one: a bot may be written in one language."""
+    if language == Language.EN:
+        return english or spanish
+    return spanish or english
+
+
+class Bot(models.Model):
+    """An assistant. `owner` is null for platform agents, which staff create."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="bots"
+    )
+    category = models.ForeignKey(
+        Category, null=True, blank=True, on_delete=models.SET_NULL, related_name="bots"
+    )
+    name_es = models.CharField(max_length=200, blank=True)
+    name_en = models.CharField(max_length=200, blank=True)
+    description_es = models.TextField(blank=True)
+    description_en = models.TextField(blank=True)
+    system_prompt = models.TextField(blank=True)
+    language = models.CharField(
+        max_length=2,
+        choices=Language.choices,
+        default=Language.ES,
+        help_text="Answers and the knowledge search configuration use it.",
+    )
+    is_public = models.BooleanField(default=False, help_text="Visible to every user.")
+    is_active = models.BooleanField(default=True, help_text="Off: deleted (soft delete).")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["owner", "is_active"]),
+            models.Index(fields=["is_public", "is_active"]),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=~Q(name_es="") | ~Q(name_en=""), name="bot_has_a_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def name(self) -> str:
+        return self.name_for(self.language)
+
+    @property
+    def is_platform(self) -> bool:
+        return self.owner_id is None
+
+    def name_for(self, language: str) -> str:
+        return _localized(self.name_es, self.name_en, language)
+
+    def description_for(self, language: str) -> str:
+        return _localized(self.description_es, self.description_en, language)
+
+
+class TaskType(models.TextChoices):
+    # Labels equal to the values, as the chat API spells its task_type choices, so that the
+    # OpenAPI schema has one TaskTypeEnum.
+    GENERAL = "general", "general"
+    SIMPLE = "simple", "simple"
+    COMPLEX = "complex", "complex"
+
+
+class Provider(models.TextChoices):
+    LOCAL = "local", "Local (offline, extractive)"
+    OPENAI = "openai", "OpenAI"
+    GEMINI = "gemini", "Google Gemini"
+    OPENAI_COMPATIBLE = "openai_compatible", "OpenAI-compatible server"
+
+
+def validate_base_url(value: str) -> None:
+    parsed = urlsplit(value)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise ValidationError("Enter an http:// or https:// URL with a host name.")
+
+
+class ModelConfig(models.Model):
+    """One model in a bot's toolbox. The engine tries the configs for a task type by
+    ascending `priority` and fails over to the next one."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="model_configs")
+    task_type = models.CharField(max_length=16, choices=TaskType.choices, default=TaskType.GENERAL)
+    provider = models.CharField(max_length=32, choices=Provider.choices, default=Provider.LOCAL)
+    model_id = models.CharField(max_length=200)
+    # Not a URLField: Django's URL validator refuses hosts without a dot, such as the
+    # docker-compose service name in http://ollama:11434/v1.
+    base_url = models.CharField(
+        max_length=500,
+        blank=True,
+        validators=[validate_base_url],
+        help_text="For an OpenAI-compatible server (Ollama, vLLM, LM Studio), e.g. http://ollama:11434/v1.",
+    )
+    priority = models.PositiveSmallIntegerField(default=1, help_text="1 is tried first.")
+    temperature = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(2.0)]
+    )
+    max_output_tokens = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(200_000)]
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["task_type", "priority", "created_at"]
+        indexes = [models.Index(fields=["bot", "is_active"])]
+
+    def __str__(self) -> str:
+        return f"{self.task_type}: {self.provider}/{self.model_id}"
+
+
+class DocumentStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    PROCESSING = "processing", "Processing"
+    READY = "ready", "Ready"
+    FAILED = "failed", "Failed"
+
+
+def document_upload_path(document: Document, filename: str) -> str:
+    # The stored name is ours (the id); the user's name is kept in original_name.
+    suffix = PurePath(filename).suffix.lower()
+    return f"documents/{document.bot_id}/{document.pk}{suffix}"
+
+
+class Document(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="documents")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    file = models.FileField(upload_to=document_upload_path, max_length=500)
+    original_name = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField(help_text="Bytes.")
+    sha256 = models.CharField(max_length=64)
+    status = models.CharField(max_length=16, choices=DocumentStatus.choices, default=DocumentStatus.PENDING)
+    error_message = models.TextField(blank=True)
+    page_count = models.PositiveIntegerField(default=0)
+    chunk_count = models.PositiveIntegerField(default=0)
+    indexed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["bot", "status"])]
+
+    def __str__(self) -> str:
+        return self.original_name
+
+
+class Chunk(models.Model):
+    """A passage of a document, immutable once written; re-indexing replaces them all.
+    `bot` repeats `document.bot` so that a search filters without a join."""
+
+    id = models.BigAutoField(primary_key=True)
+    # The unique (document, position) index serves lookups by document.
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="chunks", db_index=False)
+    bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="+")
+    position = models.PositiveIntegerField()
+    text = models.TextField()
+    page_numbers = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["document", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["document", "position"], name="chunk_position_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.document_id} #{self.position}"

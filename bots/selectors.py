@@ -1,0 +1,131 @@
+"""Reads, scoped to what the caller may see. Every view and service that takes a bot id
+goes through `bot_get_visible` (or `bot_get_editable`), so that another user's private
+bot is a 404 everywhere.
+
+Who sees what:
+- a user: their own active bots and the public ones;
+- staff (manager or admin): also platform agents that are not public yet;
+- nobody: another user's private bot.
+Who changes what: the owner changes their bot; admins change platform agents.
+Knowledge (documents, search): the owner, and staff for the bots they can see.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Q, QuerySet
+
+from accounts.models import User
+from bots.errors import NotBotEditor
+from bots.models import Bot, Category, Document, DocumentStatus, ModelConfig
+from bytchat.errors import NotFound
+
+
+def visible_bots_filter(user: User, prefix: str = "") -> Q:
+    """Which active bots `user` may see, as a filter (`prefix` for related lookups)."""
+    visible = Q(**{f"{prefix}owner": user}) | Q(**{f"{prefix}is_public": True})
+    if user.is_manager_or_admin:
+        visible |= Q(**{f"{prefix}owner__isnull": True})
+    return Q(**{f"{prefix}is_active": True}) & visible
+
+
+def bot_can_edit(*, user: User, bot: Bot) -> bool:
+    if bot.owner_id is None:
+        return user.is_admin
+    return bot.owner_id == user.pk
+
+
+def bot_can_read_knowledge(*, user: User, bot: Bot) -> bool:
+    return bot.owner_id == user.pk or user.is_manager_or_admin
+
+
+def bot_list(*, user: User, category_id: Any = None) -> QuerySet[Bot]:
+    bots = (
+        Bot.objects.filter(visible_bots_filter(user))
+        .select_related("category")
+        .prefetch_related("model_configs")
+    )
+    if category_id is not None:
+        bots = bots.filter(category_id=category_id)
+    return bots
+
+
+def _get(queryset: QuerySet, pk: Any, message: str):
+    try:
+        found = queryset.filter(pk=pk).first()
+    except (ValidationError, ValueError):  # not a UUID
+        found = None
+    if found is None:
+        raise NotFound(message)
+    return found
+
+
+def bot_get_visible(*, user: User, bot_id: Any) -> Bot:
+    return _get(bot_list(user=user), bot_id, "Bot not found.")
+
+
+def bot_get_editable(*, user: User, bot_id: Any) -> Bot:
+    bot = bot_get_visible(user=user, bot_id=bot_id)
+    if not bot_can_edit(user=user, bot=bot):
+        raise NotBotEditor()
+    return bot
+
+
+def bot_get_for_knowledge(*, user: User, bot_id: Any, write: bool = False) -> Bot:
+    """A bot whose documents and search the caller may use: read for the owner and staff,
+    write for those who may edit it."""
+    bot = bot_get_visible(user=user, bot_id=bot_id)
+    allowed = bot_can_edit(user=user, bot=bot) if write else bot_can_read_knowledge(user=user, bot=bot)
+    if not allowed:
+        raise NotBotEditor("Only the bot's owner and staff can see or change its knowledge.")
+    return bot
+
+
+def bot_active_configs(*, bot: Bot) -> QuerySet[ModelConfig]:
+    return bot.model_configs.filter(is_active=True)
+
+
+def model_config_list(*, bot: Bot) -> QuerySet[ModelConfig]:
+    return bot.model_configs.all()
+
+
+def model_config_get(*, bot: Bot, config_id: Any) -> ModelConfig:
+    return _get(bot.model_configs.all(), config_id, "Model config not found.")
+
+
+def bot_ready_document_names(*, bot: Bot, limit: int = 6) -> list[str]:
+    return list(
+        Document.objects.filter(bot=bot, status=DocumentStatus.READY)
+        .order_by("-indexed_at", "-created_at")
+        .values_list("original_name", flat=True)[:limit]
+    )
+
+
+def document_list(*, bot: Bot) -> QuerySet[Document]:
+    return Document.objects.filter(bot=bot)
+
+
+def document_get(*, bot: Bot, document_id: Any) -> Document:
+    return _get(Document.objects.filter(bot=bot).select_related("bot"), document_id, "Document not found.")
+
+
+def category_list(*, user: User) -> QuerySet[Category]:
+    """Active categories with the number of agents the caller can see in each."""
+    # Meta.ordering does not apply to an aggregating query: order explicitly.
+    return (
+        Category.objects.filter(is_active=True)
+        .annotate(agent_count=Count("bots", filter=visible_bots_filter(user, prefix="bots__"), distinct=True))
+        .order_by("display_order", "name_en")
+    )
+
+
+def category_get(*, user: User, category_id: Any) -> Category:
+    """An active category; staff also reach soft-deleted ones, to restore them."""
+    categories = Category.objects.annotate(
+        agent_count=Count("bots", filter=visible_bots_filter(user, prefix="bots__"), distinct=True)
+    )
+    if not user.is_manager_or_admin:
+        categories = categories.filter(is_active=True)
+    return _get(categories, category_id, "Category not found.")

@@ -1,0 +1,279 @@
+"""Categories, bots and their model toolbox."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+
+from accounts.models import Plan, User
+from bots.errors import LastModelConfig, PlanLimitReached, StaffOnly
+from bots.models import Bot, Category, DocumentStatus, ModelConfig, Provider, TaskType
+from bytchat.errors import InvalidInput
+
+DEFAULT_LOCAL_CONFIG = {"task_type": TaskType.GENERAL, "provider": Provider.LOCAL, "model_id": "local"}
+CATEGORY_FIELDS = (
+    "name_es",
+    "name_en",
+    "description_es",
+    "description_en",
+    "icon",
+    "display_order",
+    "is_active",
+)
+MODEL_CONFIG_FIELDS = (
+    "task_type",
+    "provider",
+    "model_id",
+    "base_url",
+    "priority",
+    "temperature",
+    "max_output_tokens",
+    "is_active",
+)
+
+
+# --- Categories --------------------------------------------------------------------------
+def category_create(
+    *,
+    name_es: str,
+    name_en: str,
+    description_es: str = "",
+    description_en: str = "",
+    icon: str = "",
+    display_order: int = 0,
+    is_active: bool = True,
+) -> Category:
+    return Category.objects.create(
+        name_es=name_es,
+        name_en=name_en,
+        description_es=description_es,
+        description_en=description_en,
+        icon=icon,
+        display_order=display_order,
+        is_active=is_active,
+    )
+
+
+def category_update(*, category: Category, **changes: Any) -> Category:
+    unknown = set(changes) - set(CATEGORY_FIELDS)
+    if unknown:
+        raise TypeError(f"Unknown category fields: {sorted(unknown)}")
+    for name, value in changes.items():
+        setattr(category, name, value)
+    category.save()
+    return category
+
+
+def category_delete(*, category: Category) -> None:
+    """A soft delete: the category disappears from lists; its agents stay."""
+    category.is_active = False
+    category.save(update_fields=["is_active", "updated_at"])
+
+
+def _check_category(category: Category | None) -> None:
+    if category is not None and not category.is_active:
+        raise InvalidInput(fields={"category": ["This category no longer exists."]})
+
+
+# --- Bots --------------------------------------------------------------------------------
+def _user_plan(user: User) -> Plan:
+    return user.plan or Plan.objects.filter(is_default=True).first() or Plan()
+
+
+def _lock_user(user: User) -> None:
+    """Parallel creations by one user queue here, so the plan count cannot be outrun."""
+    User.objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True).first()
+
+
+def _names(
+    *, language: str, name: str | None, description: str | None, fields: dict[str, str]
+) -> dict[str, str]:
+    """`name` and `description` fill the bot language's slot unless it is given explicitly."""
+    if name is not None:
+        fields.setdefault(f"name_{language}", name)
+    if description is not None:
+        fields.setdefault(f"description_{language}", description)
+    return {key: value.strip() for key, value in fields.items()}
+
+
+def bot_create(
+    *,
+    user: User,
+    name: str | None = None,
+    description: str | None = None,
+    name_es: str | None = None,
+    name_en: str | None = None,
+    description_es: str | None = None,
+    description_en: str | None = None,
+    system_prompt: str = "",
+    language: str | None = None,
+    category: Category | None = None,
+    is_public: bool = False,
+    platform: bool = False,
+    initial_configs: Sequence[dict[str, Any]] | None = None,
+) -> Bot:
+    """A bot for `user`, or a platform agent (no owner) when an admin asks for one. Without
+    `initial_configs` the bot answers with the offline `local` model."""
+    if (is_public or platform) and not user.is_admin:
+        raise StaffOnly("Only administrators can create platform agents or make a bot public.")
+    language = language or user.language
+    given = {
+        key: value
+        for key, value in {
+            "name_es": name_es,
+            "name_en": name_en,
+            "description_es": description_es,
+            "description_en": description_en,
+        }.items()
+        if value is not None
+    }
+    texts = _names(language=language, name=name, description=description, fields=given)
+    if not (texts.get("name_es") or texts.get("name_en")):
+        raise InvalidInput("A bot needs a name.", fields={"name": ["This field is required."]})
+    _check_category(category)
+    configs = [_clean_config(config) for config in (initial_configs or [DEFAULT_LOCAL_CONFIG])]
+    if not any(config.get("is_active", True) for config in configs):
+        raise InvalidInput(fields={"initial_configs": ["At least one model config must be active."]})
+    with transaction.atomic():
+        if not platform:
+            _lock_user(user)
+            limit = _user_plan(user).max_bots
+            if limit is not None and Bot.objects.filter(owner=user, is_active=True).count() >= limit:
+                raise PlanLimitReached(
+                    f"Your plan allows {limit} bots. Delete one or move to a bigger plan.",
+                    extra={"limit": limit},
+                )
+        bot = Bot.objects.create(
+            owner=None if platform else user,
+            category=category,
+            system_prompt=system_prompt,
+            language=language,
+            is_public=is_public,
+            **texts,
+        )
+        ModelConfig.objects.bulk_create(ModelConfig(bot=bot, **config) for config in configs)
+    return bot
+
+
+def bot_update(
+    *,
+    user: User,
+    bot: Bot,
+    name: str | None = None,
+    description: str | None = None,
+    **changes: Any,
+) -> Bot:
+    """Change a bot. Changing its language re-indexes its documents, whose search index
+    depends on it."""
+    allowed = {
+        "name_es",
+        "name_en",
+        "description_es",
+        "description_en",
+        "system_prompt",
+        "language",
+        "category",
+        "is_public",
+    }
+    unknown = set(changes) - allowed
+    if unknown:
+        raise TypeError(f"Unknown bot fields: {sorted(unknown)}")
+    if "is_public" in changes and changes["is_public"] != bot.is_public and not user.is_admin:
+        raise StaffOnly("Only administrators can make a bot public or private.")
+    if "category" in changes:
+        _check_category(changes["category"])
+    language = changes.get("language", bot.language)
+    texts = _names(
+        language=language,
+        name=name,
+        description=description,
+        fields={key: changes.pop(key) for key in list(changes) if key.startswith(("name_", "description_"))},
+    )
+    changes.update(texts)
+    if not (changes.get("name_es", bot.name_es) or changes.get("name_en", bot.name_en)):
+        raise InvalidInput("A bot needs a name.", fields={"name": ["This field may not be blank."]})
+    language_changed = language != bot.language
+    with transaction.atomic():
+        for field, value in changes.items():
+            setattr(bot, field, value)
+        bot.save()
+        if language_changed:
+            from bots.services.documents import document_reindex_many
+
+            document_reindex_many(
+                documents=bot.documents.filter(status__in=[DocumentStatus.READY, DocumentStatus.FAILED])
+            )
+    return bot
+
+
+def bot_delete(*, bot: Bot) -> None:
+    """A soft delete: the bot disappears for everyone; its conversations are kept."""
+    bot.is_active = False
+    bot.save(update_fields=["is_active", "updated_at"])
+
+
+# --- Model toolbox -----------------------------------------------------------------------
+def _clean_config(config: dict[str, Any], *, current: ModelConfig | None = None) -> dict[str, Any]:
+    unknown = set(config) - set(MODEL_CONFIG_FIELDS)
+    if unknown:
+        raise TypeError(f"Unknown model config fields: {sorted(unknown)}")
+    merged = {name: getattr(current, name) for name in MODEL_CONFIG_FIELDS} if current else {}
+    merged.update(config)
+    provider = merged.get("provider", Provider.LOCAL)
+    base_url = (merged.get("base_url") or "").strip()
+    model_id = (merged.get("model_id") or "").strip()
+    errors: dict[str, list[str]] = {}
+    if provider == Provider.OPENAI_COMPATIBLE and not base_url:
+        errors["base_url"] = ["An OpenAI-compatible provider needs the server's base URL."]
+    if base_url and provider not in (Provider.OPENAI, Provider.OPENAI_COMPATIBLE):
+        errors["base_url"] = ["Only OpenAI and OpenAI-compatible providers take a base URL."]
+    if not model_id:
+        if provider == Provider.LOCAL:
+            model_id = "local"
+        else:
+            errors["model_id"] = ["This field is required for this provider."]
+    if errors:
+        raise InvalidInput(fields=errors)
+    cleaned = dict(config)
+    if "base_url" in config or current is None:
+        cleaned["base_url"] = base_url
+    if "model_id" in config or current is None:
+        cleaned["model_id"] = model_id
+    return cleaned
+
+
+def _lock_bot(bot: Bot) -> None:
+    Bot.objects.select_for_update().filter(pk=bot.pk).values_list("pk", flat=True).first()
+
+
+def model_config_add(*, bot: Bot, **fields: Any) -> ModelConfig:
+    return ModelConfig.objects.create(bot=bot, **_clean_config(fields))
+
+
+def model_config_update(*, config: ModelConfig, **changes: Any) -> ModelConfig:
+    cleaned = _clean_config(changes, current=config)
+    with transaction.atomic():
+        _lock_bot(config.bot)
+        if cleaned.get("is_active") is False and config.is_active:
+            _check_not_last(config)
+        for name, value in cleaned.items():
+            setattr(config, name, value)
+        config.save()
+    return config
+
+
+def model_config_remove(*, config: ModelConfig) -> None:
+    with transaction.atomic():
+        _lock_bot(config.bot)
+        if config.is_active:
+            _check_not_last(config)
+        config.delete()
+
+
+def _check_not_last(config: ModelConfig) -> None:
+    others = ModelConfig.objects.filter(~Q(pk=config.pk), bot_id=config.bot_id, is_active=True)
+    if not others.exists():
+        raise LastModelConfig()

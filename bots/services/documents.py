@@ -1,0 +1,222 @@
+"""Knowledge documents: upload, delete, re-index, and the indexing itself.
+
+Indexing is claimed with a conditional UPDATE (pending or processing -> processing), so a
+task for a document that is ready, failed or gone does nothing. The chunks and their
+search index are replaced in one transaction that holds the document's row lock: a task
+delivered twice, or redelivered after its worker died, still leaves exactly one set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Any
+
+from django.conf import settings
+from django.core.files import File
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from accounts.models import User
+from bots.errors import DocumentBusy, EmptyFile, FileTooLarge
+from bots.knowledge.chunking import chunk_pages
+from bots.knowledge.extraction import SNIFF_BYTES, ExtractionError, extract_pages, sniff
+from bots.knowledge.search import index_document_chunks
+from bots.models import Bot, Chunk, Document, DocumentStatus
+
+logger = logging.getLogger(__name__)
+
+MAX_FILENAME_CHARS = 255
+CHUNK_BATCH_SIZE = 1000
+UNEXPECTED_FAILURE = "The file could not be indexed because of an unexpected error. Try re-indexing it later."
+
+
+def max_upload_bytes() -> int:
+    return settings.MAX_UPLOAD_MB * 1024 * 1024
+
+
+def clean_filename(name: str) -> str:
+    """The last component of what the client sent, without control characters, leading
+    dots or surrounding spaces, at most 255 characters with its extension kept."""
+    name = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(char for char in name if unicodedata.category(char)[0] != "C")
+    name = " ".join(name.split()).lstrip(". ")
+    if len(name) > MAX_FILENAME_CHARS:
+        suffix = PurePosixPath(name).suffix[:20]
+        name = name[: MAX_FILENAME_CHARS - len(suffix)] + suffix
+    return name or "document"
+
+
+def _enqueue(document_ids: Iterable[Any]) -> None:
+    from bots.tasks import index_document
+
+    ids = [str(document_id) for document_id in document_ids]
+    transaction.on_commit(lambda: [index_document.delay(document_id) for document_id in ids])
+
+
+def document_upload(*, user: User | None, bot: Bot, file: File, enqueue: bool = True) -> Document:
+    """Store an upload and queue its indexing (`enqueue=False`: the caller indexes it
+    itself). Refused before anything is stored: an empty file, one over MAX_UPLOAD_MB,
+    and one that is not what its extension says."""
+    name = clean_filename(file.name)
+    limit = max_upload_bytes()
+    if file.size is None or file.size == 0:
+        raise EmptyFile(fields={"file": ["The submitted file is empty."]})
+    if file.size > limit:
+        raise FileTooLarge(
+            f"The file is larger than {settings.MAX_UPLOAD_MB} MB.", extra={"max_bytes": limit}
+        )
+    file.seek(0)
+    content_type = sniff(filename=name, head=file.read(SNIFF_BYTES))
+    file.seek(0)
+    digest = hashlib.sha256()
+    for block in file.chunks():
+        digest.update(block)
+    file.seek(0)
+    document = Document(
+        bot=bot,
+        uploaded_by=user,
+        original_name=name,
+        content_type=content_type,
+        size=file.size,
+        sha256=digest.hexdigest(),
+    )
+    document.file.save(name, file, save=False)
+    try:
+        with transaction.atomic():
+            document.save(force_insert=True)
+            if enqueue:
+                _enqueue([document.pk])
+    except BaseException:
+        document.file.delete(save=False)
+        raise
+    return document
+
+
+def document_delete(*, document: Document) -> None:
+    """The document, its chunks and their index go now; the file once that is committed."""
+    file = document.file
+    with transaction.atomic():
+        document.delete()
+        transaction.on_commit(lambda: file.delete(save=False))
+
+
+def document_reindex(*, document: Document) -> Document:
+    """Queue a document for indexing again. Refused while it is pending or processing."""
+    with transaction.atomic():
+        claimed = Document.objects.filter(
+            pk=document.pk, status__in=[DocumentStatus.READY, DocumentStatus.FAILED]
+        ).update(status=DocumentStatus.PENDING, error_message="", updated_at=timezone.now())
+        if not claimed:
+            raise DocumentBusy()
+        _enqueue([document.pk])
+    document.refresh_from_db()
+    return document
+
+
+def document_reindex_many(*, documents: QuerySet[Document]) -> int:
+    """Queue every ready or failed document of the queryset; busy ones are left alone."""
+    with transaction.atomic():
+        documents = documents.filter(status__in=[DocumentStatus.READY, DocumentStatus.FAILED])
+        ids = list(documents.select_for_update().values_list("pk", flat=True))
+        Document.objects.filter(pk__in=ids).update(
+            status=DocumentStatus.PENDING, error_message="", updated_at=timezone.now()
+        )
+        _enqueue(ids)
+    return len(ids)
+
+
+@dataclass(frozen=True)
+class IndexOutcome:
+    status: str
+    pages: int = 0
+    chunks: int = 0
+    error: str = ""
+
+
+def document_index(*, document_id: Any) -> IndexOutcome | None:
+    """Extract, chunk and index one document. None when there was nothing to do (it is
+    gone, or another run already finished it)."""
+    claimed = Document.objects.filter(
+        pk=document_id, status__in=[DocumentStatus.PENDING, DocumentStatus.PROCESSING]
+    ).update(status=DocumentStatus.PROCESSING, updated_at=timezone.now())
+    if not claimed:
+        return None
+    document = Document.objects.get(pk=document_id)
+    try:
+        with document.file.open("rb") as handle:
+            data = handle.read()
+        pages = extract_pages(data=data, filename=document.original_name)
+        drafts = chunk_pages(pages)
+    except FileNotFoundError:
+        return _fail(document_id, "The uploaded file is missing from storage. Upload it again.")
+    except ExtractionError as exc:
+        return _fail(document_id, str(exc))
+    except Exception:
+        logger.exception("Indexing document %s failed", document_id)
+        return _fail(document_id, UNEXPECTED_FAILURE)
+
+    with transaction.atomic():
+        locked = (
+            Document.objects.select_for_update()
+            .filter(pk=document_id, status=DocumentStatus.PROCESSING)
+            .select_related("bot")
+            .first()
+        )
+        if locked is None:  # deleted, or finished by a concurrent run, meanwhile
+            return None
+        Chunk.objects.filter(document_id=document_id).delete()
+        Chunk.objects.bulk_create(
+            (
+                Chunk(
+                    document_id=document_id,
+                    bot_id=locked.bot_id,
+                    position=draft.position,
+                    text=draft.text,
+                    page_numbers=draft.page_numbers,
+                )
+                for draft in drafts
+            ),
+            batch_size=CHUNK_BATCH_SIZE,
+        )
+        index_document_chunks(document_id=document_id, language=locked.bot.language)
+        locked.status = DocumentStatus.READY
+        locked.error_message = ""
+        locked.page_count = len(pages)
+        locked.chunk_count = len(drafts)
+        locked.indexed_at = timezone.now()
+        locked.save(
+            update_fields=["status", "error_message", "page_count", "chunk_count", "indexed_at", "updated_at"]
+        )
+    return IndexOutcome(DocumentStatus.READY, pages=len(pages), chunks=len(drafts))
+
+
+def _fail(document_id: Any, message: str) -> IndexOutcome | None:
+    """Mark the document failed, with no chunks left from an earlier indexing."""
+    with transaction.atomic():
+        locked = (
+            Document.objects.select_for_update()
+            .filter(pk=document_id, status=DocumentStatus.PROCESSING)
+            .first()
+        )
+        if locked is None:  # deleted, or finished by a concurrent run, meanwhile
+            return None
+        Chunk.objects.filter(document_id=document_id).delete()
+        locked.status = DocumentStatus.FAILED
+        locked.error_message = message
+        locked.page_count = 0
+        locked.chunk_count = 0
+        locked.save(update_fields=["status", "error_message", "page_count", "chunk_count", "updated_at"])
+    return IndexOutcome(DocumentStatus.FAILED, error=message)
+
+
+def document_fail(*, document_id: Any, message: str) -> None:
+    """Give up on a document whose indexing kept failing for a transient reason."""
+    Document.objects.filter(
+        pk=document_id, status__in=[DocumentStatus.PENDING, DocumentStatus.PROCESSING]
+    ).update(status=DocumentStatus.FAILED, error_message=message, updated_at=timezone.now())

@@ -1,0 +1,124 @@
+"""One error envelope for the native API.
+
+`describe_exception` turns any exception into an `ApiError` (status, code, message,
+per-field messages); the native API wraps it as ``{"error": {...}}`` and the
+compatibility APIs wrap the same description in their own documented formats.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions as drf
+from rest_framework.response import Response
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+
+from bytchat.errors import DomainError
+
+logger = logging.getLogger(__name__)
+
+API_PATH_PREFIXES = ("/api/",)
+
+
+@dataclass
+class ApiError:
+    status: int
+    code: str
+    message: str
+    fields: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def envelope(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message, "fields": self.fields, **self.extra}}
+
+
+def _plain(detail: Any) -> Any:
+    """DRF's nested ErrorDetail structures as plain JSON: dicts of lists of strings."""
+    if isinstance(detail, dict):
+        return {str(key): _plain(value) for key, value in detail.items()}
+    if isinstance(detail, list):
+        if all(not isinstance(item, (dict, list)) for item in detail):
+            return [str(item) for item in detail]
+        return [_plain(item) for item in detail]
+    return [str(detail)]
+
+
+_DRF_CODES: list[tuple[type[Exception], int, str]] = [
+    (drf.ParseError, 400, "MALFORMED_REQUEST"),
+    (drf.NotAuthenticated, 401, "UNAUTHORIZED"),
+    (drf.AuthenticationFailed, 401, "UNAUTHORIZED"),
+    (drf.PermissionDenied, 403, "FORBIDDEN"),
+    (drf.NotFound, 404, "NOT_FOUND"),
+    (drf.MethodNotAllowed, 405, "METHOD_NOT_ALLOWED"),
+    (drf.NotAcceptable, 406, "NOT_ACCEPTABLE"),
+    (drf.UnsupportedMediaType, 415, "UNSUPPORTED_MEDIA_TYPE"),
+]
+
+
+def describe_exception(exc: Exception) -> ApiError | None:
+    """The client-facing description of an exception, or None for an unexpected one."""
+    if isinstance(exc, DomainError):
+        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else {}
+        return ApiError(exc.status_code, exc.code, exc.message, exc.fields, exc.extra, headers)
+    if isinstance(exc, (InvalidToken, TokenError)):
+        return ApiError(401, "UNAUTHORIZED", "The token is invalid, expired or revoked.")
+    if isinstance(exc, drf.ValidationError):
+        detail = exc.detail
+        fields = _plain(detail) if isinstance(detail, dict) else {"non_field_errors": _plain(detail)}
+        return ApiError(400, "VALIDATION_ERROR", "Invalid input.", fields)
+    if isinstance(exc, drf.Throttled):
+        wait = max(1, int(exc.wait or 1))
+        return ApiError(
+            429,
+            "RATE_LIMIT_EXCEEDED",
+            f"Too many requests. Try again in {wait} seconds.",
+            headers={"Retry-After": str(wait)},
+        )
+    for exc_class, status, code in _DRF_CODES:
+        if isinstance(exc, exc_class):
+            return ApiError(status, code, str(exc.detail))
+    if isinstance(exc, drf.APIException):
+        return ApiError(exc.status_code, exc.default_code.upper(), str(exc.detail))
+    if isinstance(exc, Http404):
+        return ApiError(404, "NOT_FOUND", "Not found.")
+    if isinstance(exc, DjangoPermissionDenied):
+        return ApiError(403, "FORBIDDEN", "You do not have permission to perform this action.")
+    if isinstance(exc, RequestDataTooBig):
+        return ApiError(413, "PAYLOAD_TOO_LARGE", "The request body is too large.")
+    if isinstance(exc, TooManyFieldsSent):
+        return ApiError(400, "MALFORMED_REQUEST", "The request has too many fields.")
+    return None
+
+
+INTERNAL_ERROR = ApiError(500, "INTERNAL_ERROR", "An unexpected error occurred. It has been logged.")
+
+
+def describe_or_internal(exc: Exception) -> ApiError:
+    described = describe_exception(exc)
+    if described is None:
+        logger.exception("Unhandled API error", exc_info=exc)
+        return INTERNAL_ERROR
+    return described
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    """DRF exception handler for the native API: every error in the envelope."""
+    error = describe_or_internal(exc)
+    return Response(error.envelope(), status=error.status, headers=error.headers)
+
+
+def is_api_path(path: str) -> bool:
+    return path.startswith(API_PATH_PREFIXES)
+
+
+def json_error_response(error: ApiError) -> JsonResponse:
+    response = JsonResponse(error.envelope(), status=error.status)
+    for name, value in error.headers.items():
+        response[name] = value
+    return response

@@ -1,0 +1,26 @@
+from django.urls import path
+
+from chat.api import views
+
+urlpatterns = [
+    path("conversations", views.ConversationListCreateView.as_view(), name="conversation-list"),
+    path(
+        "conversations/<uuid:conversation_id>",
+        views.ConversationDetailView.as_view(),
+        name="conversation-detail",
+    ),
+    path(
+        "conversations/<uuid:conversation_id>/archive",
+        views.ConversationArchiveView.as_view(),
+        name="conversation-archive",
+    ),
+    path(
+        "conversations/<uuid:conversation_id>/messages",
+        views.MessageListView.as_view(),
+        name="conversation-messages",
+    ),
+    path("messages/<uuid:message_id>/feedback", views.FeedbackView.as_view(), name="message-feedback"),
+    path("suggestions", views.SuggestionListView.as_view(), name="suggestions"),
+    path("chat", views.chat_view, name="chat"),
+    path("chat", views.ChatSchemaView.as_view()),  # OpenAPI only; see its docstring
+]

@@ -1,0 +1,200 @@
+from asgiref.sync import sync_to_async
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.generics import GenericAPIView
+from rest_framework.pagination import CursorPagination as DrfCursorPagination
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from bytchat.api.async_views import api_errors, authenticate, parse_json
+from bytchat.api.pagination import CursorPagination
+from bytchat.api.schema import error_responses
+from bytchat.api.sse import sse_event, sse_response
+from bytchat.db import db_step
+from chat import selectors
+from chat.api import serializers as s
+from chat.services import conversations, engine
+from chat.services.feedback import feedback_submit
+
+
+def _visible_bot(user, bot_id):
+    from bots.selectors import bot_get_visible
+
+    return bot_get_visible(user=user, bot_id=bot_id)
+
+
+@extend_schema(tags=["conversations"])
+class ConversationListCreateView(GenericAPIView):
+    pagination_class = CursorPagination
+
+    def get_serializer_class(self):
+        return s.ConversationCreateSerializer if self.request.method == "POST" else s.ConversationSerializer
+
+    @extend_schema(
+        parameters=[OpenApiParameter("bot", str), OpenApiParameter("archived", bool)],
+        responses={200: s.ConversationSerializer(many=True), **error_responses(400, 401)},
+    )
+    def get(self, request):
+        filters = s.ConversationListFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        queryset = selectors.conversation_list(
+            user=request.user,
+            bot_id=filters.validated_data.get("bot"),
+            archived=filters.validated_data.get("archived"),
+        )
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(s.ConversationSerializer(page, many=True).data)
+
+    @extend_schema(responses={201: s.ConversationSerializer, **error_responses(400, 401, 404, 409)})
+    def post(self, request):
+        serializer = s.ConversationCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        conversation = conversations.conversation_create(
+            user=request.user,
+            bot=_visible_bot(request.user, data["bot"]),
+            title=data.get("title"),
+            confirm_delete=data["confirm_delete"],
+        )
+        return Response(s.ConversationSerializer(conversation).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=["conversations"])
+class ConversationDetailView(GenericAPIView):
+    serializer_class = s.ConversationRenameSerializer
+
+    @extend_schema(responses={200: s.ConversationSerializer, **error_responses(401, 404)})
+    def get(self, request, conversation_id):
+        conversation = conversations.conversation_get(user=request.user, conversation_id=conversation_id)
+        return Response(s.ConversationSerializer(conversation).data)
+
+    @extend_schema(responses={200: s.ConversationSerializer, **error_responses(400, 401, 404)})
+    def patch(self, request, conversation_id):
+        conversation = conversations.conversation_get(user=request.user, conversation_id=conversation_id)
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        conversation = conversations.conversation_rename(
+            conversation=conversation, title=serializer.validated_data["title"]
+        )
+        return Response(s.ConversationSerializer(conversation).data)
+
+    @extend_schema(responses={204: None, **error_responses(401, 404)})
+    def delete(self, request, conversation_id):
+        conversation = conversations.conversation_get(user=request.user, conversation_id=conversation_id)
+        conversations.conversation_delete(conversation=conversation)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(tags=["conversations"])
+class ConversationArchiveView(GenericAPIView):
+    serializer_class = s.ConversationArchiveSerializer
+
+    @extend_schema(responses={200: s.ConversationSerializer, **error_responses(400, 401, 404)})
+    def post(self, request, conversation_id):
+        conversation = conversations.conversation_get(user=request.user, conversation_id=conversation_id)
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        conversation = conversations.conversation_set_archived(
+            conversation=conversation, archived=serializer.validated_data["archived"]
+        )
+        return Response(s.ConversationSerializer(conversation).data)
+
+
+class MessagePagination(DrfCursorPagination):
+    page_size = 50
+    page_size_query_param = "limit"
+    max_page_size = 100
+    ordering = ("created_at", "id")
+
+
+@extend_schema(tags=["conversations"])
+class MessageListView(GenericAPIView):
+    pagination_class = MessagePagination
+    serializer_class = s.MessageSerializer
+
+    @extend_schema(responses={200: s.MessageSerializer(many=True), **error_responses(401, 404)})
+    def get(self, request, conversation_id):
+        conversation = conversations.conversation_get(user=request.user, conversation_id=conversation_id)
+        page = self.paginate_queryset(selectors.message_list(conversation=conversation))
+        return self.get_paginated_response(s.MessageSerializer(page, many=True).data)
+
+
+@extend_schema(tags=["chat"])
+class FeedbackView(GenericAPIView):
+    serializer_class = s.FeedbackRequestSerializer
+
+    @extend_schema(responses={200: s.FeedbackSerializer, **error_responses(400, 401, 404)})
+    def post(self, request, message_id):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        feedback = feedback_submit(user=request.user, message_id=message_id, **serializer.validated_data)
+        return Response(s.FeedbackSerializer(feedback).data)
+
+
+@extend_schema(tags=["chat"])
+class SuggestionListView(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("bot", str, required=True)],
+        responses={200: s.SuggestionListSerializer, **error_responses(400, 401, 404)},
+    )
+    def get(self, request):
+        query = s.SuggestionQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        bot = _visible_bot(request.user, query.validated_data["bot"])
+        language = request.user.language
+        return Response(
+            {"suggestions": selectors.suggestion_list(user=request.user, bot=bot, language=language)}
+        )
+
+
+# --- Streaming chat: a plain async view (DRF views run in a thread and would buffer) ---
+prepare_turn = sync_to_async(db_step(engine.chat_prepare))
+result_body = sync_to_async(db_step(lambda result: s.ChatResultSerializer(result).data))
+
+
+@csrf_exempt
+@require_POST
+@api_errors
+async def chat_view(request: HttpRequest) -> HttpResponse:
+    user = await authenticate(request)
+    data = parse_json(request, s.ChatRequestSerializer)
+    turn = await prepare_turn(
+        user=user,
+        bot_id=data["bot"],
+        message=data["message"],
+        conversation_id=data.get("conversation"),
+        task_type=data.get("task_type"),
+        confirm_delete=data["confirm_delete"],
+    )
+    if not data["stream"]:
+        result = await engine.chat_complete_async(turn)
+        return JsonResponse(await result_body(result), status=201)
+
+    async def events():
+        async for event in engine.chat_events(turn):
+            yield sse_event(event)
+
+    return sse_response(events())
+
+
+class ChatSchemaView(APIView):
+    """OpenAPI description of `chat_view`. Routed after it at the same path, so Django
+    never reaches it; it exists because the schema generator only reads DRF views."""
+
+    @extend_schema(
+        tags=["chat"],
+        request=s.ChatRequestSerializer,
+        responses={
+            (200, "text/event-stream"): OpenApiResponse(
+                description="One JSON object per `data:` line: session_init, tool_use, delta, "
+                "citations, then done or error. Keep-alive comments every 15 s while idle."
+            ),
+            201: s.ChatResultSerializer,
+            **error_responses(400, 401, 404, 409, 429),
+        },
+    )
+    def post(self, request):  # pragma: no cover - never routed to
+        raise NotImplementedError

@@ -1,0 +1,44 @@
+from bytchat.errors import Conflict, DomainError, InvalidInput, RateLimited
+
+
+class ConversationArchived(Conflict):
+    code = "CONVERSATION_ARCHIVED"
+    default_message = "This conversation is archived. Restore it to send new messages."
+
+
+class ConversationLimitReached(Conflict):
+    code = "CONVERSATION_LIMIT"
+    default_message = "You have reached the number of active conversations your plan allows."
+
+
+class ConversationConfirmationRequired(Conflict):
+    """The bot's conversation limit is reached: creating one more deletes the oldest,
+    which the client must confirm with `confirm_delete: true` (MagicAI's rule)."""
+
+    code = "CONVERSATION_LIMIT_PER_BOT"
+    default_message = "You have reached the conversation limit for this bot."
+
+
+class MessageLimitReached(Conflict):
+    code = "MESSAGE_LIMIT"
+    default_message = "This conversation has reached the number of messages your plan allows."
+
+
+class MessageRateLimited(RateLimited):
+    default_message = "You are sending messages too fast. Wait a moment."
+
+
+class TokenQuotaExceeded(DomainError):
+    status_code = 429
+    code = "TOKEN_QUOTA_EXCEEDED"
+    default_message = "You have used this month's token quota of your plan."
+
+
+class InvalidMessage(InvalidInput):
+    pass
+
+
+class ChatFailed(DomainError):
+    status_code = 502
+    code = "CHAT_FAILED"
+    default_message = "No model could answer. Try again later."

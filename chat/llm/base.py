@@ -1,0 +1,186 @@
+"""The provider interface: what a model needs to answer, what it streams back, how it fails.
+
+Nothing here touches Django models. The engine turns a bot, its model configs and the
+retrieved knowledge into a `ChatRequest` and a list of `ModelSpec`s, and gets back an
+async stream of `TextDelta`s ending with one `Usage`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import ClassVar, Literal, Protocol
+
+ProviderName = Literal["local", "openai", "gemini", "openai_compatible"]
+Language = Literal["es", "en"]
+Role = Literal["user", "assistant"]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSpec:
+    """One model a bot may answer with (a `ModelConfig` row, minus the database)."""
+
+    provider: str
+    model_id: str
+    base_url: str | None = None
+    temperature: float | None = None
+    max_output_tokens: int | None = None
+    config_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A retrieved knowledge chunk, numbered so that the answer can cite it as `[index]`."""
+
+    index: int
+    text: str
+    source_name: str
+    page_numbers: Sequence[int] = ()
+    document_id: str | None = None
+    score: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    """Everything a provider sends to a model. `messages` ends with the user's question."""
+
+    system_prompt: str
+    messages: Sequence[ChatMessage]
+    sources: Sequence[Source] = ()
+    language: Language = "en"
+
+    @property
+    def question(self) -> str:
+        for message in reversed(self.messages):
+            if message.role == "user":
+                return message.content
+        return ""
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    input_tokens: int
+    output_tokens: int
+
+
+StreamItem = TextDelta | Usage
+
+
+def estimate_tokens(texts: Iterable[str]) -> int:
+    """Roughly four tokens for every three words, the usual rule of thumb."""
+    words = sum(len(text.split()) for text in texts)
+    return math.ceil(words * 4 / 3)
+
+
+class Provider(Protocol):
+    """A model backend.
+
+    `stream` is an async generator: it yields `TextDelta`s, then exactly one `Usage`, and
+    raises only `ProviderError`s. (It is declared with `def` because calling an async
+    generator function returns the iterator without awaiting anything.)
+    """
+
+    def stream(self, spec: ModelSpec, request: ChatRequest) -> AsyncIterator[StreamItem]: ...
+
+
+class ProviderError(Exception):
+    """A model could not answer. `code` is short and stable; it is stored on the run."""
+
+    code: ClassVar[str] = "provider_error"
+    # Messages end up on the run; a provider may echo a whole response body into one.
+    max_message_chars: ClassVar[int] = 500
+
+    def __init__(self, message: str) -> None:
+        if len(message) > self.max_message_chars:
+            message = f"{message[: self.max_message_chars - 1]}…"
+        super().__init__(message)
+        self.message = message
+
+
+class ProviderUnavailable(ProviderError):
+    """Connection refused or dropped, 5xx, a stream cut short, missing credentials."""
+
+    code = "unavailable"
+
+
+class ProviderRateLimited(ProviderError):
+    code = "rate_limited"
+
+
+class ProviderBadRequest(ProviderError):
+    """The provider refused the request (4xx): wrong model id, bad key, prompt too long."""
+
+    code = "bad_request"
+
+
+class ProviderTimeout(ProviderError):
+    code = "timeout"
+
+
+class ProviderBadResponse(ProviderError):
+    """The provider answered with something that is not its protocol (malformed chunks)."""
+
+    code = "bad_response"
+
+
+def error_for_status(status: int, message: str) -> ProviderError:
+    """The typed error for an HTTP status, shared by the SDK-backed providers."""
+    if status == 429:
+        return ProviderRateLimited(message)
+    if status in (408, 504):
+        return ProviderTimeout(message)
+    if status >= 500:
+        return ProviderUnavailable(message)
+    return ProviderBadRequest(message)
+
+
+@dataclass(frozen=True, slots=True)
+class FailedAttempt:
+    """A model that failed before its first delta, as the run records it."""
+
+    provider: str
+    model_id: str
+    code: str
+    message: str
+    config_id: str | None = None
+
+    def as_dict(self) -> dict[str, str | None]:
+        """The JSON form stored on the run."""
+        return {
+            "provider": self.provider,
+            "model_id": self.model_id,
+            "code": self.code,
+            "message": self.message,
+            "config_id": self.config_id,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ModelChosen:
+    """Emitted once by the failover stream, just before the first delta."""
+
+    spec: ModelSpec
+    failed_attempts: tuple[FailedAttempt, ...] = field(default=())
+
+
+class AllProvidersFailed(ProviderError):
+    code = "all_failed"
+
+    def __init__(self, failed_attempts: Sequence[FailedAttempt]) -> None:
+        self.failed_attempts = tuple(failed_attempts)
+        summary = "; ".join(
+            f"{attempt.provider}/{attempt.model_id}: {attempt.code}" for attempt in self.failed_attempts
+        )
+        super().__init__(f"No model could answer ({summary or 'no model configured'}).")

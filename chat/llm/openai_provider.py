@@ -1,0 +1,137 @@
+"""`openai` and `openai_compatible` models through the official SDK's async client."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Hashable
+from typing import Any
+
+import openai
+from django.conf import settings
+
+from .base import (
+    ChatRequest,
+    ModelSpec,
+    ProviderBadRequest,
+    ProviderBadResponse,
+    ProviderError,
+    ProviderTimeout,
+    ProviderUnavailable,
+    StreamItem,
+    TextDelta,
+    Usage,
+    error_for_status,
+    estimate_tokens,
+)
+from .clients import ClientCache, provider_timeout_seconds
+from .prompting import build_system_instruction, conversation_messages
+
+# Self-hosted servers (vLLM, Ollama, LM Studio) often need no key, but the SDK wants one.
+PLACEHOLDER_API_KEY = "not-needed"
+
+
+def translate_error(error: openai.OpenAIError) -> ProviderError:
+    if isinstance(error, openai.APITimeoutError):
+        return ProviderTimeout("The model did not answer in time.")
+    if isinstance(error, openai.APIConnectionError):
+        cause = error.__cause__ or error
+        return ProviderUnavailable(f"Could not reach the model: {type(cause).__name__}: {cause}")
+    if isinstance(error, openai.APIStatusError):
+        # The SDK's message already reads "Error code: 500 - ...".
+        return error_for_status(error.status_code, error.message)
+    if isinstance(error, openai.APIResponseValidationError):
+        return ProviderBadResponse(f"Unexpected response: {error.message}")
+    if isinstance(error, openai.APIError):
+        # An `{"error": ...}` object inside the stream.
+        return ProviderUnavailable(f"The model reported an error: {error.message}")
+    return ProviderUnavailable(str(error))
+
+
+async def _close(client: openai.AsyncOpenAI) -> None:
+    await client.close()
+
+
+def _new_client(key: tuple[Hashable, ...]) -> openai.AsyncOpenAI:
+    api_key, base_url, timeout = key
+    # Failover is our retry: an SDK retry would only delay the next model.
+    return openai.AsyncOpenAI(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0)
+
+
+class OpenAIProvider:
+    def __init__(self) -> None:
+        self._clients: ClientCache[openai.AsyncOpenAI] = ClientCache(_new_client, _close)
+
+    def _client(self, spec: ModelSpec) -> openai.AsyncOpenAI:
+        if spec.provider == "openai_compatible":
+            if not spec.base_url:
+                raise ProviderBadRequest("An openai_compatible model needs a base URL.")
+            # Never the OpenAI key: it would go to whatever host the base URL names.
+            api_key = getattr(settings, "OPENAI_COMPATIBLE_API_KEY", "") or PLACEHOLDER_API_KEY
+        else:
+            api_key = getattr(settings, "OPENAI_API_KEY", "")
+            if not api_key:
+                raise ProviderUnavailable("OPENAI_API_KEY is not set.")
+        return self._clients.get((api_key, spec.base_url or None, provider_timeout_seconds()))
+
+    @staticmethod
+    def _arguments(spec: ModelSpec, request: ChatRequest) -> dict[str, Any]:
+        messages = [{"role": "system", "content": build_system_instruction(request)}]
+        messages += [{"role": m.role, "content": m.content} for m in conversation_messages(request)]
+        arguments: dict[str, Any] = {
+            "model": spec.model_id,
+            "messages": messages,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        if spec.temperature is not None:
+            arguments["temperature"] = spec.temperature
+        if spec.max_output_tokens is not None:
+            # OpenAI deprecated `max_tokens`; compatible servers mostly know only it.
+            name = "max_tokens" if spec.provider == "openai_compatible" else "max_completion_tokens"
+            arguments[name] = spec.max_output_tokens
+        return arguments
+
+    async def stream(self, spec: ModelSpec, request: ChatRequest) -> AsyncIterator[StreamItem]:
+        client = self._client(spec)
+        arguments = self._arguments(spec, request)
+        try:
+            stream = await client.chat.completions.create(**arguments)
+        except openai.OpenAIError as error:
+            raise translate_error(error) from error
+
+        finished = False
+        usage = None
+        answer: list[str] = []
+        try:
+            async for chunk in stream:
+                if chunk.usage is not None:
+                    usage = chunk.usage
+                for choice in chunk.choices or ():
+                    content = choice.delta.content if choice.delta is not None else None
+                    if content:
+                        if not isinstance(content, str):
+                            raise ProviderBadResponse("A chunk's content is not text.")
+                        answer.append(content)
+                        yield TextDelta(content)
+                    if choice.finish_reason:
+                        finished = True
+        except openai.OpenAIError as error:
+            raise translate_error(error) from error
+        except ValueError as error:
+            # Not JSON, or not UTF-8.
+            raise ProviderBadResponse(f"Malformed chunk: {error}") from error
+        finally:
+            await stream.close()
+
+        if not finished:
+            raise ProviderUnavailable("The stream ended before the answer was complete.")
+        if usage is not None and usage.prompt_tokens is not None and usage.completion_tokens is not None:
+            yield Usage(input_tokens=usage.prompt_tokens, output_tokens=usage.completion_tokens)
+        else:
+            # Some compatible servers ignore `stream_options`; an estimate beats nothing.
+            prompt = [message["content"] for message in arguments["messages"]]
+            yield Usage(
+                input_tokens=estimate_tokens(prompt), output_tokens=estimate_tokens(["".join(answer)])
+            )
+
+    async def aclose(self) -> None:
+        await self._clients.aclose()

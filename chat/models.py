@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class Conversation(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations")
+    bot = models.ForeignKey("bots.Bot", on_delete=models.CASCADE, related_name="conversations")
+    title = models.CharField(max_length=200)
+    archived = models.BooleanField(default=False)
+    archived_at = models.DateTimeField(null=True, blank=True)
+    message_count = models.PositiveIntegerField(default=0)
+    last_message_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="conversation_user_recent"),
+            models.Index(fields=["user", "bot", "archived", "created_at"], name="conversation_user_bot"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class MessageRole(models.TextChoices):
+    USER = "user", "User"
+    ASSISTANT = "assistant", "Assistant"
+
+
+class MessageStatus(models.TextChoices):
+    COMPLETE = "complete", "Complete"
+    INCOMPLETE = "incomplete", "Incomplete"
+    ERROR = "error", "Error"
+
+
+class Message(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    role = models.CharField(max_length=16, choices=MessageRole.choices)
+    content = models.TextField(blank=True)
+    status = models.CharField(max_length=16, choices=MessageStatus.choices, default=MessageStatus.COMPLETE)
+    model = models.CharField(max_length=200, blank=True)
+    provider = models.CharField(max_length=32, blank=True)
+    input_tokens = models.PositiveIntegerField(default=0)
+    output_tokens = models.PositiveIntegerField(default=0)
+    inline_citations = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["conversation", "created_at"], name="message_conversation_time")]
+
+    def __str__(self) -> str:
+        return f"{self.role}: {self.content[:60]}"
+
+    @property
+    def tokens_used(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+
+class Citation(models.Model):
+    """A numbered source of an answer: [index] in its text points here."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="citations")
+    index = models.PositiveIntegerField()
+    document = models.ForeignKey("bots.Document", null=True, blank=True, on_delete=models.SET_NULL)
+    source_name = models.CharField(max_length=255)
+    page_numbers = models.JSONField(default=list, blank=True)
+    snippet = models.TextField(blank=True)
+    score = models.FloatField(default=0.0)
+
+    class Meta:
+        ordering = ["message", "index"]
+        constraints = [models.UniqueConstraint(fields=["message", "index"], name="citation_unique_index")]
+
+    def __str__(self) -> str:
+        return f"[{self.index}] {self.source_name}"
+
+    @property
+    def page_number(self) -> int | None:
+        return self.page_numbers[0] if self.page_numbers else None
+
+
+class Rating(models.TextChoices):
+    THUMBS_UP = "thumbs_up", "Thumbs up"
+    THUMBS_DOWN = "thumbs_down", "Thumbs down"
+
+
+class Feedback(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="feedback")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="feedback")
+    rating = models.CharField(max_length=16, choices=Rating.choices)
+    comment = models.TextField(blank=True, max_length=2000)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "feedback"
+        constraints = [models.UniqueConstraint(fields=["message", "user"], name="feedback_one_per_user")]
+        indexes = [models.Index(fields=["rating", "created_at"], name="feedback_rating_time")]
+
+    def __str__(self) -> str:
+        return f"{self.rating} on {self.message_id}"

@@ -1,0 +1,1 @@
+"""Chat rules. Import from the submodules: conversations, engine, feedback."""

@@ -1,0 +1,369 @@
+"""The chat engine: one code path for every API surface.
+
+limits and throttles → store the user message → search the bot's knowledge → build the
+context → pick models by task type → stream, failing over → emit events → store the
+answer, its citations and the run. Streaming views iterate `chat_events`; non-streaming
+endpoints consume the same events with `chat_complete`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from accounts.models import User
+from accounts.services import user_limits_lock, user_plan
+from analytics.models import Run, RunStatus
+from bytchat.db import async_db_step
+from bytchat.errors import InvalidInput
+from chat.errors import ChatFailed, ConversationArchived, MessageLimitReached
+from chat.llm.base import ChatMessage, ChatRequest, ModelSpec, Source, TextDelta, Usage
+from chat.llm.failover import AllProvidersFailed, ModelChosen, stream_with_failover
+from chat.llm.routing import classify_task, order_specs
+from chat.models import Citation, Conversation, Message, MessageRole, MessageStatus
+from chat.services import conversations, limits
+from chat.services.citations import inline_citations
+
+logger = logging.getLogger(__name__)
+
+HISTORY_MESSAGES = 20
+TASK_TYPES = ("general", "simple", "complex")
+
+
+@dataclass
+class Turn:
+    """Everything the streaming part needs, loaded before the first byte is sent."""
+
+    user_id: Any
+    bot_id: Any
+    conversation_id: Any
+    user_message_id: Any
+    assistant_message_id: uuid.UUID
+    question: str
+    task_type: str
+    language: str
+    system_prompt: str
+    specs: list[ModelSpec]
+    history: list[ChatMessage]
+    bot: Any = field(repr=False)
+    started: float = field(default_factory=time.perf_counter)
+
+
+def _clean_question(message: str) -> str:
+    question = (message or "").strip()
+    if not question:
+        raise InvalidInput("The message is empty.", fields={"message": ["This field may not be blank."]})
+    limit = settings.MAX_MESSAGE_CHARS
+    if len(question) > limit:
+        raise InvalidInput(
+            f"The message is longer than {limit} characters.",
+            fields={"message": [f"Ensure this field has no more than {limit} characters."]},
+        )
+    return question
+
+
+def _spec(config) -> ModelSpec:
+    return ModelSpec(
+        provider=config.provider,
+        model_id=config.model_id,
+        base_url=config.base_url or None,
+        temperature=config.temperature,
+        max_output_tokens=config.max_output_tokens,
+        config_id=str(config.pk),
+    )
+
+
+def chat_prepare(
+    *,
+    user: User,
+    bot_id: Any,
+    message: str,
+    conversation_id: Any = None,
+    task_type: str | None = None,
+    confirm_delete: bool = False,
+) -> Turn:
+    """Check every limit and store the user message, before any provider is called."""
+    from bots import selectors as bot_selectors
+
+    question = _clean_question(message)
+    if task_type is not None and task_type not in TASK_TYPES:
+        raise InvalidInput(fields={"task_type": [f"Must be one of: {', '.join(TASK_TYPES)}."]})
+    bot = bot_selectors.bot_get_visible(user=user, bot_id=bot_id)
+    plan = user_plan(user)
+    limits.token_quota_check(user=user, plan=plan)
+    limits.message_rate_check(user=user, plan=plan)
+
+    with transaction.atomic():
+        user_limits_lock(user=user)
+        if conversation_id:
+            conversation = conversations.conversation_get(user=user, conversation_id=conversation_id)
+            if conversation.bot_id != bot.pk:
+                raise InvalidInput(fields={"conversation": ["This conversation belongs to another bot."]})
+            if conversation.archived:
+                raise ConversationArchived()
+            limit = plan.max_messages_per_conversation
+            # A turn is two messages: the question and the answer it reserves a place for.
+            if limit is not None and conversation.message_count + 2 > limit:
+                raise MessageLimitReached(
+                    f"This conversation has {conversation.message_count} messages, the most your plan allows. "
+                    "Start a new conversation."
+                )
+        else:
+            conversation = conversations.conversation_create(
+                user=user,
+                bot=bot,
+                title=conversations.title_from_message(question),
+                confirm_delete=confirm_delete,
+            )
+        user_message = Message.objects.create(
+            conversation=conversation, role=MessageRole.USER, content=question
+        )
+        # Counted with its answer now, under the lock, so parallel turns cannot overshoot
+        # the limit; an answer that is never stored gives its place back.
+        Conversation.objects.filter(pk=conversation.pk).update(
+            message_count=F("message_count") + 2, last_message_at=timezone.now()
+        )
+    recent = list(
+        Message.objects.filter(conversation=conversation)
+        .exclude(status=MessageStatus.ERROR)
+        .order_by("-created_at", "-id")
+        .values_list("role", "content")[:HISTORY_MESSAGES]
+    )
+    history = [ChatMessage(role=role, content=content) for role, content in reversed(recent)]
+    chosen_task = task_type or classify_task(question)
+    configs = list(bot_selectors.bot_active_configs(bot=bot))
+    return Turn(
+        user_id=user.pk,
+        bot_id=bot.pk,
+        conversation_id=conversation.pk,
+        user_message_id=user_message.pk,
+        assistant_message_id=uuid.uuid4(),
+        question=question,
+        task_type=chosen_task,
+        language=bot.language or user.language,
+        system_prompt=bot.system_prompt,
+        specs=[_spec(config) for config in order_specs(configs, chosen_task)],
+        history=history,
+        bot=bot,
+    )
+
+
+def _search_sources(turn: Turn) -> list[Source]:
+    from bots.knowledge.search import search
+
+    hits = search(turn.bot, turn.question, settings.CHAT_KNOWLEDGE_CHUNKS)
+    return [
+        Source(
+            index=number,
+            text=hit.text,
+            source_name=hit.document_name,
+            page_numbers=list(hit.page_numbers or []),
+            document_id=str(hit.document_id),
+            score=float(hit.score),
+        )
+        for number, hit in enumerate(hits, start=1)
+    ]
+
+
+def citation_payload(source: Source) -> dict[str, Any]:
+    return {
+        "index": source.index,
+        "document_id": source.document_id,
+        "source_name": source.source_name,
+        "page_number": source.page_numbers[0] if source.page_numbers else None,
+        "page_numbers": source.page_numbers,
+        "snippet": _snippet(source.text),
+        "score": round(source.score, 4),
+    }
+
+
+def _snippet(text: str, size: int = 240) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= size else text[: size - 1].rsplit(" ", 1)[0] + "…"
+
+
+@dataclass
+class _Outcome:
+    content: str = ""
+    status: str = RunStatus.INCOMPLETE
+    provider: str = ""
+    model: str = ""
+    input_tokens: int = 0
+    output_tokens: int = 0
+    ttft_ms: int | None = None
+    error_code: str = ""
+    failed_attempts: list[dict] = field(default_factory=list)
+    sources: list[Source] = field(default_factory=list)
+    inline: list[dict] = field(default_factory=list)
+
+
+def _store_answer(turn: Turn, outcome: _Outcome) -> None:
+    """One write for the whole answer: message, citations, counters and the run."""
+    latency_ms = int((time.perf_counter() - turn.started) * 1000)
+    message_status = {
+        RunStatus.SUCCESS: MessageStatus.COMPLETE,
+        RunStatus.INCOMPLETE: MessageStatus.INCOMPLETE,
+        RunStatus.ERROR: MessageStatus.ERROR,
+    }[outcome.status]
+    with transaction.atomic():
+        message = None
+        if outcome.content or outcome.status != RunStatus.ERROR:
+            message = Message.objects.create(
+                id=turn.assistant_message_id,
+                conversation_id=turn.conversation_id,
+                role=MessageRole.ASSISTANT,
+                content=outcome.content,
+                status=message_status,
+                model=outcome.model,
+                provider=outcome.provider,
+                input_tokens=outcome.input_tokens,
+                output_tokens=outcome.output_tokens,
+                inline_citations=outcome.inline or None,
+            )
+            Citation.objects.bulk_create(
+                Citation(
+                    message=message,
+                    index=source.index,
+                    document_id=source.document_id,
+                    source_name=source.source_name[:255],
+                    page_numbers=source.page_numbers,
+                    snippet=_snippet(source.text),
+                    score=source.score,
+                )
+                for source in outcome.sources
+            )
+            Conversation.objects.filter(pk=turn.conversation_id).update(last_message_at=timezone.now())
+        else:
+            Conversation.objects.filter(pk=turn.conversation_id).update(message_count=F("message_count") - 1)
+        Run.objects.create(
+            user_id=turn.user_id,
+            bot_id=turn.bot_id,
+            conversation_id=turn.conversation_id,
+            message=message,
+            input_text=turn.question,
+            task_type=turn.task_type,
+            provider=outcome.provider,
+            model=outcome.model,
+            input_tokens=outcome.input_tokens,
+            output_tokens=outcome.output_tokens,
+            ttft_ms=outcome.ttft_ms,
+            latency_ms=latency_ms,
+            status=outcome.status,
+            error_code=outcome.error_code,
+            failed_attempts=outcome.failed_attempts,
+        )
+
+
+async def chat_events(turn: Turn) -> AsyncIterator[dict[str, Any]]:
+    """The event stream of one answer. Closing it early (a client that went away) still
+    stores the partial answer, marked incomplete."""
+    outcome = _Outcome()
+    parts: list[str] = []
+    try:
+        yield {
+            "type": "session_init",
+            "conversation_id": str(turn.conversation_id),
+            "message_id": str(turn.assistant_message_id),
+            "user_message_id": str(turn.user_message_id),
+        }
+        yield {"type": "tool_use", "tool": "knowledge_search", "status": "start"}
+        outcome.sources = await async_db_step(_search_sources)(turn)
+        yield {"type": "tool_use", "tool": "knowledge_search", "status": "complete"}
+
+        request = ChatRequest(
+            system_prompt=turn.system_prompt,
+            messages=turn.history,
+            sources=outcome.sources,
+            language=turn.language,
+        )
+        try:
+            async for item in stream_with_failover(turn.specs, request):
+                if isinstance(item, TextDelta):
+                    if outcome.ttft_ms is None:
+                        outcome.ttft_ms = int((time.perf_counter() - turn.started) * 1000)
+                    parts.append(item.text)
+                    yield {"type": "delta", "content": item.text}
+                elif isinstance(item, Usage):
+                    outcome.input_tokens = item.input_tokens
+                    outcome.output_tokens = item.output_tokens
+                elif isinstance(item, ModelChosen):
+                    outcome.provider = item.spec.provider
+                    outcome.model = item.spec.model_id
+                    outcome.failed_attempts = [attempt.as_dict() for attempt in item.failed_attempts]
+        except AllProvidersFailed as failure:
+            outcome.status = RunStatus.ERROR
+            outcome.error_code = ChatFailed.code
+            outcome.failed_attempts = [attempt.as_dict() for attempt in failure.failed_attempts]
+            yield {"type": "error", "code": ChatFailed.code, "error": ChatFailed.default_message}
+            return
+        except Exception as exc:  # a provider broke mid-answer: keep what arrived
+            logger.warning("Answer interrupted: %s", exc)
+            outcome.status = RunStatus.ERROR
+            outcome.error_code = getattr(exc, "code", "") or ChatFailed.code
+            outcome.content = "".join(parts)
+            yield {"type": "error", "code": ChatFailed.code, "error": ChatFailed.default_message}
+            return
+
+        outcome.content = "".join(parts)
+        by_number = {source.index: source for source in outcome.sources}
+        outcome.inline = inline_citations(outcome.content, by_number)
+        outcome.status = RunStatus.SUCCESS
+        yield {
+            "type": "citations",
+            "citations": [citation_payload(source) for source in outcome.sources],
+            "inline_citations": outcome.inline,
+        }
+        yield {
+            "type": "done",
+            "message_id": str(turn.assistant_message_id),
+            "tokens_used": outcome.input_tokens + outcome.output_tokens,
+            "model": outcome.model,
+            "provider": outcome.provider,
+            "latency_ms": int((time.perf_counter() - turn.started) * 1000),
+        }
+    finally:
+        if outcome.status == RunStatus.INCOMPLETE:
+            outcome.content = "".join(parts)
+        # Shielded: a cancelled stream (client gone) must still record its answer.
+        await asyncio.shield(async_db_step(_store_answer)(turn, outcome))
+
+
+@dataclass
+class ChatResult:
+    conversation: Conversation
+    user_message: Message
+    assistant_message: Message
+
+
+async def chat_complete_async(turn: Turn) -> ChatResult:
+    error = None
+    async for event in chat_events(turn):
+        if event["type"] == "error":
+            error = event
+    if error is not None:
+        raise ChatFailed()
+    return await async_db_step(_load_result)(turn)
+
+
+def _load_result(turn: Turn) -> ChatResult:
+    conversation = Conversation.objects.select_related("bot").get(pk=turn.conversation_id)
+    user_message = Message.objects.get(pk=turn.user_message_id)
+    assistant = Message.objects.prefetch_related("citations").get(pk=turn.assistant_message_id)
+    return ChatResult(conversation, user_message, assistant)
+
+
+def chat_complete(**kwargs: Any) -> ChatResult:
+    """Non-streaming chat from sync code: the same engine, consumed to the end."""
+    turn = chat_prepare(**kwargs)
+    return async_to_sync(chat_complete_async)(turn)

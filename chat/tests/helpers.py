@@ -1,0 +1,65 @@
+"""Builders and SSE reading for the chat tests."""
+
+from __future__ import annotations
+
+import json
+
+from asgiref.sync import async_to_sync
+from django.test import AsyncClient
+
+from bots.tests.factories import make_bot as make_plain_bot
+from bots.tests.factories import make_indexed_document
+
+
+def make_bot(*, owner, language: str = "en", configs=None, **fields):
+    """A bot answering with the offline provider, or with `configs` instead."""
+    fields.setdefault("name_en", "Helper")
+    fields.setdefault("system_prompt", "You help with the company handbook.")
+    bot = make_plain_bot(owner=owner, language=language, **fields)
+    if configs is not None:
+        bot.model_configs.all().delete()
+        for config in configs:
+            bot.model_configs.create(**config)
+    return bot
+
+
+def add_knowledge(bot, name: str, text: str):
+    return make_indexed_document(bot=bot, text=text, name=name)
+
+
+def parse_sse(raw: bytes) -> list[dict]:
+    events = []
+    for block in raw.decode().split("\n\n"):
+        for line in block.splitlines():
+            if line.startswith("data: "):
+                events.append(json.loads(line[len("data: ") :]))
+    return events
+
+
+def stream_chat(token: str, body: dict, *, stop_after: int | None = None) -> tuple[int, dict, list[dict]]:
+    """POST /api/v1/chat through Django's ASGI handler and read the stream event by event.
+    With `stop_after`, the client goes away after that many events."""
+
+    async def run():
+        client = AsyncClient()
+        response = await client.post(
+            "/api/v1/chat",
+            body,
+            content_type="application/json",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        headers = {key.lower(): value for key, value in response.items()}
+        if not response.streaming:
+            return response.status_code, headers, [json.loads(response.content)]
+        events = []
+        iterator = aiter(response.streaming_content)
+        try:
+            async for chunk in iterator:
+                events.extend(parse_sse(chunk))
+                if stop_after is not None and len(events) >= stop_after:
+                    break
+        finally:
+            await iterator.aclose()
+        return response.status_code, headers, events
+
+    return async_to_sync(run)()

@@ -1,0 +1,281 @@
+"""The real `openai` and `google-genai` SDKs against fake servers on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from dataclasses import dataclass
+
+import pytest
+
+from chat.llm import (
+    ChatMessage,
+    ChatRequest,
+    FailedAttempt,
+    ModelChosen,
+    ModelSpec,
+    ProviderBadRequest,
+    ProviderBadResponse,
+    ProviderError,
+    ProviderRateLimited,
+    ProviderTimeout,
+    ProviderUnavailable,
+    Source,
+    StreamItem,
+    TextDelta,
+    Usage,
+    aclose_clients,
+    provider_for,
+    stream_with_failover,
+)
+from chat.tests.fakes.llm_servers import (
+    GEMINI_PIECES,
+    GEMINI_USAGE,
+    OPENAI_PIECES,
+    OPENAI_USAGE,
+    FakeServer,
+    GeminiHandler,
+    OpenAIHandler,
+)
+
+REQUEST = ChatRequest(
+    system_prompt="Eres el asistente de la tienda.",
+    messages=[
+        ChatMessage("user", "Hola"),
+        ChatMessage("assistant", "¡Hola! ¿En qué te ayudo?"),
+        ChatMessage("user", "¿Cuánto tardan las devoluciones?"),
+    ],
+    sources=[
+        Source(index=1, text="Las devoluciones tardan 30 días.", source_name="policy.pdf", page_numbers=[2])
+    ],
+    language="es",
+)
+
+
+@pytest.fixture(scope="module")
+def openai_server():
+    with FakeServer(OpenAIHandler) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def gemini_server():
+    with FakeServer(GeminiHandler) as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def _provider_settings(settings, gemini_server):
+    settings.OPENAI_API_KEY = "sk-test-not-a-real-key"
+    settings.OPENAI_COMPATIBLE_API_KEY = ""
+    settings.GEMINI_API_KEY = "gemini-test-not-a-real-key"
+    settings.GEMINI_BASE_URL = gemini_server.url
+    settings.PROVIDER_TIMEOUT_SECONDS = 5
+
+
+@dataclass
+class Sdk:
+    name: str
+    server: FakeServer
+    pieces: list[str]
+    usage: Usage
+
+    def spec(self, scenario: str, **options) -> ModelSpec:
+        if self.name == "openai":
+            return ModelSpec("openai", scenario, base_url=f"{self.server.url}/v1", **options)
+        return ModelSpec("gemini", scenario, **options)  # base URL from GEMINI_BASE_URL
+
+
+@pytest.fixture(params=["openai", "gemini"])
+def sdk(request, openai_server, gemini_server) -> Sdk:
+    if request.param == "openai":
+        usage = Usage(OPENAI_USAGE["prompt_tokens"], OPENAI_USAGE["completion_tokens"])
+        return Sdk("openai", openai_server, OPENAI_PIECES, usage)
+    usage = Usage(GEMINI_USAGE["promptTokenCount"], GEMINI_USAGE["candidatesTokenCount"])
+    return Sdk("gemini", gemini_server, GEMINI_PIECES, usage)
+
+
+def run_stream(spec: ModelSpec, received: list[StreamItem] | None = None) -> list[StreamItem]:
+    """Everything the provider streams; `received` keeps what came before an error."""
+    received = [] if received is None else received
+
+    async def consume() -> None:
+        try:
+            async for item in provider_for(spec).stream(spec, REQUEST):
+                received.append(item)
+        finally:
+            await aclose_clients()
+
+    asyncio.run(consume())
+    return received
+
+
+def texts(items: list) -> list[str]:
+    return [item.text for item in items if isinstance(item, TextDelta)]
+
+
+def closed_port_url() -> str:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+def test_it_streams_the_answer_and_ends_with_usage(sdk):
+    items = run_stream(sdk.spec("ok"))
+
+    assert texts(items) == sdk.pieces
+    assert items[-1] == sdk.usage
+    assert sum(isinstance(item, Usage) for item in items) == 1
+
+
+def test_openai_receives_the_context_and_the_options(openai_server):
+    spec = ModelSpec(
+        "openai", "ok", base_url=f"{openai_server.url}/v1", temperature=0.2, max_output_tokens=300
+    )
+
+    run_stream(spec)
+
+    sent = openai_server.requests[-1]
+    assert sent.path == "/v1/chat/completions"
+    assert sent.headers["authorization"] == "Bearer sk-test-not-a-real-key"
+    body = sent.body
+    assert body["model"] == "ok"
+    assert body["stream"] is True
+    assert body["stream_options"] == {"include_usage": True}
+    assert body["temperature"] == 0.2
+    assert body["max_completion_tokens"] == 300
+    system, *history = body["messages"]
+    assert system["role"] == "system"
+    assert system["content"].startswith("Eres el asistente de la tienda.")
+    assert "[1] policy.pdf (p. 2): Las devoluciones tardan 30 días." in system["content"]
+    assert "Answer in Spanish" in system["content"]
+    assert [(m["role"], m["content"]) for m in history] == [(m.role, m.content) for m in REQUEST.messages]
+
+
+def test_gemini_receives_the_system_instruction_and_the_history(gemini_server):
+    run_stream(ModelSpec("gemini", "ok", temperature=0.3, max_output_tokens=256))
+
+    sent = gemini_server.requests[-1]
+    assert sent.path == "/v1/models/ok:streamGenerateContent?alt=sse"
+    assert sent.headers["x-goog-api-key"] == "gemini-test-not-a-real-key"
+    instruction = sent.body["systemInstruction"]["parts"][0]["text"]
+    assert instruction.startswith("Eres el asistente de la tienda.")
+    assert "[1] policy.pdf (p. 2):" in instruction
+    assert [(c["role"], c["parts"][0]["text"]) for c in sent.body["contents"]] == [
+        ("user", "Hola"),
+        ("model", "¡Hola! ¿En qué te ayudo?"),
+        ("user", "¿Cuánto tardan las devoluciones?"),
+    ]
+    assert sent.body["generationConfig"] == {"temperature": 0.3, "maxOutputTokens": 256}
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [(500, ProviderUnavailable), (429, ProviderRateLimited), (400, ProviderBadRequest)],
+)
+def test_an_http_error_becomes_a_typed_error(sdk, status, error):
+    with pytest.raises(error) as raised:
+        run_stream(sdk.spec(f"error-{status}"))
+
+    assert str(status) in raised.value.message
+
+
+@pytest.mark.parametrize("scenario", ["stall", "stall-after-first"])
+def test_a_model_that_stops_answering_times_out(sdk, settings, scenario):
+    settings.PROVIDER_TIMEOUT_SECONDS = 0.3
+    received: list[StreamItem] = []
+
+    with pytest.raises(ProviderTimeout):
+        run_stream(sdk.spec(scenario), received)
+
+    assert texts(received) == ([] if scenario == "stall" else sdk.pieces[:1])
+
+
+def test_a_malformed_chunk_is_a_bad_response(sdk):
+    with pytest.raises(ProviderBadResponse):
+        run_stream(sdk.spec("malformed"))
+
+
+@pytest.mark.parametrize("scenario", ["cut", "truncated"])
+def test_a_stream_cut_midway_is_an_error_after_the_text_so_far(sdk, scenario):
+    received: list[StreamItem] = []
+
+    with pytest.raises(ProviderUnavailable):
+        run_stream(sdk.spec(scenario), received)
+
+    assert texts(received) == sdk.pieces[:2]
+    assert not any(isinstance(item, Usage) for item in received)
+
+
+def test_an_unreachable_server_is_unavailable(settings):
+    settings.GEMINI_BASE_URL = closed_port_url()
+
+    for spec in (ModelSpec("openai", "ok", base_url=f"{closed_port_url()}/v1"), ModelSpec("gemini", "ok")):
+        with pytest.raises(ProviderUnavailable):
+            run_stream(spec)
+
+
+def test_a_missing_api_key_is_unavailable_without_a_request(settings, sdk):
+    settings.OPENAI_API_KEY = ""
+    settings.GEMINI_API_KEY = ""
+    before = len(sdk.server.requests)
+
+    with pytest.raises(ProviderUnavailable, match="API_KEY is not set"):
+        run_stream(sdk.spec("ok"))
+
+    assert len(sdk.server.requests) == before
+
+
+def test_the_configs_base_url_wins_over_gemini_base_url(settings, gemini_server):
+    settings.GEMINI_BASE_URL = closed_port_url()
+
+    items = run_stream(ModelSpec("gemini", "ok", base_url=gemini_server.url))
+
+    assert texts(items) == GEMINI_PIECES
+
+
+def test_openai_compatible_never_sends_the_openai_key(openai_server):
+    spec = ModelSpec("openai_compatible", "ok", base_url=f"{openai_server.url}/v1", max_output_tokens=100)
+
+    items = run_stream(spec)
+
+    sent = openai_server.requests[-1]
+    assert texts(items) == OPENAI_PIECES
+    assert sent.headers["authorization"] == "Bearer not-needed"
+    assert sent.body["max_tokens"] == 100
+    assert "max_completion_tokens" not in sent.body
+
+
+def test_it_fails_over_from_a_failing_openai_config_to_a_working_gemini_one(openai_server):
+    failing = ModelSpec("openai", "error-500", base_url=f"{openai_server.url}/v1", config_id="7")
+    working = ModelSpec("gemini", "ok", config_id="8")
+
+    async def consume() -> list:
+        try:
+            return [item async for item in stream_with_failover([failing, working], REQUEST)]
+        finally:
+            await aclose_clients()
+
+    chosen, *answer = asyncio.run(consume())
+
+    assert isinstance(chosen, ModelChosen)
+    assert chosen.spec == working
+    [attempt] = chosen.failed_attempts
+    assert attempt == FailedAttempt(
+        provider="openai", model_id="error-500", code="unavailable", message=attempt.message, config_id="7"
+    )
+    assert "500" in attempt.message
+    assert texts(answer) == GEMINI_PIECES
+    assert answer[-1] == Usage(GEMINI_USAGE["promptTokenCount"], GEMINI_USAGE["candidatesTokenCount"])
+
+
+def test_provider_errors_share_one_base_class():
+    for error in (
+        ProviderUnavailable,
+        ProviderRateLimited,
+        ProviderBadRequest,
+        ProviderTimeout,
+        ProviderBadResponse,
+    ):
+        assert issubclass(error, ProviderError)
