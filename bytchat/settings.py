@@ -203,6 +203,15 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# --- Compatibility APIs -----------------------------------------------------------------
+# Where each earlier system's API is mounted: a path prefix without the leading slash,
+# ending in "/" (or empty for the site root). One deployment may mount, say, Champions
+# at "api/" for an existing front end.
+COMPAT_BYTCHAT_V1_PREFIX = env_str("COMPAT_BYTCHAT_V1_PREFIX", "")
+COMPAT_ESCOMBOT_PREFIX = env_str("COMPAT_ESCOMBOT_PREFIX", "compat/escombot/api/")
+COMPAT_MAGICAI_PREFIX = env_str("COMPAT_MAGICAI_PREFIX", "compat/magicai/api/")
+COMPAT_CHAMPIONS_PREFIX = env_str("COMPAT_CHAMPIONS_PREFIX", "compat/champions/api/")
+
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")
 CORS_ALLOW_CREDENTIALS = True
 

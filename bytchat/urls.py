@@ -24,6 +24,13 @@ urlpatterns = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("admin/", admin.site.urls),
+    path("app/", include("bytchat.panel.urls")),
+    # The earlier systems' APIs, each at its own (configurable) prefix. Bytchat v1 sits at
+    # the root by default, so it comes last: every fixed path above wins over it.
+    path(settings.COMPAT_ESCOMBOT_PREFIX, include("bytchat.compat.escombot.urls")),
+    path(settings.COMPAT_MAGICAI_PREFIX, include("bytchat.compat.magicai.urls")),
+    path(settings.COMPAT_CHAMPIONS_PREFIX, include("bytchat.compat.champions.urls")),
+    path(settings.COMPAT_BYTCHAT_V1_PREFIX, include("bytchat.compat.bytchat_v1.urls")),
 ]
 
 if settings.DEBUG:

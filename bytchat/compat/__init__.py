@@ -1,0 +1,1 @@
+"""The APIs of the systems Bytchat replaces, each thin over the same services."""

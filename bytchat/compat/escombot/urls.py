@@ -1,0 +1,3 @@
+"""The escombot compatibility API: its URLs (filled in by its own issue work)."""
+
+urlpatterns: list = []

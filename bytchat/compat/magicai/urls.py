@@ -1,0 +1,3 @@
+"""The magicai compatibility API: its URLs (filled in by its own issue work)."""
+
+urlpatterns: list = []

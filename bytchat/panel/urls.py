@@ -1,0 +1,3 @@
+"""The web panel at /app/: its URLs."""
+
+urlpatterns: list = []
