@@ -211,6 +211,24 @@ COMPAT_BYTCHAT_V1_PREFIX = env_str("COMPAT_BYTCHAT_V1_PREFIX", "")
 COMPAT_ESCOMBOT_PREFIX = env_str("COMPAT_ESCOMBOT_PREFIX", "compat/escombot/api/")
 COMPAT_MAGICAI_PREFIX = env_str("COMPAT_MAGICAI_PREFIX", "compat/magicai/api/")
 COMPAT_CHAMPIONS_PREFIX = env_str("COMPAT_CHAMPIONS_PREFIX", "compat/champions/api/")
+# The error format of each API surface, by path prefix: errors Django raises outside a view
+# (an unknown URL, a refused body, an escaped exception) answer in it, never in HTML.
+# Bytchat v1 lives at the root by default, so it claims only its own paths.
+API_ERROR_FORMATS = [
+    ("api/", "bytchat.api.errors.json_error_response"),
+    *(
+        (prefix, "bytchat.compat.errors.detail_error_response")
+        for prefix in (
+            f"{COMPAT_BYTCHAT_V1_PREFIX}token",
+            f"{COMPAT_BYTCHAT_V1_PREFIX}users/",
+            f"{COMPAT_BYTCHAT_V1_PREFIX}bots/",
+            f"{COMPAT_BYTCHAT_V1_PREFIX}chat/",
+        )
+    ),
+    (COMPAT_ESCOMBOT_PREFIX, "bytchat.compat.escombot.errors.error_response"),
+    (COMPAT_MAGICAI_PREFIX, "bytchat.compat.magicai.errors.error_response"),
+    (COMPAT_CHAMPIONS_PREFIX, "bytchat.compat.champions.errors.error_response"),
+]
 
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")
 CORS_ALLOW_CREDENTIALS = True

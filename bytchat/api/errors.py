@@ -7,13 +7,15 @@ compatibility APIs wrap the same description in their own documented formats.
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
@@ -21,8 +23,6 @@ from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from bytchat.errors import DomainError
 
 logger = logging.getLogger(__name__)
-
-API_PATH_PREFIXES = ("/api/",)
 
 
 @dataclass
@@ -113,8 +113,26 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     return Response(error.envelope(), status=error.status, headers=error.headers)
 
 
-def is_api_path(path: str) -> bool:
-    return path.startswith(API_PATH_PREFIXES)
+ErrorRenderer = Callable[[ApiError], HttpResponse]
+
+
+@functools.cache
+def _error_formats() -> list[tuple[str, ErrorRenderer]]:
+    from django.conf import settings
+    from django.utils.module_loading import import_string
+
+    formats = [("/" + prefix, import_string(renderer)) for prefix, renderer in settings.API_ERROR_FORMATS]
+    # The longest prefix wins: a compat API mounted at "api/" still leaves "/api/v1/" native.
+    return sorted(formats, key=lambda item: len(item[0]), reverse=True)
+
+
+def error_renderer_for(path: str) -> ErrorRenderer | None:
+    """How errors are written under `path` (each API surface has its documented format),
+    or None outside every API (the admin, the web panel: Django's own pages)."""
+    for prefix, renderer in _error_formats():
+        if path.startswith(prefix):
+            return renderer
+    return None
 
 
 def json_error_response(error: ApiError) -> JsonResponse:

@@ -1,4 +1,5 @@
-"""Keeps Django's HTML error pages away from API clients.
+"""Keeps Django's HTML error pages away from API clients: each API surface answers in its
+own documented error format (settings.API_ERROR_FORMATS).
 
 DRF views already answer in the envelope; this catches what happens outside them: an
 unknown URL, a body Django refuses before DRF sees it, or an exception that escapes a
@@ -14,8 +15,7 @@ from bytchat.api.errors import (
     INTERNAL_ERROR,
     ApiError,
     describe_or_internal,
-    is_api_path,
-    json_error_response,
+    error_renderer_for,
 )
 
 _STATUS_CODES = {
@@ -29,14 +29,15 @@ _STATUS_CODES = {
 
 
 def _as_envelope(request: HttpRequest, response: HttpResponse) -> HttpResponse:
-    if response.status_code < 400 or not is_api_path(request.path):
+    if response.status_code < 400:
         return response
-    if response.get("Content-Type", "").startswith("application/json"):
+    render = error_renderer_for(request.path)
+    if render is None or response.get("Content-Type", "").startswith("application/json"):
         return response
     if response.status_code >= 500:
-        return json_error_response(INTERNAL_ERROR)
+        return render(INTERNAL_ERROR)
     code, message = _STATUS_CODES.get(response.status_code, ("ERROR", "The request failed."))
-    return json_error_response(ApiError(response.status_code, code, message))
+    return render(ApiError(response.status_code, code, message))
 
 
 class ApiErrorMiddleware:
@@ -57,6 +58,7 @@ class ApiErrorMiddleware:
         return _as_envelope(request, await self.get_response(request))
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if not is_api_path(request.path):
+        render = error_renderer_for(request.path)
+        if render is None:
             return None
-        return json_error_response(describe_or_internal(exception))
+        return render(describe_or_internal(exception))
