@@ -23,3 +23,11 @@ def index_document(self, document_id: str) -> None:
             raise
         # Exponential backoff: 2, 4, 8, 16, 32 seconds.
         raise self.retry(exc=exc, countdown=2 ** (self.request.retries + 1)) from exc
+
+
+@shared_task(autoretry_for=TRANSIENT_ERRORS, retry_backoff=True, retry_backoff_max=300, max_retries=3)
+def requeue_stale_documents() -> int:
+    """Run by beat: queue again the documents whose indexing task was lost."""
+    from bots import services
+
+    return services.document_requeue_stale()

@@ -127,6 +127,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "accounts.tasks.flush_expired_tokens",
         "schedule": timedelta(hours=24),
     },
+    # Today's figures are computed live; closed days are read from these rollups.
+    "refresh-analytics-rollups": {
+        "task": "analytics.tasks.refresh_daily_rollups",
+        "schedule": timedelta(minutes=30),
+    },
+    "requeue-stale-documents": {
+        "task": "bots.tasks.requeue_stale_documents",
+        "schedule": timedelta(minutes=5),
+    },
 }
 
 # --- Auth -------------------------------------------------------------------------------

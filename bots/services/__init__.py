@@ -18,6 +18,7 @@ from bots.services.documents import (
     document_index,
     document_reindex,
     document_reindex_many,
+    document_requeue_stale,
     document_upload,
     max_upload_bytes,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "document_index",
     "document_reindex",
     "document_reindex_many",
+    "document_requeue_stale",
     "document_upload",
     "max_upload_bytes",
     "model_config_add",

@@ -13,6 +13,7 @@ import logging
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -33,6 +34,8 @@ logger = logging.getLogger(__name__)
 
 MAX_FILENAME_CHARS = 255
 CHUNK_BATCH_SIZE = 1000
+# A document still pending or processing after this long has lost its task.
+STALE_AFTER = timedelta(minutes=15)
 UNEXPECTED_FAILURE = "The file could not be indexed because of an unexpected error. Try re-indexing it later."
 
 
@@ -56,7 +59,9 @@ def _enqueue(document_ids: Iterable[Any]) -> None:
     from bots.tasks import index_document
 
     ids = [str(document_id) for document_id in document_ids]
-    transaction.on_commit(lambda: [index_document.delay(document_id) for document_id in ids])
+    # robust: a broker that refuses the message must not turn a stored upload into an
+    # error; the document stays pending and `document_requeue_stale` queues it again.
+    transaction.on_commit(lambda: [index_document.delay(document_id) for document_id in ids], robust=True)
 
 
 def document_upload(*, user: User | None, bot: Bot, file: File, enqueue: bool = True) -> Document:
@@ -117,6 +122,24 @@ def document_reindex(*, document: Document) -> Document:
         _enqueue([document.pk])
     document.refresh_from_db()
     return document
+
+
+def document_requeue_stale(*, older_than: timedelta = STALE_AFTER, limit: int = 500) -> int:
+    """Queue again the documents left pending or processing for longer than `older_than`:
+    their task was lost (the broker refused it, or a worker died past its retries).
+    Indexing claims pending and processing documents alike, so a repeat is harmless."""
+    cutoff = timezone.now() - older_than
+    with transaction.atomic():
+        ids = list(
+            Document.objects.select_for_update(skip_locked=True)
+            .filter(status__in=[DocumentStatus.PENDING, DocumentStatus.PROCESSING], updated_at__lt=cutoff)
+            .order_by("updated_at")
+            .values_list("pk", flat=True)[:limit]
+        )
+        # Restart their clock, so the next sweep gives this attempt time to finish.
+        Document.objects.filter(pk__in=ids).update(updated_at=timezone.now())
+        _enqueue(ids)
+    return len(ids)
 
 
 def document_reindex_many(*, documents: QuerySet[Document]) -> int:

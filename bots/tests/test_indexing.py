@@ -1,13 +1,16 @@
+from datetime import timedelta
 from unittest import mock
 
 import pytest
+from django.conf import settings
 from django.db import OperationalError
+from django.utils import timezone
 
 from bots import services
 from bots.errors import DocumentBusy
 from bots.knowledge.search import search
 from bots.models import Chunk, Document, DocumentStatus
-from bots.tasks import GAVE_UP, MAX_RETRIES, index_document
+from bots.tasks import GAVE_UP, MAX_RETRIES, index_document, requeue_stale_documents
 from bots.tests.factories import make_bot, pdf_bytes, upload_document
 
 pytestmark = pytest.mark.django_db
@@ -176,3 +179,32 @@ def test_changing_the_bots_language_reindexes_its_documents(bot, user, run_on_co
     document.refresh_from_db()
     assert document.status == DocumentStatus.READY
     assert len(search(bot, "run", 5)) == 1
+
+
+def test_a_broker_that_refuses_the_task_leaves_the_upload_pending_with_its_file(bot, run_on_commit):
+    with (
+        mock.patch.object(index_document, "delay", side_effect=ConnectionError("broker down")),
+        run_on_commit(),
+    ):
+        document = upload_document(bot=bot, name="guia.txt", content=GUIDE.encode())
+    document.refresh_from_db()
+    assert document.status == DocumentStatus.PENDING
+    assert document.file.storage.exists(document.file.name)
+
+
+def test_the_sweep_queues_again_only_documents_whose_task_was_lost(bot, run_on_commit):
+    with mock.patch.object(index_document, "delay"), run_on_commit():
+        lost = upload_document(bot=bot, name="lost.txt", content=GUIDE.encode())
+        fresh = upload_document(bot=bot, name="fresh.txt", content=GUIDE.encode())
+    Document.objects.filter(pk=lost.pk).update(updated_at=timezone.now() - timedelta(hours=1))
+    with run_on_commit():
+        assert requeue_stale_documents.delay().get() == 1
+    lost.refresh_from_db()
+    fresh.refresh_from_db()
+    assert (lost.status, fresh.status) == (DocumentStatus.READY, DocumentStatus.PENDING)
+    assert lost.chunk_count > 0
+
+
+def test_the_beat_schedule_runs_the_sweep_and_the_analytics_rollups():
+    tasks = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert {"bots.tasks.requeue_stale_documents", "analytics.tasks.refresh_daily_rollups"} <= tasks
