@@ -3,7 +3,8 @@ with `bm25()`.
 
 Each FTS row carries its bot's id as a token in the `bot` column, so a match is filtered
 by bot inside the index. FTS5 has no stop words: the query parser drops them. Like the
-PostgreSQL backend, it ranks at most `CANDIDATES` matches, and for a natural-language
+PostgreSQL backend, it returns at most `CANDIDATES` matches, the best-ranked ones (FTS5
+ranks inside the index, so this costs no sort in Python), and for a natural-language
 question it puts the chunks that contain every word first.
 """
 
@@ -24,7 +25,8 @@ SELECT chunk.id, chunk.document_id, document.original_name, chunk.position, chun
        chunk.page_numbers, matches.score
 FROM (
     SELECT rowid AS id, -bm25(bots_chunk_fts, 1.0, 0.0) AS score
-    FROM bots_chunk_fts WHERE bots_chunk_fts MATCH %s LIMIT %s
+    FROM bots_chunk_fts WHERE bots_chunk_fts MATCH %s
+    ORDER BY bm25(bots_chunk_fts, 1.0, 0.0) LIMIT %s
 ) AS matches
 JOIN bots_chunk AS chunk ON chunk.id = matches.id
 JOIN bots_document AS document ON document.id = chunk.document_id

@@ -1,6 +1,7 @@
 """The same behaviour on PostgreSQL and SQLite: run with and without DATABASE_URL."""
 
 import pytest
+from django.db import connection
 
 from bots.knowledge.search import MAX_K, search
 from bots.tests.factories import make_bot, make_indexed_document
@@ -112,3 +113,15 @@ def test_many_matches_of_a_common_word_still_return_the_best_k(bot):
     hits = search(bot, "garantía devolución", 3)
     assert hits[0].document_name == "best.txt"
     assert len(hits) == 3
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite ranks every match in FTS5")
+def test_more_matches_than_candidates_still_find_the_best_chunk_on_sqlite(bot):
+    from bots.knowledge.sqlite import CANDIDATES
+
+    # A chunk per page: each mentions the word once among a thousand characters of others.
+    filler = " ".join(["Las condiciones generales del contrato se revisan cada año."] * 16)
+    pages = [f"Sección {n}: la garantía aplica. {filler}" for n in range(CANDIDATES + 50)]
+    make_indexed_document(bot=bot, text=pages)
+    make_indexed_document(bot=bot, text="Garantía, garantía: todo sobre la garantía.", name="best.txt")
+    assert search(bot, "garantía", 1)[0].document_name == "best.txt"
