@@ -54,7 +54,10 @@ class ChatRequest:
     system_prompt: str
     messages: Sequence[ChatMessage]
     sources: Sequence[Source] = ()
+    # The bot's language (the offline `local` provider quotes its documents in it) and the
+    # user's, which a model is asked to answer in; unset, the bot's.
     language: Language = "en"
+    user_language: Language | None = None
 
     @property
     def question(self) -> str:

@@ -41,7 +41,7 @@ def build_system_instruction(request: ChatRequest) -> str:
             "No passage of this bot's documents matched this question. If answering needs "
             "them, say plainly that the documents do not cover it instead of guessing."
         )
-    language = LANGUAGE_NAMES.get(request.language, "English")
+    language = LANGUAGE_NAMES.get(request.user_language or request.language, "English")
     parts.append(f"Answer in {language}, the user's language.")
     return "\n\n".join(parts)
 

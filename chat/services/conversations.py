@@ -30,12 +30,6 @@ def conversation_create(
     plan = user_plan(user)
     with transaction.atomic():
         user_limits_lock(user=user)
-        active = Conversation.objects.filter(user=user, archived=False)
-        if plan.max_active_conversations is not None and active.count() >= plan.max_active_conversations:
-            raise ConversationLimitReached(
-                f"You have {plan.max_active_conversations} active conversations, the most your plan allows. "
-                "Archive or delete one first."
-            )
         per_bot = Conversation.objects.filter(user=user, bot=bot)
         limit = plan.max_conversations_per_bot
         if limit is not None and per_bot.count() >= limit:
@@ -53,6 +47,13 @@ def conversation_create(
             surplus = per_bot.count() - limit + 1
             evict = list(per_bot.order_by("created_at", "id").values_list("pk", flat=True)[:surplus])
             Conversation.objects.filter(pk__in=evict).delete()
+        # After the per-bot rule: evicting this bot's oldest conversation may free a place.
+        active = Conversation.objects.filter(user=user, archived=False)
+        if plan.max_active_conversations is not None and active.count() >= plan.max_active_conversations:
+            raise ConversationLimitReached(
+                f"You have {plan.max_active_conversations} active conversations, the most your plan allows. "
+                "Archive or delete one first."
+            )
         return Conversation.objects.create(
             user=user, bot=bot, title=(title or "New conversation")[:TITLE_MAX]
         )

@@ -53,6 +53,7 @@ class Turn:
     question: str
     task_type: str
     language: str
+    user_language: str
     system_prompt: str
     specs: list[ModelSpec]
     history: list[ChatMessage]
@@ -151,7 +152,8 @@ def chat_prepare(
         assistant_message_id=uuid.uuid4(),
         question=question,
         task_type=chosen_task,
-        language=bot.language or user.language,
+        language=bot.language,
+        user_language=user.language,
         system_prompt=bot.system_prompt,
         specs=[_spec(config) for config in order_specs(configs, chosen_task)],
         history=history,
@@ -286,6 +288,7 @@ async def chat_events(turn: Turn) -> AsyncIterator[dict[str, Any]]:
             messages=turn.history,
             sources=outcome.sources,
             language=turn.language,
+            user_language=turn.user_language,
         )
         try:
             async for item in stream_with_failover(turn.specs, request):

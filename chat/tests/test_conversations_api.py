@@ -98,6 +98,16 @@ class TestConversationLimits:
         assert confirmed.status_code == 201
         assert sorted(Conversation.objects.values_list("title", flat=True)) == ["newer", "third"]
 
+    def test_confirming_an_eviction_frees_a_place_under_the_active_limit_too(self, user_client, user, bot):
+        user.plan = Plan.objects.create(name="Two", max_conversations_per_bot=2, max_active_conversations=2)
+        user.save()
+        create(user_client, bot, title="oldest")
+        create(user_client, bot, title="newer")
+
+        confirmed = create(user_client, bot, title="third", confirm_delete=True)
+        assert confirmed.status_code == 201
+        assert sorted(Conversation.objects.values_list("title", flat=True)) == ["newer", "third"]
+
     def test_the_active_conversation_limit(self, user_client, user, bot):
         user.plan = Plan.objects.create(name="Two active", max_active_conversations=2)
         user.save()

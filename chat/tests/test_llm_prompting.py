@@ -33,6 +33,11 @@ def test_the_instruction_asks_for_the_users_language():
     assert "Answer in Spanish" in build_system_instruction(request_with(language="es"))
 
 
+def test_a_model_is_asked_to_answer_in_the_users_language_over_the_bots():
+    instruction = build_system_instruction(request_with(language="en", user_language="es"))
+    assert instruction.endswith("Answer in Spanish, the user's language.")
+
+
 def test_without_sources_it_asks_the_model_not_to_guess():
     instruction = build_system_instruction(request_with(sources=[], system_prompt=""))
 
