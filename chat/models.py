@@ -23,6 +23,8 @@ class Conversation(models.Model):
         indexes = [
             models.Index(fields=["user", "-created_at"], name="conversation_user_recent"),
             models.Index(fields=["user", "bot", "archived", "created_at"], name="conversation_user_bot"),
+            # Staff read every user's conversations newest first (analytics, the admin).
+            models.Index(fields=["-created_at", "-id"], name="conversation_recent"),
         ]
 
     def __str__(self) -> str:
@@ -105,7 +107,10 @@ class Feedback(models.Model):
     class Meta:
         verbose_name_plural = "feedback"
         constraints = [models.UniqueConstraint(fields=["message", "user"], name="feedback_one_per_user")]
-        indexes = [models.Index(fields=["rating", "created_at"], name="feedback_rating_time")]
+        indexes = [
+            models.Index(fields=["rating", "created_at"], name="feedback_rating_time"),
+            models.Index(fields=["-created_at"], name="feedback_recent"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.rating} on {self.message_id}"
