@@ -259,7 +259,8 @@ def main() -> None:
         "THROTTLE_USER": "100000/minute",
         "DJANGO_SETTINGS_MODULE": "bytchat.settings",
     }
-    tokens, bot_id = prepare_django(env, max(args.concurrency), f"{mock}/v1")
+    # At least two users: the warm-up runs two streams.
+    tokens, bot_id = prepare_django(env, max(2, *args.concurrency), f"{mock}/v1")
     python = sys.executable
     processes = [
         subprocess.Popen(
