@@ -1,9 +1,12 @@
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import Count
+from django.forms.models import BaseInlineFormSet
 from django.utils.text import Truncator
 
 from bots import services
 from bots.models import Bot, Category, Chunk, Document, ModelConfig
+from bots.services.catalog import DEFAULT_LOCAL_CONFIG
 
 
 @admin.register(Category)
@@ -21,9 +24,36 @@ class CategoryAdmin(admin.ModelAdmin):
     def bot_count(self, category: Category) -> int:
         return category.bot_count
 
+    # Deleting here is the API's soft delete: bots keep their category reference.
+    def delete_model(self, request, obj: Category) -> None:
+        services.category_delete(category=obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for category in queryset:
+            services.category_delete(category=category)
+
+
+class ModelConfigFormSet(BaseInlineFormSet):
+    """The rule of `model_config_remove`: an existing bot keeps at least one active config."""
+
+    def clean(self) -> None:
+        super().clean()
+        if self.instance._state.adding:
+            return  # a new bot without configs gets the default one (BotAdmin.save_related)
+        active = [
+            form
+            for form in self.forms
+            if form.cleaned_data
+            and not form.cleaned_data.get("DELETE")
+            and form.cleaned_data.get("is_active", False)
+        ]
+        if not active:
+            raise ValidationError("A bot needs at least one active model config.")
+
 
 class ModelConfigInline(admin.TabularInline):
     model = ModelConfig
+    formset = ModelConfigFormSet
     extra = 0
     fields = [
         "task_type",
@@ -62,6 +92,19 @@ class BotAdmin(admin.ModelAdmin):
     readonly_fields = ["id", "created_at", "updated_at"]
     inlines = [ModelConfigInline, DocumentInline]
     actions = ["reindex_documents"]
+
+    def save_related(self, request, form, formsets, change) -> None:
+        super().save_related(request, form, formsets, change)
+        if not form.instance.model_configs.filter(is_active=True).exists():
+            ModelConfig.objects.create(bot=form.instance, **DEFAULT_LOCAL_CONFIG)
+
+    # Deleting here is the API's soft delete: conversations and analytics keep the bot.
+    def delete_model(self, request, obj: Bot) -> None:
+        services.bot_delete(bot=obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for bot in queryset:
+            services.bot_delete(bot=bot)
 
     @admin.action(description="Re-index the documents of the selected bots")
     def reindex_documents(self, request, queryset) -> None:

@@ -48,3 +48,50 @@ def test_the_reindex_action_queues_and_indexes_documents(
     assert response.status_code == 302
     document.refresh_from_db()
     assert (document.status, document.chunk_count) == (DocumentStatus.READY, 1)
+
+
+def _bot_change_form(bot, **overrides):
+    """The POST data of the bot's change page with its one model config."""
+    config = bot.model_configs.get()
+    data = {
+        "name_es": bot.name_es,
+        "name_en": bot.name_en,
+        "description_es": "",
+        "description_en": "",
+        "system_prompt": bot.system_prompt,
+        "language": bot.language,
+        "is_active": "on",
+        "owner": str(bot.owner_id),
+        "model_configs-TOTAL_FORMS": "1",
+        "model_configs-INITIAL_FORMS": "1",
+        "model_configs-0-id": str(config.pk),
+        "model_configs-0-bot": str(bot.pk),
+        "model_configs-0-task_type": config.task_type,
+        "model_configs-0-provider": config.provider,
+        "model_configs-0-model_id": config.model_id,
+        "model_configs-0-priority": str(config.priority),
+        "model_configs-0-is_active": "on",
+        "documents-TOTAL_FORMS": "0",
+        "documents-INITIAL_FORMS": "0",
+    }
+    return {**data, **overrides}
+
+
+def test_the_admin_refuses_to_remove_a_bots_last_active_model_config(admin_browser, user):
+    bot = make_bot(owner=user)
+    response = admin_browser.post(
+        f"/admin/bots/bot/{bot.pk}/change/", _bot_change_form(bot, **{"model_configs-0-DELETE": "on"})
+    )
+    assert response.status_code == 200
+    assert "at least one active model config" in response.content.decode()
+    assert bot.model_configs.filter(is_active=True).count() == 1
+
+
+def test_deleting_a_bot_or_category_in_the_admin_is_a_soft_delete(admin_browser, user):
+    category = make_category()
+    bot = make_bot(owner=user, category=category)
+    admin_browser.post(f"/admin/bots/bot/{bot.pk}/delete/", {"post": "yes"})
+    admin_browser.post(f"/admin/bots/category/{category.pk}/delete/", {"post": "yes"})
+    bot.refresh_from_db()
+    category.refresh_from_db()
+    assert (bot.is_active, category.is_active) == (False, False)
