@@ -52,6 +52,11 @@ def bot_list(*, user: User, category_id: Any = None) -> QuerySet[Bot]:
     return bots
 
 
+def bot_list_owned(*, user: User) -> QuerySet[Bot]:
+    """The user's own active bots, without the public and platform ones they may also use."""
+    return bot_list(user=user).filter(owner=user)
+
+
 def _get(queryset: QuerySet, pk: Any, message: str):
     try:
         found = queryset.filter(pk=pk).first()
