@@ -31,3 +31,12 @@ def detail_code_response(error: ApiError) -> JsonResponse:
     """`{"detail": {"error": "...", "code": "..."}}`, as Champions answered."""
     body = {"detail": {"error": error.message, "code": error.code}}
     return _with_headers(JsonResponse(body, status=error.status), error)
+
+
+def message_error_response(error: ApiError) -> JsonResponse:
+    """`{"message": "..."}`, as MagicAI answered (its success bodies say `message` too),
+    with the per-field messages under `errors` when a request did not validate."""
+    body: dict = {"message": error.message}
+    if error.fields:
+        body["errors"] = error.fields
+    return _with_headers(JsonResponse(body, status=error.status), error)
