@@ -114,7 +114,7 @@ class FeedbackSummaryView(APIView):
         groups = selectors.feedback_summary(
             period=period, bot=query.get("bot"), language=request.user.language
         )
-        body = {"period": period, "sample_limit": selectors.FEEDBACK_SAMPLE, "results": groups}
+        body = {"period": period, "sample_limit": selectors.FEEDBACK_SAMPLE_PER_BOT, "results": groups}
         return Response(s.FeedbackSummarySerializer(body).data)
 
 

@@ -7,13 +7,18 @@ from the runs by the same functions the rollups use (analytics.figures), so the 
 is the same either way, only faster with rollups.
 """
 
-from analytics.selectors.feedback import FEEDBACK_SAMPLE, FeedbackComment, FeedbackGroup, feedback_summary
+from analytics.selectors.feedback import (
+    FEEDBACK_SAMPLE_PER_BOT,
+    FeedbackComment,
+    FeedbackGroup,
+    feedback_summary,
+)
 from analytics.selectors.rankings import BotStats, UserStats, bot_stats, user_stats
 from analytics.selectors.records import conversation_get_any, conversation_list_all, run_list
 from analytics.selectors.usage import DailyPoint, Overview, daily_series, overview
 
 __all__ = [
-    "FEEDBACK_SAMPLE",
+    "FEEDBACK_SAMPLE_PER_BOT",
     "BotStats",
     "DailyPoint",
     "FeedbackComment",

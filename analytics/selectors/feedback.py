@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db.models import F
+from django.db.models import F, Window
+from django.db.models.functions import RowNumber
 
 from analytics import figures
 from analytics.models import DailyActivity
@@ -16,7 +17,9 @@ from analytics.words import top_words
 from bots.models import Bot
 from chat.models import Feedback, Rating
 
-FEEDBACK_SAMPLE = 5000
+# Thumbs-down comments read per bot for its words: a quiet bot is never crowded out by a
+# busy one, and the work stays bounded.
+FEEDBACK_SAMPLE_PER_BOT = 1000
 RECENT_COMMENTS = 5
 TOP_WORDS = 10
 
@@ -48,8 +51,8 @@ def feedback_summary(*, period: Period, bot: Bot | None = None, language: str = 
     """Ratings per bot, and what the thumbs-down comments say: their most frequent words.
 
     Counts are exact and summed in SQL (rollups for closed days, live for the rest). The
-    words are counted in Python over the most recent FEEDBACK_SAMPLE thumbs-down comments
-    of the period: tokenising with two languages' stop words is more than portable SQL
+    words are counted in Python over each bot's most recent FEEDBACK_SAMPLE_PER_BOT
+    thumbs-down comments of the period (a window function picks them in SQL): tokenising with two languages' stop words is more than portable SQL
     does, and the sample bounds the work; `comments_analyzed` says how many of a bot's
     comments it held. Five queries.
     """
@@ -74,14 +77,24 @@ def feedback_summary(*, period: Period, bot: Bot | None = None, language: str = 
     )
     if bot is not None:
         comments = comments.filter(message__conversation__bot=bot)
-    sample = comments.order_by("-created_at", "-pk").values(
-        "message_id",
-        "comment",
-        "created_at",
-        bot_id=F("message__conversation__bot_id"),
-        conversation_id=F("message__conversation_id"),
-        user_email=F("user__email"),
-    )[:FEEDBACK_SAMPLE]
+    newest_first = [F("created_at").desc(), F("pk").desc()]
+    sample = (
+        comments.annotate(
+            nth_of_bot=Window(
+                RowNumber(), partition_by=F("message__conversation__bot_id"), order_by=newest_first
+            )
+        )
+        .filter(nth_of_bot__lte=FEEDBACK_SAMPLE_PER_BOT)
+        .order_by(*newest_first)
+        .values(
+            "message_id",
+            "comment",
+            "created_at",
+            bot_id=F("message__conversation__bot_id"),
+            conversation_id=F("message__conversation_id"),
+            user_email=F("user__email"),
+        )
+    )
     comments_by_bot: dict[Any, list[dict[str, Any]]] = {}
     for row in sample:
         comments_by_bot.setdefault(row["bot_id"], []).append(row)
