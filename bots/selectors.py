@@ -57,6 +57,18 @@ def bot_list_owned(*, user: User) -> QuerySet[Bot]:
     return bot_list(user=user).filter(owner=user)
 
 
+def bot_single_assistant(*, user: User, configured_id: str = "") -> Bot | None:
+    """The bot that answers the clients of a single-assistant system (ESCOMBOT, Champions),
+    whose requests name no bot: the configured one if the user may see it, else (nothing
+    configured) the oldest public platform agent. None when there is no such bot."""
+    if configured_id:
+        try:
+            return bot_get_visible(user=user, bot_id=configured_id)
+        except NotFound:
+            return None
+    return bot_list(user=user).filter(owner__isnull=True, is_public=True).order_by("created_at", "id").first()
+
+
 def _get(queryset: QuerySet, pk: Any, message: str):
     try:
         found = queryset.filter(pk=pk).first()

@@ -159,7 +159,7 @@ LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60)
 # Where password-reset links point: the web panel's reset page.
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 PASSWORD_RESET_PATH = env_str("PASSWORD_RESET_PATH", "/app/password/reset/{uid}/{token}/")
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/app/login/"
 
 # --- REST API ---------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -220,6 +220,10 @@ COMPAT_BYTCHAT_V1_PREFIX = env_str("COMPAT_BYTCHAT_V1_PREFIX", "")
 COMPAT_ESCOMBOT_PREFIX = env_str("COMPAT_ESCOMBOT_PREFIX", "compat/escombot/api/")
 COMPAT_MAGICAI_PREFIX = env_str("COMPAT_MAGICAI_PREFIX", "compat/magicai/api/")
 COMPAT_CHAMPIONS_PREFIX = env_str("COMPAT_CHAMPIONS_PREFIX", "compat/champions/api/")
+# ESCOMBOT and Champions had a single assistant and their requests name no bot: the bot
+# (its id) that answers them. Empty: the oldest public platform agent.
+ESCOMBOT_BOT_ID = env_str("ESCOMBOT_BOT_ID")
+CHAMPIONS_BOT_ID = env_str("CHAMPIONS_BOT_ID")
 # The error format of each API surface, by path prefix: errors Django raises outside a view
 # (an unknown URL, a refused body, an escaped exception) answer in it, never in HTML.
 # Bytchat v1 lives at the root by default, so it claims only its own paths.

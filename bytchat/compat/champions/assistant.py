@@ -25,23 +25,11 @@ class NoAssistantConfigured(DomainError):
     default_message = "No assistant is configured: set CHAMPIONS_BOT_ID or publish a platform agent."
 
 
-def configured_bot_id() -> str:
-    return getattr(settings, "CHAMPIONS_BOT_ID", "") or ""
-
-
 def champions_bot(*, user: User, bot_id: Any = None) -> Bot:
     """The bot named in the request, else the configured default."""
     if bot_id:
         return selectors.bot_get_visible(user=user, bot_id=bot_id)
-    configured = configured_bot_id()
-    if configured:
-        return selectors.bot_get_visible(user=user, bot_id=configured)
-    default = (
-        selectors.bot_list(user=user)
-        .filter(owner__isnull=True, is_public=True)
-        .order_by("created_at", "id")
-        .first()
-    )
-    if default is None:
+    bot = selectors.bot_single_assistant(user=user, configured_id=settings.CHAMPIONS_BOT_ID)
+    if bot is None:
         raise NoAssistantConfigured()
-    return default
+    return bot

@@ -1,3 +1,12 @@
-"""The escombot compatibility API: its URLs (filled in by its own issue work)."""
+"""The ESCOMBOT API (escombot-api.md), relative to settings.COMPAT_ESCOMBOT_PREFIX."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from bytchat.compat.escombot import views
+
+urlpatterns = [
+    path("login", views.LoginView.as_view(), name="escombot-login"),
+    path("chats", views.ChatListCreateView.as_view(), name="escombot-chats"),
+    path("chats/<str:chat_id>/messages", views.ChatMessageListView.as_view(), name="escombot-chat-messages"),
+    path("messages", views.message_create_view, name="escombot-messages"),
+]
