@@ -1,0 +1,303 @@
+"""The panel in a real browser: headless Chromium (Debian's package) driven by Playwright,
+against the ASGI app served by uvicorn, so answers really stream.
+
+Skipped where Chromium or Playwright is missing, unless BYTCHAT_REQUIRE_BROWSER is set
+(.ci/run sets it after installing Chromium), where a missing browser is a failure.
+Each scenario leaves a screenshot in test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import uvicorn
+from django.conf import settings
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+from django.core.asgi import get_asgi_application
+
+from accounts.models import User
+from accounts.tests.factories import PASSWORD, make_user
+from chat.models import Conversation, Feedback, Message
+from chat.tests.fakes.llm_servers import FakeServer, OpenAIHandler
+from chat.tests.helpers import make_bot
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TIMEOUT_MS = 20_000
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+try:
+    from playwright.sync_api import expect, sync_playwright
+except ImportError:  # pragma: no cover - depends on the machine
+    sync_playwright = None
+
+
+def _require_browser() -> None:
+    missing = []
+    if sync_playwright is None:
+        missing.append("playwright (pip install -r requirements-dev.txt)")
+    if not CHROMIUM.exists():
+        missing.append(f"{CHROMIUM} (apt-get install chromium)")
+    if missing:
+        message = "the browser tests need " + " and ".join(missing)
+        if os.environ.get("BYTCHAT_REQUIRE_BROWSER"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@contextlib.contextmanager
+def panel_server():
+    """The ASGI app (with static files, which DEBUG=False does not route) on a free port."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    app = ASGIStaticFilesHandler(get_asgi_application())
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "the ASGI server did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@contextlib.contextmanager
+def browser_page(base_url: str):
+    """A fresh page. Playwright's sync API runs an event loop in this thread, so tests
+    touch the database only before and after this block."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(
+                base_url=base_url, locale="es-ES", viewport={"width": 1280, "height": 900}
+            )
+            page = context.new_page()
+            page.set_default_timeout(TIMEOUT_MS)
+            expect.set_options(timeout=TIMEOUT_MS)
+            yield page
+        finally:
+            browser.close()
+
+
+def screenshot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def log_in(page, email: str, password: str = PASSWORD) -> None:
+    page.goto("/app/login/")
+    page.get_by_label("Correo electrónico").fill(email)
+    page.get_by_label("Contraseña").fill(password)
+    page.get_by_role("button", name="Iniciar sesión").click()
+    expect(page).to_have_url(re.compile(r"/app/$"))
+
+
+HANDBOOK = (
+    "Refund policy. Refunds are paid within 30 days of the request. "
+    "Customers keep their receipt as proof of purchase.\n\n"
+    "Shipping. Orders leave the warehouse within two working days."
+)
+
+
+def test_register_build_a_bot_train_it_and_chat_with_streamed_cited_answers(settings):
+    """The bot answers through an OpenAI-compatible fake server that sends its first piece
+    and holds the rest until the test releases it: what the page shows in between proves
+    the answer streams in."""
+    _require_browser()
+    settings.OPENAI_COMPATIBLE_API_KEY = "test-key"
+    settings.PROVIDER_TIMEOUT_SECONDS = 20
+    email = "nora@example.com"
+    with (
+        FakeServer(OpenAIHandler) as model_server,
+        panel_server() as base_url,
+        browser_page(base_url) as page,
+    ):
+        # Register, then log in.
+        page.goto("/app/register/")
+        page.get_by_label("Nombre completo").fill("Nora Díaz")
+        page.get_by_label("Correo electrónico").fill(email)
+        page.get_by_label("Contraseña", exact=True).fill("a-long-enough-passphrase")
+        page.get_by_label("Repite la contraseña").fill("a-long-enough-passphrase")
+        page.get_by_role("button", name="Crear la cuenta").click()
+        expect(page.get_by_text("Tu cuenta está lista.")).to_be_visible()
+        log_in(page, email, "a-long-enough-passphrase")
+
+        # Create a bot.
+        page.get_by_role("link", name="Nuevo bot", exact=True).first.click()
+        page.get_by_label("Nombre", exact=True).fill("Refund helper")
+        page.get_by_label("Idioma del bot").select_option("en")
+        page.get_by_label("Instrucciones del sistema").fill("Answer from the handbook.")
+        page.get_by_role("button", name="Crear el bot").click()
+        expect(page.get_by_role("heading", name="Refund helper", level=1)).to_be_visible()
+
+        # The model toolbox: add the model server, then remove the offline model.
+        page.get_by_label("Proveedor").select_option("openai_compatible")
+        page.get_by_label("Modelo", exact=True).fill("hold-after-first")
+        page.get_by_label("URL base (servidores compatibles con OpenAI)").fill(f"{model_server.url}/v1")
+        page.get_by_role("button", name="Añadir modelo").click()
+        models = page.locator(".model-item")
+        expect(models).to_have_count(2)
+        page.get_by_role("button", name="Quitar modelo: local / local").click()
+        expect(models).to_have_count(1)
+        expect(models.first).to_contain_text("openai_compatible / hold-after-first")
+
+        # Upload a document by dropping it on the drop zone, and watch it become ready.
+        page.evaluate(
+            """(text) => {
+                const transfer = new DataTransfer();
+                transfer.items.add(new File([text], "handbook.txt", { type: "text/plain" }));
+                const zone = document.getElementById("dropzone");
+                zone.dispatchEvent(new DragEvent("dragover", { dataTransfer: transfer, bubbles: true, cancelable: true }));
+                zone.dispatchEvent(new DragEvent("drop", { dataTransfer: transfer, bubbles: true, cancelable: true }));
+            }""",
+            HANDBOOK,
+        )
+        document = page.locator(".document-item", has_text="handbook.txt")
+        expect(document).to_have_attribute("data-status", "ready")
+        expect(document.locator(".status")).to_contain_text("Listo")
+        screenshot(page, "scenario1-editor")
+
+        # Ask a question and watch the answer stream in, with a citation.
+        page.get_by_role("link", name="Chatear con este bot").click()
+        page.get_by_label("Tu pregunta").fill("How long do refunds take?")
+        page.keyboard.press("Enter")
+        answer = page.locator(".message.assistant").last
+        # The first piece is on the page while the model still holds the rest.
+        expect(answer.locator(".message-body")).to_have_text("Refunds take")
+        expect(answer).to_have_class(re.compile(r"streaming"))
+        model_server.release()
+        expect(answer).not_to_have_class(re.compile(r"streaming"))
+        expect(answer.locator(".message-body")).to_have_text("Refunds take 30 days [1].")
+        expect(answer.locator(".cite-ref")).to_have_text("[1]")
+        expect(answer.locator(".source-link").first).to_contain_text("[1] handbook.txt, página 1")
+        expect(page).to_have_url(re.compile(r"/app/conversations/[0-9a-f-]{36}/$"))
+
+        # Thumbs up, then reload and find the history.
+        answer.get_by_role("button", name="Útil", exact=True).click()
+        expect(answer.get_by_text("Gracias por tu opinión.")).to_be_visible()
+        page.reload()
+        expect(page.locator(".message.user")).to_have_text(re.compile("How long do refunds take?"))
+        history_answer = page.locator(".message.assistant")
+        expect(history_answer.locator(".message-body")).to_have_text("Refunds take 30 days [1].")
+        expect(history_answer.locator(".source-link")).to_contain_text("handbook.txt")
+        screenshot(page, "scenario1-chat")
+
+    user = User.objects.get(email=email)
+    message = Message.objects.get(conversation__user=user, role="assistant")
+    assert Feedback.objects.get(message=message).rating == "thumbs_up"
+
+
+def test_another_users_conversation_url_is_a_not_found_page():
+    _require_browser()
+    owner = make_user(email="owner@example.com")
+    make_user(email="intruder@example.com")
+    bot = make_bot(owner=owner, name_en="Private helper")
+    conversation = Conversation.objects.create(user=owner, bot=bot, title="Salary questions")
+    with panel_server() as base_url, browser_page(base_url) as page:
+        log_in(page, "intruder@example.com")
+        response = page.goto(f"/app/conversations/{conversation.pk}/")
+        assert response.status == 404
+        expect(page.get_by_role("heading", name="No encontrado")).to_be_visible()
+        expect(page.get_by_text("Salary questions")).to_have_count(0)
+        screenshot(page, "scenario2-not-found")
+
+
+def test_switching_the_language_to_english_changes_the_interface():
+    _require_browser()
+    make_user(email="lena@example.com", full_name="Lena")
+    with panel_server() as base_url, browser_page(base_url) as page:
+        log_in(page, "lena@example.com")
+        expect(page.get_by_role("heading", name="Tus bots")).to_be_visible()
+        page.get_by_role("link", name="Perfil").click()
+        page.get_by_label("Idioma").select_option("en")
+        page.get_by_role("button", name="Guardar").click()
+        expect(page.get_by_text("Your profile has been saved.")).to_be_visible()
+        expect(page.locator("html")).to_have_attribute("lang", "en")
+        page.get_by_role("link", name="Dashboard").click()
+        expect(page.get_by_role("heading", name="Your bots")).to_be_visible()
+        expect(page.get_by_role("link", name="New bot", exact=True).first).to_be_visible()
+        screenshot(page, "scenario3-english")
+
+        # At a phone's width the navigation folds into a menu that opens from the keyboard.
+        page.set_viewport_size({"width": 390, "height": 800})
+        navigation = page.get_by_role("navigation", name="Main navigation")
+        expect(navigation).to_be_hidden()
+        page.get_by_role("button", name="Menu").focus()
+        page.keyboard.press("Enter")
+        expect(navigation.get_by_role("link", name="Profile")).to_be_visible()
+        screenshot(page, "scenario3-phone-menu")
+    assert User.objects.get(email="lena@example.com").language == "en"
+
+
+def test_markdown_is_safe_limits_keep_the_question_and_eviction_is_confirmed():
+    _require_browser()
+    from accounts.models import Plan
+
+    plan = Plan.objects.create(name="Small", max_conversations_per_bot=1, monthly_token_quota=0)
+    user = make_user(email="maya@example.com", plan=plan)
+    bot = make_bot(owner=user, name_en="Tiny helper")
+    old = Conversation.objects.create(user=user, bot=bot, title="Old chat", message_count=1)
+    old.messages.create(
+        role="assistant",
+        content='<img src=x onerror="window.__owned = true"> **bold** and `code`\n\n- one\n- two',
+    )
+    with panel_server() as base_url, browser_page(base_url) as page:
+        log_in(page, "maya@example.com")
+        page.goto(f"/app/conversations/{old.pk}/")
+        body = page.locator(".message.assistant .message-body")
+        expect(body.locator("strong")).to_have_text("bold")
+        expect(body.locator("code")).to_have_text("code")
+        expect(body.locator("li")).to_have_count(2)
+        expect(body.locator("img")).to_have_count(0)
+        expect(body).to_contain_text('<img src=x onerror="window.__owned = true">')
+        assert page.evaluate("window.__owned") is None
+
+        # The plan's token quota stops the answer: the page says so, the question stays.
+        question = page.get_by_label("Tu pregunta")
+        question.fill("Is this question kept?")
+        page.get_by_role("button", name="Enviar").click()
+        expect(page.get_by_role("alert")).to_have_text("Has agotado la cuota mensual de tokens de tu plan.")
+        expect(question).to_have_value("Is this question kept?")
+        screenshot(page, "scenario4-quota")
+
+        # One conversation per bot: a new one asks before deleting the oldest.
+        dialogs = []
+
+        def accept(dialog):
+            dialogs.append(dialog.message)
+            dialog.accept()
+
+        page.on("dialog", accept)
+        page.get_by_role("button", name="Nueva conversación").click()
+        expect(page).not_to_have_url(re.compile(str(old.pk)))
+        expect(page).to_have_url(re.compile(r"/app/conversations/[0-9a-f-]{36}/$"))
+        assert len(dialogs) == 1 and "«Old chat»" in dialogs[0]
+    assert not Conversation.objects.filter(pk=old.pk).exists()
+    assert Conversation.objects.filter(user=user).count() == 1
