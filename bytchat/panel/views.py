@@ -254,16 +254,9 @@ def bot_create_view(request: HttpRequest) -> HttpResponse:
     user = request.user
     form = forms.BotForm(request.POST or None, language=user.language, initial={"language": user.language})
     if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
         try:
-            bot = bot_services.bot_create(
-                user=user,
-                name=data["name"],
-                description=data["description"],
-                category=data["category"],
-                system_prompt=data["system_prompt"],
-                language=data["language"],
-            )
+            # The form's fields are the service's arguments.
+            bot = bot_services.bot_create(user=user, **form.cleaned_data)
         except DomainError as exc:
             _form_errors(form, exc)
         else:
@@ -286,17 +279,8 @@ def bot_edit_view(request: HttpRequest, bot_id) -> HttpResponse:
     }
     form = forms.BotForm(request.POST or None, language=user.language, initial=initial)
     if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
         try:
-            bot_services.bot_update(
-                user=user,
-                bot=bot,
-                name=data["name"],
-                description=data["description"],
-                category=data["category"],
-                system_prompt=data["system_prompt"],
-                language=data["language"],
-            )
+            bot_services.bot_update(user=user, bot=bot, **form.cleaned_data)
         except DomainError as exc:
             _form_errors(form, exc)
         else:
