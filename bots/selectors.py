@@ -100,8 +100,10 @@ def bot_get_for_knowledge(*, user: User, bot_id: Any, write: bool = False) -> Bo
     return bot
 
 
-def bot_active_configs(*, bot: Bot) -> QuerySet[ModelConfig]:
-    return bot.model_configs.filter(is_active=True)
+def bot_active_configs(*, bot: Bot) -> list[ModelConfig]:
+    """The bot's active model configs. `bot_list` prefetches them, so a bot fetched through
+    it (as every chat turn's is) costs no query here."""
+    return [config for config in bot.model_configs.all() if config.is_active]
 
 
 def model_config_list(*, bot: Bot) -> QuerySet[ModelConfig]:

@@ -143,7 +143,7 @@ def chat_prepare(
     )
     history = [ChatMessage(role=role, content=content) for role, content in reversed(recent)]
     chosen_task = task_type or classify_task(question)
-    configs = list(bot_selectors.bot_active_configs(bot=bot))
+    configs = bot_selectors.bot_active_configs(bot=bot)
     return Turn(
         user_id=user.pk,
         bot_id=bot.pk,
