@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from django.db.models import Count, Prefetch, QuerySet
+from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery
 
 from accounts.models import User
 from analytics.models import Run, RunStatus
-from chat.models import Citation, Conversation, Message, Rating
+from chat.models import Citation, Conversation, Feedback, Message, Rating
 
 SUGGESTION_LIMIT = 6
 
@@ -19,8 +19,15 @@ def conversation_list(*, user: User, bot_id=None, archived: bool | None = None) 
 
 
 def message_list(*, conversation: Conversation) -> QuerySet[Message]:
-    return Message.objects.filter(conversation=conversation).prefetch_related(
-        Prefetch("citations", queryset=Citation.objects.order_by("index"))
+    """The conversation's messages with their citations and `rating`: the conversation
+    owner's feedback on each answer (None where there is none)."""
+    rating = Feedback.objects.filter(message=OuterRef("pk"), user_id=conversation.user_id).values("rating")[
+        :1
+    ]
+    return (
+        Message.objects.filter(conversation=conversation)
+        .annotate(rating=Subquery(rating))
+        .prefetch_related(Prefetch("citations", queryset=Citation.objects.order_by("index")))
     )
 
 

@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from chat.models import Citation, Conversation, Feedback, Message, Rating
@@ -66,6 +67,7 @@ class MessageSerializer(serializers.ModelSerializer):
     tokens_used = serializers.IntegerField(read_only=True)
     citations = CitationSerializer(many=True, read_only=True)
     inline_citations = InlineCitationSerializer(many=True, read_only=True, allow_null=True)
+    rating = serializers.SerializerMethodField(help_text="Your feedback on this answer, if any.")
 
     class Meta:
         model = Message
@@ -79,9 +81,15 @@ class MessageSerializer(serializers.ModelSerializer):
             "tokens_used",
             "inline_citations",
             "citations",
+            "rating",
             "created_at",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.ChoiceField(choices=Rating.choices, allow_null=True))
+    def get_rating(self, message: Message) -> str | None:
+        # Annotated by `chat.selectors.message_list`; a freshly written answer has none.
+        return getattr(message, "rating", None)
 
 
 class ChatRequestSerializer(serializers.Serializer):

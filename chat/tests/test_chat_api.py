@@ -241,6 +241,14 @@ class TestFeedbackAndMessages:
         feedback = Feedback.objects.get()
         assert (feedback.rating, feedback.comment) == ("thumbs_down", "")
 
+    def test_the_message_list_shows_your_rating_of_each_answer(self, user_client, bot):
+        answer = user_client.post("/api/v1/chat", chat_body(bot, stream=False), format="json").json()
+        message_id = answer["assistant_message"]["id"]
+        user_client.post(f"/api/v1/messages/{message_id}/feedback", {"rating": "thumbs_up"}, format="json")
+        url = f"/api/v1/conversations/{answer['conversation']['id']}/messages"
+        ratings = {item["id"]: item["rating"] for item in user_client.get(url).json()["results"]}
+        assert ratings == {answer["user_message"]["id"]: None, message_id: "thumbs_up"}
+
     def test_feedback_bad_input_and_ownership(self, user_client, other_client, bot):
         answer = user_client.post("/api/v1/chat", chat_body(bot, stream=False), format="json").json()
         url = f"/api/v1/messages/{answer['assistant_message']['id']}/feedback"

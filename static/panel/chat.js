@@ -119,6 +119,7 @@
       id: message.id || "pending-" + Date.now(),
       content: message.content || "",
       citations: message.citations || [],
+      rating: message.rating || null,
       body: element("div", { class: "message-body" }),
       sources: element("div", { class: "sources", hidden: true }),
       footer: element("div", { class: "message-footer" }),

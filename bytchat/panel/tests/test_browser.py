@@ -207,6 +207,9 @@ def test_register_build_a_bot_train_it_and_chat_with_streamed_cited_answers(sett
         history_answer = page.locator(".message.assistant")
         expect(history_answer.locator(".message-body")).to_have_text("Refunds take 30 days [1].")
         expect(history_answer.locator(".source-link")).to_contain_text("handbook.txt")
+        expect(history_answer.get_by_role("button", name="Útil", exact=True)).to_have_attribute(
+            "aria-pressed", "true"
+        )
         screenshot(page, "scenario1-chat")
 
     user = User.objects.get(email=email)
