@@ -1,39 +1,24 @@
 """The document's rate limits: login 5 per 15 minutes per IP, messages 30 per minute per
 user, chats 100 per day per user (chat creation).
 
-Counters live in the cache (Redis in production), so every web process shares them.
-A window opens at a subject's first request and lasts its length, as the failed-login
-counters in accounts/login_throttle.py do; the (n+1)th request inside it is a 429 with
-Retry-After.
+Counters live in the cache (`bytchat.counters`; Redis in production), so every web
+process shares them. A window opens at a subject's first request and lasts its length;
+the (n+1)th request inside it is a 429 with Retry-After.
 """
 
 from __future__ import annotations
 
-import hashlib
-import time
-
-from django.core.cache import cache
 from rest_framework import exceptions
 from rest_framework.throttling import BaseThrottle
+
+from bytchat.counters import window_hit
 
 
 def rate_check(*, scope: str, subject: str, limit: int, window_seconds: int) -> None:
     """Count one request of `subject`; raise Throttled past `limit` in the window."""
-    digest = hashlib.sha256(subject.encode()).hexdigest()[:32]
-    count_key = f"escombot-rate:{scope}:{digest}:count"
-    start_key = f"escombot-rate:{scope}:{digest}:start"
-    now = time.time()
-    cache.add(start_key, now, timeout=window_seconds)
-    cache.add(count_key, 0, timeout=window_seconds)
-    try:
-        count = cache.incr(count_key)
-    except ValueError:  # expired between add and incr: a new window
-        cache.set(start_key, now, timeout=window_seconds)
-        cache.set(count_key, 1, timeout=window_seconds)
-        count = 1
-    if count > limit:
-        started = cache.get(start_key, now)
-        raise exceptions.Throttled(wait=max(1, int(window_seconds - (now - started))))
+    counted = window_hit(scope=f"escombot-rate:{scope}", subject=subject, window_seconds=window_seconds)
+    if counted.count > limit:
+        raise exceptions.Throttled(wait=counted.seconds_left)
 
 
 def client_ip(request) -> str:

@@ -1,0 +1,56 @@
+"""Counters of requests in a time window, kept in the cache.
+
+With Redis as the cache they are shared by every web process, so a limit holds across
+replicas. A window opens at a subject's first counted hit and lasts `window_seconds`.
+Used by the failed-login throttle and by the ESCOMBOT API's documented rate limits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+
+from django.core.cache import cache
+
+
+@dataclass(frozen=True)
+class WindowCount:
+    count: int
+    seconds_left: int
+
+
+def _keys(scope: str, subject: str) -> tuple[str, str]:
+    digest = hashlib.sha256(subject.encode()).hexdigest()[:32]
+    return f"{scope}:{digest}:count", f"{scope}:{digest}:start"
+
+
+def _seconds_left(started: float | None, window_seconds: int) -> int:
+    elapsed = time.time() - (started if started is not None else time.time())
+    return max(1, int(window_seconds - elapsed))
+
+
+def window_peek(*, scope: str, subject: str, window_seconds: int) -> WindowCount:
+    """The hits counted so far in the subject's open window (0 without one)."""
+    count_key, start_key = _keys(scope, subject)
+    values = cache.get_many([count_key, start_key])
+    return WindowCount(values.get(count_key, 0), _seconds_left(values.get(start_key), window_seconds))
+
+
+def window_hit(*, scope: str, subject: str, window_seconds: int) -> WindowCount:
+    """Count one hit, opening a window if none is open; the count includes this hit."""
+    count_key, start_key = _keys(scope, subject)
+    now = time.time()
+    cache.add(start_key, now, timeout=window_seconds)
+    cache.add(count_key, 0, timeout=window_seconds)
+    try:
+        count = cache.incr(count_key)
+    except ValueError:  # expired between add and incr: a new window
+        cache.set(start_key, now, timeout=window_seconds)
+        cache.set(count_key, 1, timeout=window_seconds)
+        count = 1
+    return WindowCount(count, _seconds_left(cache.get(start_key, now), window_seconds))
+
+
+def window_clear(*, scope: str, subject: str) -> None:
+    cache.delete_many(_keys(scope, subject))
