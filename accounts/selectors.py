@@ -1,6 +1,7 @@
 from django.db.models import QuerySet
 
 from accounts.models import Plan, User
+from bytchat.errors import NotFound
 
 
 def user_list(*, role: str | None = None, status: str | None = None) -> QuerySet[User]:
@@ -10,6 +11,14 @@ def user_list(*, role: str | None = None, status: str | None = None) -> QuerySet
     if status:
         users = users.filter(status=status)
     return users
+
+
+def user_get(*, user_id) -> User:
+    """One user, for the staff who manage accounts; NotFound when there is none."""
+    user = user_list().filter(pk=user_id).first()
+    if user is None:
+        raise NotFound("User not found.")
+    return user
 
 
 def plan_list() -> QuerySet[Plan]:

@@ -1,4 +1,3 @@
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView, ListAPIView
@@ -179,11 +178,10 @@ class UserListCreateView(GenericAPIView):
 class UserDetailView(GenericAPIView):
     permission_classes = [IsAdmin]
     serializer_class = s.AdminUserUpdateSerializer
-    queryset = User.objects.select_related("plan")
 
     @extend_schema(responses={200: s.UserSerializer, **error_responses(400, 401, 403, 404)})
     def patch(self, request, user_id):
-        user = get_object_or_404(self.get_queryset(), pk=user_id)
+        user = selectors.user_get(user_id=user_id)
         serializer = self.get_serializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         user = services.user_admin_update(actor=request.user, user=user, **serializer.validated_data)

@@ -33,7 +33,7 @@ from bytchat.api.errors import describe_or_internal
 from bytchat.api.permissions import IsAdmin, IsManagerOrAdmin
 from bytchat.api.sse import sse_event, sse_response
 from bytchat.db import db_step
-from bytchat.errors import InvalidInput, NotFound
+from bytchat.errors import InvalidInput
 from chat import selectors as chat_selectors
 from chat.services import conversations, engine
 from chat.services.feedback import feedback_submit
@@ -71,13 +71,6 @@ def _timestamp(value) -> str | None:
     return drf_serializers.DateTimeField().to_representation(value) if value else None
 
 
-def _user_or_404(user_id) -> User:
-    user = account_selectors.user_list().filter(pk=user_id).first()
-    if user is None:
-        raise NotFound("User not found.")
-    return user
-
-
 # --- Auth -------------------------------------------------------------------------------
 
 
@@ -112,7 +105,7 @@ class UserRoleView(ChampionsView):
     permission_classes = [IsAdmin]
 
     def patch(self, request, user_id):
-        user = _user_or_404(user_id)
+        user = account_selectors.user_get(user_id=user_id)
         role = _body(request, s.RoleChangeSerializer)["role"]
         user = account_services.user_admin_update(actor=request.user, user=user, role=role)
         return Response(s.user_brief(user))
@@ -277,7 +270,7 @@ class AdminUserStatusView(ChampionsView):
     permission_classes = [IsAdmin]
 
     def patch(self, request, user_id):
-        user = _user_or_404(user_id)
+        user = account_selectors.user_get(user_id=user_id)
         status = _body(request, s.StatusChangeSerializer)["status"]
         user = account_services.user_set_status(actor=request.user, user=user, status=status)
         return Response({"id": str(user.pk), "status": user.status})
