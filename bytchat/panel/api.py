@@ -8,7 +8,6 @@ async view, so Django's CSRF middleware guards it.
 
 from __future__ import annotations
 
-from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_POST
 from rest_framework import exceptions
@@ -16,11 +15,8 @@ from rest_framework.authentication import SessionAuthentication
 
 from bots.api import views as bot_views
 from bytchat.api.async_views import api_errors, parse_json
-from bytchat.api.sse import sse_event, sse_response
-from bytchat.db import db_step
 from chat.api import serializers as chat_serializers
 from chat.api import views as chat_views
-from chat.services import engine
 
 SESSION = [SessionAuthentication]
 
@@ -79,9 +75,6 @@ class SuggestionListView(SessionAuthenticated, chat_views.SuggestionListView):
     pass
 
 
-prepare_turn = sync_to_async(db_step(engine.chat_prepare))
-
-
 @require_POST
 @api_errors
 async def chat_stream(request: HttpRequest) -> HttpResponse:
@@ -89,18 +82,4 @@ async def chat_stream(request: HttpRequest) -> HttpResponse:
     user = await request.auser()
     if not user.is_authenticated:
         raise exceptions.NotAuthenticated()
-    data = parse_json(request, chat_serializers.ChatRequestSerializer)
-    turn = await prepare_turn(
-        user=user,
-        bot_id=data["bot"],
-        message=data["message"],
-        conversation_id=data.get("conversation"),
-        task_type=data.get("task_type"),
-        confirm_delete=data["confirm_delete"],
-    )
-
-    async def events():
-        async for event in engine.chat_events(turn):
-            yield sse_event(event)
-
-    return sse_response(events())
+    return await chat_views.chat_answer(user, parse_json(request, chat_serializers.ChatRequestSerializer))

@@ -155,12 +155,10 @@ prepare_turn = sync_to_async(db_step(engine.chat_prepare))
 result_body = sync_to_async(db_step(lambda result: s.ChatResultSerializer(result).data))
 
 
-@csrf_exempt
-@require_POST
-@api_errors
-async def chat_view(request: HttpRequest) -> HttpResponse:
-    user = await authenticate(request)
-    data = parse_json(request, s.ChatRequestSerializer)
+async def chat_answer(user, data: dict) -> HttpResponse:
+    """Prepare one turn from a validated ChatRequestSerializer body and answer it: the event
+    stream, or with `stream: false` the stored result. Every native-protocol surface (the
+    API with a Bearer token, the panel with its session) answers through here."""
     turn = await prepare_turn(
         user=user,
         bot_id=data["bot"],
@@ -178,6 +176,14 @@ async def chat_view(request: HttpRequest) -> HttpResponse:
             yield sse_event(event)
 
     return sse_response(events())
+
+
+@csrf_exempt
+@require_POST
+@api_errors
+async def chat_view(request: HttpRequest) -> HttpResponse:
+    user = await authenticate(request)
+    return await chat_answer(user, parse_json(request, s.ChatRequestSerializer))
 
 
 class ChatSchemaView(APIView):
