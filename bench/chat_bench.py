@@ -1,14 +1,27 @@
 """Streaming chat benchmark: what Bytchat adds on top of the model's own stream.
 
-    DEBUG=true .venv/bin/python bench/chat_bench.py                 # 1, 200 and 500 streams
-    DEBUG=true .venv/bin/python bench/chat_bench.py --concurrency 1 50
+    DEBUG=true .venv/bin/python bench/chat_bench.py                  # 1, 200 and 500 streams
+    DEBUG=true .venv/bin/python bench/chat_bench.py --concurrency 1 50 --duration 10
 
 A mock OpenAI-compatible server (bench/mock_llm.py) streams tokens with a fixed time to
-first token and delay between tokens. Each level runs N concurrent streams straight from
-the mock, then N through Bytchat (uvicorn, PostgreSQL, Redis) with a bot whose model is
-that mock, each stream from its own user. Reported: the added time to first token and
-added delay between chunks (Bytchat minus direct, at p50 and p99), the success rate, and
-the most PostgreSQL connections seen during the run. Writes bench/results/chat.json.
+first token and delay between tokens. Bytchat runs as in production: uvicorn with
+`--workers` processes (WEB_CONCURRENCY, 2 in docker-compose), PostgreSQL with its pool,
+Redis. Its bot's only model is that mock; each stream comes from its own user, whose plan
+has every limit set (high enough not to trip), so every check runs.
+
+Each concurrency N is measured twice, straight from the mock and then through Bytchat:
+- steady: N streams open at all times, as `wrk -c N` holds N connections. N clients
+  each chat in a loop, a new question as soon as the last answer ends, continuing their
+  conversation; their first questions are spread over one answer's length. Streams that
+  start in the first `--warmup` seconds are not counted.
+- burst (`--burst`): N streams started in the same instant, each a new conversation.
+At N = 1 the two are the same: one stream after another.
+
+Reported: the added time to first token and added delay between chunks (Bytchat minus
+direct, at p50 and p99), the success rate, and the most PostgreSQL connections seen.
+The client is a few lines of asyncio that read the chunked body and look for event
+markers without parsing JSON, so that the harness takes little of the CPU it measures.
+Writes bench/results/chat.json.
 """
 
 from __future__ import annotations
@@ -21,6 +34,8 @@ import secrets
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -67,7 +82,15 @@ def prepare_django(env: dict[str, str], users: int, mock_url: str) -> tuple[list
     from bots.models import Bot
 
     call_command("migrate", verbosity=0)
-    plan = Plan.objects.create(name="Benchmark, no limits")
+    # Every limit set, none reached: each turn runs every check it would in production.
+    plan = Plan.objects.create(
+        name="Benchmark, every limit",
+        max_conversations_per_bot=100_000,
+        max_active_conversations=100_000,
+        max_messages_per_conversation=100_000,
+        messages_per_minute=100_000,
+        monthly_token_quota=10**12,
+    )
     password = User(email="x@example.com")
     password.set_password(secrets.token_urlsafe())
     people = User.objects.bulk_create(
@@ -96,46 +119,107 @@ async def wait_until_up(url: str, deadline_s: float = 30) -> None:
     raise RuntimeError(f"{url} did not come up")
 
 
-async def one_stream(
-    client: httpx.AsyncClient, method_url: str, body: dict, headers: dict, kind: str
-) -> dict:
-    """Time to first text chunk and the gaps between text chunks of one stream."""
+@dataclass
+class Target:
+    """Where streams go and how to read their events."""
+
+    host: str
+    port: int
+    path: str
+    is_text: Callable[[bytes], bool]
+    is_done: Callable[[bytes], bool]
+    is_error: Callable[[bytes], bool] = lambda event: False
+
+
+def bytchat_target(url: str) -> Target:
+    host, port = url.removeprefix("http://").split(":")
+    return Target(
+        host,
+        int(port),
+        "/api/v1/chat",
+        is_text=lambda event: event.startswith(b'data: {"type":"delta"'),
+        is_done=lambda event: event.startswith(b'data: {"type":"done"'),
+        is_error=lambda event: event.startswith(b'data: {"type":"error"'),
+    )
+
+
+def mock_target(url: str) -> Target:
+    host, port = url.removeprefix("http://").split(":")
+    return Target(
+        host,
+        int(port),
+        "/v1/chat/completions",
+        is_text=lambda event: b'"content": "' in event,
+        is_done=lambda event: event == b"data: [DONE]",
+    )
+
+
+async def one_stream(target: Target, body: dict, headers: dict[str, str]) -> dict:
+    """Time to first text event and the gaps between text events of one stream; the
+    conversation it belongs to, when the server says."""
+    payload = json.dumps(body).encode()
+    head = "".join(
+        f"{name}: {value}\r\n"
+        for name, value in {
+            "Host": f"{target.host}:{target.port}",
+            "Content-Type": "application/json",
+            "Content-Length": str(len(payload)),
+            "Connection": "close",
+            **headers,
+        }.items()
+    )
     started = time.perf_counter()
-    first = None
-    last = None
+    first = last = None
     gaps: list[float] = []
-    ok = False
+    conversation = None
     try:
-        async with client.stream("POST", method_url, json=body, headers=headers) as response:
-            if response.status_code != 200:
-                return {"ok": False, "status": response.status_code}
-            async for line in response.aiter_lines():
-                if not line.startswith("data: "):
-                    continue
-                payload = line[6:]
-                if payload == "[DONE]":
-                    ok = True
-                    break
-                event = json.loads(payload)
-                is_text = (
-                    event.get("type") == "delta"
-                    if kind == "bytchat"
-                    else bool(event.get("choices") and event["choices"][0]["delta"].get("content"))
-                )
-                now = time.perf_counter()
-                if is_text:
+        reader, writer = await asyncio.open_connection(target.host, target.port)
+    except OSError as exc:
+        return {"ok": False, "error": repr(exc)}
+    try:
+        writer.write(f"POST {target.path} HTTP/1.1\r\n{head}\r\n".encode() + payload)
+        status = int((await reader.readline()).split()[1])
+        chunked = False
+        while (line := await reader.readline()) not in (b"\r\n", b""):
+            chunked |= line.lower() == b"transfer-encoding: chunked\r\n"
+        if status != 200:
+            return {"ok": False, "status": status}
+        pending = b""
+        while True:
+            if chunked:
+                size = int((await reader.readline()).strip() or b"0", 16)
+                if size == 0:
+                    return {"ok": False, "error": "the stream ended without its last event"}
+                data = (await reader.readexactly(size + 2))[:-2]
+            else:
+                data = await reader.read(65536)
+                if not data:
+                    return {"ok": False, "error": "the stream ended without its last event"}
+            pending += data
+            *events, pending = pending.split(b"\n\n")
+            now = time.perf_counter()
+            for event in events:
+                if target.is_text(event):
                     if first is None:
                         first = now - started
                     else:
                         gaps.append(now - last)
                     last = now
-                if kind == "bytchat" and event.get("type") == "done":
-                    ok = True
-                if kind == "bytchat" and event.get("type") == "error":
-                    return {"ok": False, "error": event}
-    except httpx.HTTPError as exc:
+                elif conversation is None and event.startswith(b'data: {"type":"session_init"'):
+                    conversation = json.loads(event[6:])["conversation_id"]
+                elif target.is_error(event):
+                    return {"ok": False, "error": event.decode()}
+                elif target.is_done(event):
+                    return {
+                        "ok": first is not None,
+                        "ttft": first,
+                        "gaps": gaps,
+                        "conversation": conversation,
+                    }
+    except (OSError, ValueError, IndexError, asyncio.IncompleteReadError) as exc:
         return {"ok": False, "error": repr(exc)}
-    return {"ok": ok and first is not None, "ttft": first, "gaps": gaps}
+    finally:
+        writer.close()
 
 
 async def count_connections(stop: asyncio.Event, admin_url: str, name: str, peak: list[int]) -> None:
@@ -150,75 +234,94 @@ async def count_connections(stop: asyncio.Event, admin_url: str, name: str, peak
             await asyncio.sleep(0.05)
 
 
+DIRECT_BODY = {"model": "mock-model", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+
+
+class Level:
+    """One concurrency level against one target (the mock, or Bytchat)."""
+
+    def __init__(self, target: Target, tokens: list[str], bot_id: str, *, through: bool) -> None:
+        self.target = target
+        self.tokens = tokens
+        self.bot_id = bot_id
+        self.through = through
+
+    def stream(self, client: int, number: int, conversation: str | None) -> Awaitable[dict]:
+        if not self.through:
+            return one_stream(self.target, DIRECT_BODY, {})
+        body = {"bot": self.bot_id, "message": f"Question {number} from {client}: what is new?"}
+        if conversation:
+            body["conversation"] = conversation
+        return one_stream(self.target, body, {"Authorization": f"Bearer {self.tokens[client]}"})
+
+    async def burst(self, concurrency: int) -> list[dict]:
+        return await asyncio.gather(*(self.stream(client, 0, None) for client in range(concurrency)))
+
+    async def steady(
+        self, concurrency: int, *, warmup: float, duration: float, answer_s: float
+    ) -> list[dict]:
+        loop = asyncio.get_running_loop()
+        counted_from = loop.time() + warmup
+        stop_at = counted_from + duration
+        results: list[dict] = []
+
+        async def client(number: int) -> None:
+            await asyncio.sleep(answer_s * number / concurrency)
+            conversation = None
+            turn = 0
+            while loop.time() < stop_at:
+                started = loop.time()
+                result = await self.stream(number, turn, conversation)
+                conversation = result.get("conversation") or conversation
+                turn += 1
+                if started >= counted_from:
+                    results.append(result)
+                if not result.get("ok"):
+                    await asyncio.sleep(0.1)
+
+        await asyncio.gather(*(client(number) for number in range(concurrency)))
+        return results
+
+
+def summary(rows: list[dict]) -> dict:
+    good = [row for row in rows if row.get("ok")]
+    ttfts = [row["ttft"] * 1000 for row in good]
+    gaps = [gap * 1000 for row in good for gap in row["gaps"]]
+    return {
+        "streams": len(rows),
+        "succeeded": len(good),
+        "ttft_p50_ms": percentile(ttfts, 0.5),
+        "ttft_p99_ms": percentile(ttfts, 0.99),
+        "gap_p50_ms": percentile(gaps, 0.5),
+        "gap_p99_ms": percentile(gaps, 0.99),
+        "failures": [row for row in rows if not row.get("ok")][:3],
+    }
+
+
 async def run_level(
-    concurrency: int,
-    *,
-    rounds: int,
-    mock: str,
-    bytchat: str,
-    tokens: list[str],
-    bot_id: str,
-    admin_url: str,
-    db: str,
+    concurrency: int, mode: str, *, direct: Level, bytchat: Level, admin_url: str, db: str, **steady
 ) -> dict:
-    limits = httpx.Limits(max_connections=concurrency + 10, max_keepalive_connections=concurrency + 10)
-    timeout = httpx.Timeout(120)
-    results: dict[str, list[dict]] = {"direct": [], "bytchat": []}
+    async def measure(level: Level) -> list[dict]:
+        if mode == "burst":
+            return await level.burst(concurrency)
+        return await level.steady(concurrency, **steady)
+
+    straight = summary(await measure(direct))
     peak = [0]
-    async with httpx.AsyncClient(limits=limits, timeout=timeout) as client:
-        for _ in range(rounds):
-            direct_body = {
-                "model": "mock-model",
-                "stream": True,
-                "messages": [{"role": "user", "content": "hi"}],
-            }
-            results["direct"] += await asyncio.gather(
-                *(
-                    one_stream(client, f"{mock}/v1/chat/completions", direct_body, {}, "direct")
-                    for _ in range(concurrency)
-                )
-            )
-        stop = asyncio.Event()
-        watcher = asyncio.create_task(count_connections(stop, admin_url, db, peak))
-        for round_number in range(rounds):
-            results["bytchat"] += await asyncio.gather(
-                *(
-                    one_stream(
-                        client,
-                        f"{bytchat}/api/v1/chat",
-                        {"bot": bot_id, "message": f"Question {round_number}-{number}?"},
-                        {"Authorization": f"Bearer {tokens[number]}"},
-                        "bytchat",
-                    )
-                    for number in range(concurrency)
-                )
-            )
-        stop.set()
-        await watcher
-
-    def summary(rows: list[dict]) -> dict:
-        good = [row for row in rows if row.get("ok")]
-        ttfts = [row["ttft"] * 1000 for row in good]
-        gaps = [gap * 1000 for row in good for gap in row["gaps"]]
-        return {
-            "streams": len(rows),
-            "succeeded": len(good),
-            "ttft_p50_ms": percentile(ttfts, 0.5),
-            "ttft_p99_ms": percentile(ttfts, 0.99),
-            "gap_p50_ms": percentile(gaps, 0.5),
-            "gap_p99_ms": percentile(gaps, 0.99),
-            "failures": [row for row in rows if not row.get("ok")][:3],
-        }
-
-    direct, through = summary(results["direct"]), summary(results["bytchat"])
+    stop = asyncio.Event()
+    watcher = asyncio.create_task(count_connections(stop, admin_url, db, peak))
+    through = summary(await measure(bytchat))
+    stop.set()
+    await watcher
     return {
         "concurrency": concurrency,
-        "direct": direct,
+        "mode": mode,
+        "direct": straight,
         "bytchat": through,
-        "added_ttft_p50_ms": through["ttft_p50_ms"] - direct["ttft_p50_ms"],
-        "added_ttft_p99_ms": through["ttft_p99_ms"] - direct["ttft_p99_ms"],
-        "added_gap_p50_ms": through["gap_p50_ms"] - direct["gap_p50_ms"],
-        "added_gap_p99_ms": through["gap_p99_ms"] - direct["gap_p99_ms"],
+        "added_ttft_p50_ms": through["ttft_p50_ms"] - straight["ttft_p50_ms"],
+        "added_ttft_p99_ms": through["ttft_p99_ms"] - straight["ttft_p99_ms"],
+        "added_gap_p50_ms": through["gap_p50_ms"] - straight["gap_p50_ms"],
+        "added_gap_p99_ms": through["gap_p99_ms"] - straight["gap_p99_ms"],
         "success_rate": through["succeeded"] / max(1, through["streams"]),
         "postgres_connections_peak": peak[0],
     }
@@ -229,13 +332,14 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 200, 500])
-    parser.add_argument(
-        "--rounds-at-1", type=int, default=50, help="sequential streams measured at concurrency 1"
-    )
+    parser.add_argument("--burst", action="store_true", help="also start each level's streams all at once")
+    parser.add_argument("--duration", type=float, default=20, help="seconds of steady streaming counted")
+    parser.add_argument("--warmup", type=float, default=5, help="seconds of steady streaming not counted")
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn processes (WEB_CONCURRENCY)")
     parser.add_argument("--ttft-ms", type=float, default=100)
     parser.add_argument("--token-delay-ms", type=float, default=20)
     parser.add_argument("--tokens", type=int, default=30)
-    parser.add_argument("--pool-size", type=int, default=20, help="DB_POOL_MAX_SIZE for the Bytchat process")
+    parser.add_argument("--pool-size", type=int, default=10, help="DB_POOL_MAX_SIZE of each web process")
     parser.add_argument("--postgres", default="postgres://postgres@127.0.0.1:5432")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/5")
     args = parser.parse_args()
@@ -256,11 +360,10 @@ def main() -> None:
         "DB_POOL_MAX_SIZE": str(args.pool_size),
         "OPENAI_COMPATIBLE_API_KEY": "bench",
         "LOG_LEVEL": "WARNING",
-        "THROTTLE_USER": "100000/minute",
+        "THROTTLE_USER": "1000000/minute",
         "DJANGO_SETTINGS_MODULE": "bytchat.settings",
     }
-    # At least two users: the warm-up runs two streams.
-    tokens, bot_id = prepare_django(env, max(2, *args.concurrency), f"{mock}/v1")
+    tokens, bot_id = prepare_django(env, max(*args.concurrency, 20), f"{mock}/v1")
     python = sys.executable
     processes = [
         subprocess.Popen(
@@ -286,6 +389,8 @@ def main() -> None:
                 "bytchat.asgi:application",
                 "--port",
                 str(web_port),
+                "--workers",
+                str(args.workers),
                 "--lifespan",
                 "off",
                 "--log-level",
@@ -298,56 +403,45 @@ def main() -> None:
             env={**os.environ, **env},
         ),
     ]
+    direct = Level(mock_target(mock), tokens, bot_id, through=False)
+    through = Level(bytchat_target(bytchat), tokens, bot_id, through=True)
+    answer_s = (args.ttft_ms + args.tokens * args.token_delay_ms) / 1000
+    common = {"direct": direct, "bytchat": through, "admin_url": admin_url, "db": db}
     try:
         asyncio.run(wait_until_up(f"{mock}/"))
         asyncio.run(wait_until_up(f"{bytchat}/healthz"))
-        # Warm up: imports, SDK client, connection pool.
-        asyncio.run(
-            run_level(
-                2,
-                rounds=3,
-                mock=mock,
-                bytchat=bytchat,
-                tokens=tokens,
-                bot_id=bot_id,
-                admin_url=admin_url,
-                db=db,
-            )
-        )
+        # Warm up every web process: imports, SDK clients, connection pools.
+        asyncio.run(run_level(20, "burst", **common))
         levels = []
         for concurrency in args.concurrency:
-            rounds = args.rounds_at_1 if concurrency == 1 else 1
-            levels.append(
-                asyncio.run(
-                    run_level(
-                        concurrency,
-                        rounds=rounds,
-                        mock=mock,
-                        bytchat=bytchat,
-                        tokens=tokens,
-                        bot_id=bot_id,
-                        admin_url=admin_url,
-                        db=db,
+            modes = ["steady", "burst"] if args.burst and concurrency > 1 else ["steady"]
+            for mode in modes:
+                levels.append(
+                    asyncio.run(
+                        run_level(
+                            concurrency,
+                            mode,
+                            warmup=args.warmup,
+                            duration=args.duration,
+                            answer_s=answer_s,
+                            **common,
+                        )
                     )
                 )
-            )
+                print_level(levels[-1])
     finally:
         for process in processes:
             process.terminate()
         for process in processes:
-            process.wait(timeout=20)
+            process.wait(timeout=30)
 
-    header = f"{'streams':>8} {'ok %':>6} {'+TTFT p50':>10} {'+TTFT p99':>10} {'+gap p50':>9} {'+gap p99':>9} {'PG conns':>8}"
     print(
-        f"\nmock: TTFT {args.ttft_ms} ms, {args.tokens} tokens every {args.token_delay_ms} ms; pool {args.pool_size}"
+        f"\nmock: TTFT {args.ttft_ms:g} ms, {args.tokens} tokens every {args.token_delay_ms:g} ms; "
+        f"{args.workers} web processes, pool of {args.pool_size} each"
     )
-    print(header)
+    print(HEADER)
     for level in levels:
-        print(
-            f"{level['concurrency']:>8} {level['success_rate'] * 100:>6.1f} {level['added_ttft_p50_ms']:>10.2f} "
-            f"{level['added_ttft_p99_ms']:>10.2f} {level['added_gap_p50_ms']:>9.2f} {level['added_gap_p99_ms']:>9.2f} "
-            f"{level['postgres_connections_peak']:>8}"
-        )
+        print_level(level)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(
         json.dumps(
@@ -361,6 +455,22 @@ def main() -> None:
         )
     )
     print(f"\nwrote {RESULTS.relative_to(ROOT)}")
+
+
+HEADER = (
+    f"{'streams':>8} {'mode':>7} {'counted':>8} {'ok %':>6} {'+TTFT p50':>10} {'+TTFT p99':>10} "
+    f"{'+gap p50':>9} {'+gap p99':>9} {'PG conns':>8}"
+)
+
+
+def print_level(level: dict) -> None:
+    print(
+        f"{level['concurrency']:>8} {level['mode']:>7} {level['bytchat']['streams']:>8} "
+        f"{level['success_rate'] * 100:>6.1f} {level['added_ttft_p50_ms']:>10.2f} "
+        f"{level['added_ttft_p99_ms']:>10.2f} {level['added_gap_p50_ms']:>9.2f} "
+        f"{level['added_gap_p99_ms']:>9.2f} {level['postgres_connections_peak']:>8}",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

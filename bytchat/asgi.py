@@ -1,7 +1,10 @@
 import os
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bytchat.settings")
+django.setup(set_prefix=False)
 
-application = get_asgi_application()
+from bytchat.middleware import ASGIHandler  # noqa: E402 (needs the apps loaded)
+
+application = ASGIHandler()

@@ -11,8 +11,8 @@ from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse
 from rest_framework import exceptions
 from rest_framework.serializers import Serializer
-from rest_framework_simplejwt.authentication import JWTAuthentication
 
+from accounts.authentication import JWTAuthentication
 from bytchat.api.errors import describe_or_internal, json_error_response
 from bytchat.db import db_step
 

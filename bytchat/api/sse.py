@@ -23,34 +23,65 @@ def sse_event(data: dict[str, Any]) -> bytes:
     return b"data: " + json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode() + b"\n\n"
 
 
+class _End:
+    """What the producer puts last: the source ended, or raised `error`."""
+
+    def __init__(self, error: BaseException | None = None) -> None:
+        self.error = error
+
+
 async def with_keepalive(
-    chunks: AsyncIterator[bytes], *, interval: float = KEEPALIVE_SECONDS
+    chunks: AsyncIterator[bytes], *, interval: float = KEEPALIVE_SECONDS, buffer: int = 64
 ) -> AsyncIterator[bytes]:
     """Pass chunks through, and send a comment line whenever the source is idle for
-    `interval` seconds, so proxies and browsers keep the connection open."""
+    `interval` seconds, so proxies and browsers keep the connection open.
+
+    One task reads the source into a small queue (`buffer` chunks: a slow client holds the
+    source back) and one timer wakes when the stream may have gone idle; a chunk costs a
+    queue hand-off, not a task and a timeout of its own."""
     iterator = aiter(chunks)
-    pending: asyncio.Task | None = None
+    queue: asyncio.Queue[bytes | _End] = asyncio.Queue(maxsize=buffer)
+    loop = asyncio.get_running_loop()
+    last_sent = loop.time()
+
+    async def produce() -> None:
+        try:
+            async for chunk in iterator:
+                await queue.put(chunk)
+        except Exception as error:  # handed to the consumer, which raises it
+            await queue.put(_End(error))
+        else:
+            await queue.put(_End())
+
+    async def keep_alive() -> None:
+        while True:
+            idle_for = loop.time() - last_sent
+            if idle_for < interval:
+                await asyncio.sleep(interval - idle_for)
+                continue
+            if queue.empty():  # idle source, not a slow client
+                queue.put_nowait(KEEPALIVE_COMMENT)
+            await asyncio.sleep(interval)
+
+    producer = asyncio.create_task(produce())
+    ticker = asyncio.create_task(keep_alive())
     try:
         while True:
-            if pending is None:
-                pending = asyncio.ensure_future(anext(iterator))
-            done, _ = await asyncio.wait({pending}, timeout=interval)
-            if not done:
-                yield KEEPALIVE_COMMENT
-                continue
-            task, pending = pending, None
-            try:
-                chunk = task.result()
-            except StopAsyncIteration:
+            item = await queue.get()
+            if isinstance(item, _End):
+                if item.error is not None:
+                    raise item.error
                 return
-            yield chunk
+            last_sent = loop.time()
+            yield item
     finally:
         # The client went away (or the stream ended): stop the source where it stands,
         # so it can store what it has.
-        if pending is not None:
-            pending.cancel()
-            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-                await pending
+        ticker.cancel()
+        producer.cancel()
+        for task in (ticker, producer):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         aclose = getattr(iterator, "aclose", None)
         if aclose is not None:
             await aclose()

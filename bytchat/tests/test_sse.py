@@ -60,3 +60,40 @@ def test_the_response_disables_caching_and_proxy_buffering():
     assert response["Cache-Control"] == "no-cache"
     assert response["X-Accel-Buffering"] == "no"
     assert response.is_async
+
+
+def test_an_error_in_the_source_reaches_the_consumer_after_the_chunks_before_it():
+    async def source():
+        yield b"one"
+        raise RuntimeError("provider broke")
+
+    async def scenario():
+        received = []
+        try:
+            async for chunk in with_keepalive(source(), interval=10):
+                received.append(chunk)
+        except RuntimeError as error:
+            return received, str(error)
+
+    assert asyncio.run(scenario()) == ([b"one"], "provider broke")
+
+
+def test_a_slow_client_holds_the_source_back_and_gets_no_keepalives_meanwhile():
+    produced = []
+
+    async def source():
+        for number in range(100):
+            produced.append(number)
+            yield b"%d" % number
+
+    async def scenario():
+        stream = with_keepalive(source(), interval=0.01, buffer=4)
+        assert await anext(stream) == b"0"
+        await asyncio.sleep(0.05)  # the client reads nothing for five intervals
+        held_back = len(produced)
+        rest = [chunk async for chunk in stream]
+        return held_back, rest
+
+    held_back, rest = asyncio.run(scenario())
+    assert held_back <= 6  # one sent, a full buffer, one waiting to be put
+    assert rest == [b"%d" % number for number in range(1, 100)]

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import Plan, User
 from accounts.services import user_limits_lock, user_plan
-from bytchat.errors import NotFound
-from chat.errors import ConversationConfirmationRequired, ConversationLimitReached
+from bytchat.errors import InvalidInput, NotFound
+from chat.errors import (
+    ConversationArchived,
+    ConversationConfirmationRequired,
+    ConversationLimitReached,
+    MessageLimitReached,
+)
 from chat.models import Conversation
 
 TITLE_MAX = 200
+# A turn is two messages: the question and the answer it reserves a place for. Counted
+# together when the question is stored, so that parallel turns cannot overshoot the limit;
+# an answer that is never stored gives its place back.
+TURN_MESSAGES = 2
 
 
 def title_from_message(text: str) -> str:
@@ -26,36 +37,99 @@ def title_from_message(text: str) -> str:
 def conversation_create(
     *, user: User, bot, title: str | None = None, confirm_delete: bool = False
 ) -> Conversation:
-    """Create a conversation under the plan's limits (taking the user's limits lock)."""
-    plan = user_plan(user)
+    """Create a conversation under the plan's limits."""
     with transaction.atomic():
+        return conversation_create_in_transaction(
+            user=user, plan=user_plan(user), bot=bot, title=title, confirm_delete=confirm_delete
+        )
+
+
+def conversation_create_in_transaction(
+    *,
+    user: User,
+    plan: Plan,
+    bot,
+    title: str | None = None,
+    confirm_delete: bool = False,
+    first_turn: bool = False,
+) -> Conversation:
+    """`conversation_create` for a caller that holds a transaction (a chat turn). With
+    `first_turn` the new conversation is counted with its first question and answer."""
+    per_bot_limit = plan.max_conversations_per_bot
+    active_limit = plan.max_active_conversations
+    if first_turn:
+        _check_turn_fits(plan, message_count=0)
+    if per_bot_limit is not None or active_limit is not None:
         user_limits_lock(user=user)
-        per_bot = Conversation.objects.filter(user=user, bot=bot)
-        limit = plan.max_conversations_per_bot
-        if limit is not None and per_bot.count() >= limit:
-            oldest = per_bot.order_by("created_at", "id").first()
+        counts = Conversation.objects.filter(user=user).aggregate(
+            per_bot=Count("pk", filter=Q(bot=bot)), active=Count("pk", filter=Q(archived=False))
+        )
+        if per_bot_limit is not None and counts["per_bot"] >= per_bot_limit:
+            per_bot = Conversation.objects.filter(user=user, bot=bot).order_by("created_at", "id")
+            oldest = per_bot.first()
             if not confirm_delete:
                 raise ConversationConfirmationRequired(
-                    f"You have reached the limit of {limit} conversations for this bot. "
+                    f"You have reached the limit of {per_bot_limit} conversations for this bot. "
                     f"Creating a new one deletes '{oldest.title}'. Send confirm_delete: true to go ahead.",
                     extra={
                         "requires_confirmation": True,
                         "oldest_conversation": {"id": str(oldest.pk), "title": oldest.title},
                     },
                 )
-            # Evict as many as needed (a plan may have been lowered since).
-            surplus = per_bot.count() - limit + 1
-            evict = list(per_bot.order_by("created_at", "id").values_list("pk", flat=True)[:surplus])
+            # Evict as many as needed (a plan may have been lowered since). Evicting may
+            # free an active place too, hence the per-bot rule first.
+            surplus = counts["per_bot"] - per_bot_limit + 1
+            evict = list(per_bot.values_list("pk", flat=True)[:surplus])
             Conversation.objects.filter(pk__in=evict).delete()
-        # After the per-bot rule: evicting this bot's oldest conversation may free a place.
-        active = Conversation.objects.filter(user=user, archived=False)
-        if plan.max_active_conversations is not None and active.count() >= plan.max_active_conversations:
+            counts["active"] = Conversation.objects.filter(user=user, archived=False).count()
+        if active_limit is not None and counts["active"] >= active_limit:
             raise ConversationLimitReached(
-                f"You have {plan.max_active_conversations} active conversations, the most your plan allows. "
+                f"You have {active_limit} active conversations, the most your plan allows. "
                 "Archive or delete one first."
             )
-        return Conversation.objects.create(
-            user=user, bot=bot, title=(title or "New conversation")[:TITLE_MAX]
+    return Conversation.objects.create(
+        user=user,
+        bot=bot,
+        title=(title or "New conversation")[:TITLE_MAX],
+        message_count=TURN_MESSAGES if first_turn else 0,
+        last_message_at=timezone.now() if first_turn else None,
+    )
+
+
+def conversation_reserve_turn(*, user: User, plan: Plan, conversation_id, bot) -> None:
+    """Count a new question and its answer on the user's conversation with `bot`, inside
+    the caller's transaction, or say why it cannot take them.
+
+    One conditional UPDATE: PostgreSQL re-checks its WHERE on a row that a parallel turn
+    has just changed, so parallel turns cannot overshoot the message limit."""
+    turn = Conversation.objects.filter(pk=conversation_id, user=user, bot=bot, archived=False)
+    limit = plan.max_messages_per_conversation
+    if limit is not None:
+        turn = turn.filter(message_count__lte=limit - TURN_MESSAGES)
+    try:
+        reserved = turn.update(
+            message_count=F("message_count") + TURN_MESSAGES, last_message_at=timezone.now()
+        )
+    except (ValidationError, ValueError):  # not a UUID
+        raise NotFound("Conversation not found.") from None
+    if reserved:
+        return
+    # Why not: the rare path, so one more read.
+    conversation = conversation_get(user=user, conversation_id=conversation_id)
+    if conversation.bot_id != bot.pk:
+        raise InvalidInput(fields={"conversation": ["This conversation belongs to another bot."]})
+    if conversation.archived:
+        raise ConversationArchived()
+    _check_turn_fits(plan, message_count=conversation.message_count)
+    raise AssertionError("unreachable: the turn fitted but was not counted")  # pragma: no cover
+
+
+def _check_turn_fits(plan: Plan, *, message_count: int) -> None:
+    limit = plan.max_messages_per_conversation
+    if limit is not None and message_count + TURN_MESSAGES > limit:
+        raise MessageLimitReached(
+            f"This conversation has {message_count} messages, the most your plan allows. "
+            "Start a new conversation."
         )
 
 

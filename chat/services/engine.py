@@ -23,11 +23,11 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.services import user_limits_lock, user_plan
+from accounts.services import user_plan
 from analytics.models import Run, RunStatus
 from bytchat.db import async_db_step
 from bytchat.errors import InvalidInput
-from chat.errors import ChatFailed, ConversationArchived, MessageLimitReached
+from chat.errors import ChatFailed
 from chat.llm.base import ChatMessage, ChatRequest, ModelSpec, Source, TextDelta, Usage
 from chat.llm.failover import AllProvidersFailed, ModelChosen, stream_with_failover
 from chat.llm.routing import classify_task, order_specs
@@ -98,6 +98,7 @@ def chat_prepare(
     from bots import selectors as bot_selectors
 
     question = _clean_question(message)
+    history: list[ChatMessage] | None = None
     if task_type is not None and task_type not in TASK_TYPES:
         raise InvalidInput(fields={"task_type": [f"Must be one of: {', '.join(TASK_TYPES)}."]})
     bot = bot_selectors.bot_get_visible(user=user, bot_id=bot_id)
@@ -106,48 +107,38 @@ def chat_prepare(
     limits.message_rate_check(user=user, plan=plan)
 
     with transaction.atomic():
-        user_limits_lock(user=user)
         if conversation_id:
-            conversation = conversations.conversation_get(user=user, conversation_id=conversation_id)
-            if conversation.bot_id != bot.pk:
-                raise InvalidInput(fields={"conversation": ["This conversation belongs to another bot."]})
-            if conversation.archived:
-                raise ConversationArchived()
-            limit = plan.max_messages_per_conversation
-            # A turn is two messages: the question and the answer it reserves a place for.
-            if limit is not None and conversation.message_count + 2 > limit:
-                raise MessageLimitReached(
-                    f"This conversation has {conversation.message_count} messages, the most your plan allows. "
-                    "Start a new conversation."
-                )
+            conversations.conversation_reserve_turn(
+                user=user, plan=plan, conversation_id=conversation_id, bot=bot
+            )
         else:
-            conversation = conversations.conversation_create(
+            conversation_id = conversations.conversation_create_in_transaction(
                 user=user,
+                plan=plan,
                 bot=bot,
                 title=conversations.title_from_message(question),
                 confirm_delete=confirm_delete,
-            )
+                first_turn=True,
+            ).pk
+            # A new conversation's history is this question: no need to read it back.
+            history = [ChatMessage(role=MessageRole.USER, content=question)]
         user_message = Message.objects.create(
-            conversation=conversation, role=MessageRole.USER, content=question
+            conversation_id=conversation_id, role=MessageRole.USER, content=question
         )
-        # Counted with its answer now, under the lock, so parallel turns cannot overshoot
-        # the limit; an answer that is never stored gives its place back.
-        Conversation.objects.filter(pk=conversation.pk).update(
-            message_count=F("message_count") + 2, last_message_at=timezone.now()
+    if history is None:
+        recent = list(
+            Message.objects.filter(conversation_id=conversation_id)
+            .exclude(status=MessageStatus.ERROR)
+            .order_by("-created_at", "-id")
+            .values_list("role", "content")[:HISTORY_MESSAGES]
         )
-    recent = list(
-        Message.objects.filter(conversation=conversation)
-        .exclude(status=MessageStatus.ERROR)
-        .order_by("-created_at", "-id")
-        .values_list("role", "content")[:HISTORY_MESSAGES]
-    )
-    history = [ChatMessage(role=role, content=content) for role, content in reversed(recent)]
+        history = [ChatMessage(role=role, content=content) for role, content in reversed(recent)]
     chosen_task = task_type or classify_task(question)
     configs = bot_selectors.bot_active_configs(bot=bot)
     return Turn(
         user_id=user.pk,
         bot_id=bot.pk,
-        conversation_id=conversation.pk,
+        conversation_id=conversation_id,
         user_message_id=user_message.pk,
         assistant_message_id=uuid.uuid4(),
         question=question,
