@@ -94,7 +94,16 @@ class OpenAIProvider:
         client = self._client(spec)
         arguments = self._arguments(spec, request)
         try:
-            stream = await client.chat.completions.create(**arguments)
+            # The SDK's own request, errors, timeouts and stream reading, with each chunk
+            # left as the JSON object it arrived as: `chat.completions.create` builds a
+            # typed model of every chunk, which costs more than all the rest of relaying it.
+            stream = await client.post(
+                "/chat/completions",
+                body=arguments,
+                cast_to=object,
+                stream=True,
+                stream_cls=openai.AsyncStream[object],
+            )
         except openai.OpenAIError as error:
             raise translate_error(error) from error
 
@@ -103,29 +112,33 @@ class OpenAIProvider:
         answer: list[str] = []
         try:
             async for chunk in stream:
-                if chunk.usage is not None:
-                    usage = chunk.usage
-                for choice in chunk.choices or ():
-                    content = choice.delta.content if choice.delta is not None else None
+                if not isinstance(chunk, dict):
+                    raise ProviderBadResponse("A chunk is not a JSON object.")
+                if isinstance(chunk.get("usage"), dict):
+                    usage = chunk["usage"]
+                for choice in chunk.get("choices") or ():
+                    delta = choice.get("delta") or {}
+                    content = delta.get("content")
                     if content:
                         if not isinstance(content, str):
                             raise ProviderBadResponse("A chunk's content is not text.")
                         answer.append(content)
                         yield TextDelta(content)
-                    if choice.finish_reason:
+                    if choice.get("finish_reason"):
                         finished = True
         except openai.OpenAIError as error:
             raise translate_error(error) from error
-        except ValueError as error:
-            # Not JSON, or not UTF-8.
+        except (ValueError, AttributeError) as error:
+            # Not JSON, not UTF-8, or not shaped like a chunk.
             raise ProviderBadResponse(f"Malformed chunk: {error}") from error
         finally:
             await stream.close()
 
         if not finished:
             raise ProviderUnavailable("The stream ended before the answer was complete.")
-        if usage is not None and usage.prompt_tokens is not None and usage.completion_tokens is not None:
-            yield Usage(input_tokens=usage.prompt_tokens, output_tokens=usage.completion_tokens)
+        tokens = (usage or {}).get("prompt_tokens"), (usage or {}).get("completion_tokens")
+        if all(isinstance(count, int) for count in tokens):
+            yield Usage(input_tokens=tokens[0], output_tokens=tokens[1])
         else:
             # Some compatible servers ignore `stream_options`; an estimate beats nothing.
             prompt = [message["content"] for message in arguments["messages"]]
