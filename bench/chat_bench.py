@@ -1,7 +1,7 @@
 """Streaming chat benchmark: what Bytchat adds on top of the model's own stream.
 
-    DEBUG=true .venv/bin/python bench/chat_bench.py                  # 1, 200 and 500 streams
-    DEBUG=true .venv/bin/python bench/chat_bench.py --concurrency 1 50 --duration 10
+    DEBUG=true .venv/bin/python bench/chat_bench.py          # 1, 50, 200 and 500 streams
+    DEBUG=true .venv/bin/python bench/chat_bench.py --concurrency 1 20 --modes steady
 
 A mock OpenAI-compatible server (bench/mock_llm.py) streams tokens with a fixed time to
 first token and delay between tokens. Bytchat runs as in production: uvicorn with
@@ -13,8 +13,9 @@ Each concurrency N is measured twice, straight from the mock and then through By
 - steady: N streams open at all times, as `wrk -c N` holds N connections. N clients
   each chat in a loop, a new question as soon as the last answer ends, continuing their
   conversation; their first questions are spread over one answer's length. Streams that
-  start in the first `--warmup` seconds are not counted.
-- burst (`--burst`): N streams started in the same instant, each a new conversation.
+  start in the first `--warmup` seconds are not counted, nor those that start after
+  `--duration` seconds more (longer if that would count fewer than `--min-streams`).
+- burst: N streams started in the same instant, each a new conversation.
 At N = 1 the two are the same: one stream after another.
 
 Reported: the added time to first token and added delay between chunks (Bytchat minus
@@ -331,9 +332,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 200, 500])
-    parser.add_argument("--burst", action="store_true", help="also start each level's streams all at once")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 50, 200, 500])
+    parser.add_argument("--modes", nargs="+", choices=["steady", "burst"], default=["steady", "burst"])
     parser.add_argument("--duration", type=float, default=20, help="seconds of steady streaming counted")
+    parser.add_argument(
+        "--min-streams", type=int, default=60, help="count steady streams for longer if fewer than this"
+    )
     parser.add_argument("--warmup", type=float, default=5, help="seconds of steady streaming not counted")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn processes (WEB_CONCURRENCY)")
     parser.add_argument("--ttft-ms", type=float, default=100)
@@ -414,7 +418,9 @@ def main() -> None:
         asyncio.run(run_level(20, "burst", **common))
         levels = []
         for concurrency in args.concurrency:
-            modes = ["steady", "burst"] if args.burst and concurrency > 1 else ["steady"]
+            # One stream at a time is the same in both modes.
+            modes = args.modes if concurrency > 1 else args.modes[:1]
+            duration = max(args.duration, args.min_streams * answer_s / concurrency)
             for mode in modes:
                 levels.append(
                     asyncio.run(
@@ -422,7 +428,7 @@ def main() -> None:
                             concurrency,
                             mode,
                             warmup=args.warmup,
-                            duration=args.duration,
+                            duration=duration,
                             answer_s=answer_s,
                             **common,
                         )

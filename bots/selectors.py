@@ -100,10 +100,21 @@ def bot_get_for_knowledge(*, user: User, bot_id: Any, write: bool = False) -> Bo
     return bot
 
 
-def bot_active_configs(*, bot: Bot) -> list[ModelConfig]:
-    """The bot's active model configs. `bot_list` prefetches them, so a bot fetched through
-    it (as every chat turn's is) costs no query here."""
-    return [config for config in bot.model_configs.all() if config.is_active]
+def bot_get_for_chat(*, user: User, bot_id: Any) -> tuple[Bot, list[ModelConfig]]:
+    """A bot the user may chat with, and its active model configs: one query, each config
+    with its bot, where `bot_get_visible` takes two (and a chat turn takes them before its
+    first token). A bot without an active config falls back to `bot_get_visible`."""
+    try:
+        configs = list(
+            ModelConfig.objects.select_related("bot").filter(
+                visible_bots_filter(user, prefix="bot__"), bot_id=bot_id, is_active=True
+            )
+        )
+    except (ValidationError, ValueError):  # not a UUID
+        configs = []
+    if configs:
+        return configs[0].bot, configs
+    return bot_get_visible(user=user, bot_id=bot_id), []
 
 
 def model_config_list(*, bot: Bot) -> QuerySet[ModelConfig]:

@@ -105,7 +105,7 @@ REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "bytchat.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "bytchat",
         }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -17,8 +18,8 @@ from bytchat.api.errors import describe_or_internal, json_error_response
 from bytchat.db import db_step
 
 
-@db_step
-def _authenticate(request: HttpRequest):
+def request_user(request: HttpRequest):
+    """The user of a Bearer token, or NotAuthenticated / AuthenticationFailed (sync)."""
     result = JWTAuthentication().authenticate(request)
     if result is None:
         raise exceptions.NotAuthenticated()
@@ -26,8 +27,21 @@ def _authenticate(request: HttpRequest):
 
 
 async def authenticate(request: HttpRequest):
-    """The user of a Bearer token, or NotAuthenticated / AuthenticationFailed."""
-    return await sync_to_async(_authenticate)(request)
+    """`request_user` from async code, in a database step of its own."""
+    return await sync_to_async(db_step(request_user))(request)
+
+
+async def parse_json_after(
+    authenticate_first: Callable[[], Awaitable[Any]], request: HttpRequest, serializer_class: type[Serializer]
+) -> dict[str, Any]:
+    """`parse_json` for a view that authenticates later, in its first database step: a
+    bad body is reported only once `authenticate_first()` has passed, so that a caller
+    without credentials hears 401 whatever the body."""
+    try:
+        return parse_json(request, serializer_class)
+    except Exception:
+        await authenticate_first()
+        raise
 
 
 def parse_json(request: HttpRequest, serializer_class: type[Serializer]) -> dict[str, Any]:

@@ -8,13 +8,17 @@ async view, so Django's CSRF middleware guards it.
 
 from __future__ import annotations
 
+import functools
+
+from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_POST
 from rest_framework import exceptions
 from rest_framework.authentication import SessionAuthentication
 
 from bots.api import views as bot_views
-from bytchat.api.async_views import api_errors, parse_json
+from bytchat.api.async_views import api_errors, parse_json_after
+from bytchat.db import db_step
 from chat.api import serializers as chat_serializers
 from chat.api import views as chat_views
 
@@ -79,7 +83,15 @@ class SuggestionListView(SessionAuthenticated, chat_views.SuggestionListView):
 @api_errors
 async def chat_stream(request: HttpRequest) -> HttpResponse:
     """POST a question, read the answer as server-sent events (the native event protocol)."""
-    user = await request.auser()
-    if not user.is_authenticated:
+    data = await parse_json_after(
+        functools.partial(sync_to_async(db_step(_session_user)), request),
+        request,
+        chat_serializers.ChatRequestSerializer,
+    )
+    return await chat_views.chat_answer(data, functools.partial(_session_user, request))
+
+
+def _session_user(request: HttpRequest):
+    if not request.user.is_authenticated:
         raise exceptions.NotAuthenticated()
-    return await chat_views.chat_answer(user, parse_json(request, chat_serializers.ChatRequestSerializer))
+    return request.user

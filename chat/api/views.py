@@ -1,3 +1,7 @@
+import functools
+from collections.abc import Callable
+from typing import Any
+
 from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -9,7 +13,7 @@ from rest_framework.pagination import CursorPagination as DrfCursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from bytchat.api.async_views import api_errors, authenticate, parse_json
+from bytchat.api.async_views import api_errors, authenticate, parse_json_after, request_user
 from bytchat.api.pagination import CursorPagination
 from bytchat.api.schema import error_responses
 from bytchat.api.sse import sse_event, sse_response
@@ -151,22 +155,29 @@ class SuggestionListView(APIView):
 
 
 # --- Streaming chat: a plain async view (DRF views run in a thread and would buffer) ---
-prepare_turn = sync_to_async(db_step(engine.chat_prepare))
 result_body = sync_to_async(db_step(lambda result: s.ChatResultSerializer(result).data))
 
 
-async def chat_answer(user, data: dict) -> HttpResponse:
-    """Prepare one turn from a validated ChatRequestSerializer body and answer it: the event
-    stream, or with `stream: false` the stored result. Every native-protocol surface (the
-    API with a Bearer token, the panel with its session) answers through here."""
-    turn = await prepare_turn(
-        user=user,
+@db_step
+def _prepare_turn(user_of: Callable[[], Any], data: dict) -> engine.Turn:
+    return engine.chat_prepare(
+        user=user_of(),
         bot_id=data["bot"],
         message=data["message"],
         conversation_id=data.get("conversation"),
         task_type=data.get("task_type"),
         confirm_delete=data["confirm_delete"],
     )
+
+
+async def chat_answer(data: dict, user_of: Callable[[], Any]) -> HttpResponse:
+    """Prepare one turn from a validated ChatRequestSerializer body and answer it: the event
+    stream, or with `stream: false` the stored result. Every native-protocol surface (the
+    API with a Bearer token, the panel with its session) answers through here.
+
+    `user_of()` finds the caller (or raises NotAuthenticated) in the same database step
+    that checks the limits and stores the question: one thread hop before the first token."""
+    turn = await sync_to_async(_prepare_turn)(user_of, data)
     if not data["stream"]:
         result = await engine.chat_complete_async(turn)
         return JsonResponse(await result_body(result), status=201)
@@ -182,8 +193,8 @@ async def chat_answer(user, data: dict) -> HttpResponse:
 @require_POST
 @api_errors
 async def chat_view(request: HttpRequest) -> HttpResponse:
-    user = await authenticate(request)
-    return await chat_answer(user, parse_json(request, s.ChatRequestSerializer))
+    data = await parse_json_after(lambda: authenticate(request), request, s.ChatRequestSerializer)
+    return await chat_answer(data, functools.partial(request_user, request))
 
 
 class ChatSchemaView(APIView):

@@ -101,7 +101,7 @@ def chat_prepare(
     history: list[ChatMessage] | None = None
     if task_type is not None and task_type not in TASK_TYPES:
         raise InvalidInput(fields={"task_type": [f"Must be one of: {', '.join(TASK_TYPES)}."]})
-    bot = bot_selectors.bot_get_visible(user=user, bot_id=bot_id)
+    bot, configs = bot_selectors.bot_get_for_chat(user=user, bot_id=bot_id)
     plan = user_plan(user)
     limits.token_quota_check(user=user, plan=plan)
     limits.message_rate_check(user=user, plan=plan)
@@ -134,7 +134,6 @@ def chat_prepare(
         )
         history = [ChatMessage(role=role, content=content) for role, content in reversed(recent)]
     chosen_task = task_type or classify_task(question)
-    configs = bot_selectors.bot_active_configs(bot=bot)
     return Turn(
         user_id=user.pk,
         bot_id=bot.pk,

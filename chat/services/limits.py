@@ -20,12 +20,10 @@ def message_rate_check(*, user: User, plan: Plan) -> None:
     now = time.time()
     window = int(now // 60)
     key = f"chat-rate:{user.pk}:{window}"
-    cache.add(key, 0, timeout=70)
     try:
         count = cache.incr(key)
-    except ValueError:
-        cache.set(key, 1, timeout=70)
-        count = 1
+    except ValueError:  # the window's first message (or a parallel one that just added it)
+        count = 1 if cache.add(key, 1, timeout=70) else cache.incr(key)
     if count > limit:
         retry_after = max(1, int(60 - (now - window * 60)))
         raise MessageRateLimited(

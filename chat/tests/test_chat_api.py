@@ -181,6 +181,10 @@ class TestBadInput:
 
     def test_no_token_and_wrong_content_type(self, api_client, user_client, bot):
         assert_error(api_client.post("/api/v1/chat", chat_body(bot), format="json"), 401, "UNAUTHORIZED")
+        # Without credentials, nothing about the body: 401 before 400 or 415.
+        assert_error(api_client.post("/api/v1/chat", {"message": ""}, format="json"), 401, "UNAUTHORIZED")
+        response = api_client.post("/api/v1/chat", data="{not json", content_type="application/json")
+        assert_error(response, 401, "UNAUTHORIZED")
         response = user_client.post("/api/v1/chat", data="message=hi", content_type="text/plain")
         assert_error(response, 415, "UNSUPPORTED_MEDIA_TYPE")
         response = user_client.post("/api/v1/chat", data="{not json", content_type="application/json")

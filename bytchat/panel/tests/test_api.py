@@ -101,6 +101,8 @@ class TestSessionAndCsrf:
     def test_the_chat_stream_needs_a_session(self, client, bot):
         status, events = stream(client, {"bot": str(bot.pk), "message": "Hi"})
         assert status == 401 and events[0]["error"]["code"] == "UNAUTHORIZED"
+        status, events = stream(client, {"message": ""})  # whatever the body
+        assert status == 401 and events[0]["error"]["code"] == "UNAUTHORIZED"
 
 
 class TestChatErrors:

@@ -1,0 +1,62 @@
+"""`bot_get_for_chat`: the bot a chat turn answers with, under the same visibility rules as
+`bot_get_visible`, with its active model configs."""
+
+import uuid
+
+import pytest
+
+from accounts.tests.factories import make_user
+from bots.selectors import bot_get_for_chat
+from bots.tests.factories import make_bot
+from bytchat.errors import NotFound
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def owner():
+    return make_user()
+
+
+def test_the_owner_gets_the_bot_and_only_its_active_configs_in_one_query(owner, django_assert_num_queries):
+    bot = make_bot(owner=owner)
+    bot.model_configs.create(provider="openai", model_id="off", is_active=False)
+    with django_assert_num_queries(1):
+        found, configs = bot_get_for_chat(user=owner, bot_id=bot.pk)
+    assert found == bot
+    assert [config.model_id for config in configs] == ["local"]
+
+
+def test_another_users_private_bot_and_an_inactive_bot_are_not_found(owner):
+    private = make_bot(owner=owner)
+    stranger = make_user()
+    with pytest.raises(NotFound):
+        bot_get_for_chat(user=stranger, bot_id=private.pk)
+    inactive = make_bot(owner=owner, is_active=False)
+    with pytest.raises(NotFound):
+        bot_get_for_chat(user=owner, bot_id=inactive.pk)
+    with pytest.raises(NotFound):
+        bot_get_for_chat(user=owner, bot_id=uuid.uuid4())
+    with pytest.raises(NotFound):
+        bot_get_for_chat(user=owner, bot_id="not-a-uuid")
+
+
+def test_a_public_bot_is_found_by_anyone(owner):
+    public = make_bot(owner=owner, is_public=True)
+    found, configs = bot_get_for_chat(user=make_user(), bot_id=public.pk)
+    assert found == public and len(configs) == 1
+
+
+def test_a_bot_without_an_active_config_is_found_without_configs(owner):
+    bot = make_bot(owner=owner)
+    bot.model_configs.update(is_active=False)
+    found, configs = bot_get_for_chat(user=owner, bot_id=bot.pk)
+    assert found == bot and configs == []
+
+
+def test_an_unpublished_platform_agent_is_for_staff_only():
+    agent = make_bot(owner=None, is_public=False)
+    with pytest.raises(NotFound):
+        bot_get_for_chat(user=make_user(), bot_id=agent.pk)
+    found, _ = bot_get_for_chat(user=make_user(role="manager"), bot_id=agent.pk)
+    assert found == agent

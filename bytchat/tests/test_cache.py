@@ -1,0 +1,30 @@
+import threading
+
+from django.core.cache import caches
+
+
+def test_every_thread_shares_one_redis_client(settings):
+    settings.CACHES = {
+        "default": {"BACKEND": "bytchat.cache.RedisCache", "LOCATION": "redis://127.0.0.1:6379/9"}
+    }
+    clients = []
+
+    def use_the_cache():
+        cache = caches["default"]  # a cache object of this thread's own
+        clients.append((id(cache), cache._cache))
+
+    threads = [threading.Thread(target=use_the_cache) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len({cache for cache, _ in clients}) == 3
+    assert len({id(client) for _, client in clients}) == 1
+
+
+def test_different_servers_get_different_clients(settings):
+    settings.CACHES = {
+        "default": {"BACKEND": "bytchat.cache.RedisCache", "LOCATION": "redis://127.0.0.1:6379/9"},
+        "other": {"BACKEND": "bytchat.cache.RedisCache", "LOCATION": "redis://127.0.0.1:6379/8"},
+    }
+    assert caches["default"]._cache is not caches["other"]._cache
