@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from accounts.models import Plan, User
 from accounts.services import user_limits_lock, user_plan
-from bytchat.errors import InvalidInput, NotFound
+from bytchat.errors import Conflict, InvalidInput, NotFound
 from chat.errors import (
     ConversationArchived,
     ConversationConfirmationRequired,
@@ -106,22 +106,25 @@ def conversation_reserve_turn(*, user: User, plan: Plan, conversation_id, bot) -
     limit = plan.max_messages_per_conversation
     if limit is not None:
         turn = turn.filter(message_count__lte=limit - TURN_MESSAGES)
-    try:
-        reserved = turn.update(
-            message_count=F("message_count") + TURN_MESSAGES, last_message_at=timezone.now()
-        )
-    except (ValidationError, ValueError):  # not a UUID
-        raise NotFound("Conversation not found.") from None
-    if reserved:
-        return
-    # Why not: the rare path, so one more read.
-    conversation = conversation_get(user=user, conversation_id=conversation_id)
-    if conversation.bot_id != bot.pk:
-        raise InvalidInput(fields={"conversation": ["This conversation belongs to another bot."]})
-    if conversation.archived:
-        raise ConversationArchived()
-    _check_turn_fits(plan, message_count=conversation.message_count)
-    raise AssertionError("unreachable: the turn fitted but was not counted")  # pragma: no cover
+    for _ in range(2):
+        try:
+            reserved = turn.update(
+                message_count=F("message_count") + TURN_MESSAGES, last_message_at=timezone.now()
+            )
+        except (ValidationError, ValueError):  # not a UUID
+            raise NotFound("Conversation not found.") from None
+        if reserved:
+            return
+        # Why not: the rare path, so one more read.
+        conversation = conversation_get(user=user, conversation_id=conversation_id)
+        if conversation.bot_id != bot.pk:
+            raise InvalidInput(fields={"conversation": ["This conversation belongs to another bot."]})
+        if conversation.archived:
+            raise ConversationArchived()
+        _check_turn_fits(plan, message_count=conversation.message_count)
+        # Nothing stops it now: the conversation changed between the two reads (archived
+        # and restored, say). Try once more.
+    raise Conflict("The conversation changed while your message was being stored. Send it again.")
 
 
 def _check_turn_fits(plan: Plan, *, message_count: int) -> None:

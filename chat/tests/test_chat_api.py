@@ -178,6 +178,13 @@ class TestBadInput:
             "conversation": conversation["conversation"]["id"],
         }
         assert_error(other_client.post("/api/v1/chat", foreign, format="json"), 404, "NOT_FOUND")
+        # The owner, naming their conversation with the wrong bot: nothing is stored.
+        before = Message.objects.count()
+        response = user_client.post("/api/v1/chat", foreign, format="json")
+        assert_error(response, 400, "VALIDATION_ERROR")
+        assert response.json()["error"]["fields"]["conversation"]
+        assert Message.objects.count() == before
+        assert Conversation.objects.get().message_count == 2
 
     def test_no_token_and_wrong_content_type(self, api_client, user_client, bot):
         assert_error(api_client.post("/api/v1/chat", chat_body(bot), format="json"), 401, "UNAUTHORIZED")
