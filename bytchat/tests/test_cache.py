@@ -11,14 +11,14 @@ def test_every_thread_shares_one_redis_client(settings):
 
     def use_the_cache():
         cache = caches["default"]  # a cache object of this thread's own
-        clients.append((id(cache), cache._cache))
+        clients.append((cache, cache._cache))  # kept alive, so that ids are not reused
 
     threads = [threading.Thread(target=use_the_cache) for _ in range(3)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert len({cache for cache, _ in clients}) == 3
+    assert len({id(cache) for cache, _ in clients}) == 3
     assert len({id(client) for _, client in clients}) == 1
 
 
