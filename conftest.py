@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 from django.conf import settings
 from django.core.cache import cache
@@ -39,6 +41,24 @@ def _eager_celery():
     app.conf.task_always_eager = True
     yield
     app.conf.task_always_eager = previous
+
+
+@pytest.fixture(autouse=True)
+def fake_dns(monkeypatch) -> dict[str, list[str]]:
+    """No test resolves a name for real: `bytchat.outbound` asks this table (name ->
+    addresses; a missing name does not resolve). Tests add the names they need."""
+    from bytchat import outbound
+
+    table: dict[str, list[str]] = {}
+
+    def resolve(host: str, port: int) -> list[str]:
+        try:
+            return list(table[host.lower()])
+        except KeyError:
+            raise socket.gaierror(socket.EAI_NONAME, f"{host} is not in the test's DNS table") from None
+
+    monkeypatch.setattr(outbound, "resolve", resolve)
+    return table
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from django.db import models
 from django.db.models import Q
 
 from accounts.models import Language
+from bytchat import crypto
 
 
 class Category(models.Model):
@@ -123,12 +124,65 @@ class Provider(models.TextChoices):
 
 
 def validate_base_url(value: str) -> None:
-    parsed = urlsplit(value)
+    """The URL's form only. Whether a user may aim at its host is `bytchat.outbound`'s rule,
+    which the services apply to user-set URLs."""
+    try:
+        parsed = urlsplit(value)
+        parsed.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError as exc:
+        raise ValidationError("Enter a valid http:// or https:// URL.") from exc
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
         raise ValidationError("Enter an http:// or https:// URL with a host name.")
 
 
-class ModelConfig(models.Model):
+class WithApiKey(models.Model):
+    """An API key stored encrypted (`bytchat.crypto`), readable only by the server; what
+    anyone is shown of it is `api_key_hint`."""
+
+    api_key_encrypted = models.TextField(blank=True, editable=False)
+    api_key_hint = models.CharField(max_length=16, blank=True, editable=False)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def has_api_key(self) -> bool:
+        return bool(self.api_key_encrypted)
+
+    def set_api_key(self, api_key: str) -> None:
+        """Store `api_key` (blank: none). The caller saves the row."""
+        api_key = api_key.strip()
+        self.api_key_encrypted = crypto.encrypt(api_key) if api_key else ""
+        self.api_key_hint = crypto.secret_hint(api_key) if api_key else ""
+
+    def get_api_key(self) -> str:
+        """The key in clear, "" when there is none. Raises `crypto.DecryptionFailed`."""
+        return crypto.decrypt(self.api_key_encrypted) if self.api_key_encrypted else ""
+
+
+class ModelEndpoint(WithApiKey):
+    """A model server the operator registers (in the admin) for every bot to use. Its URL is
+    trusted, so it may be internal (http://ollama:11434/v1); its key goes to it alone."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=100, unique=True)
+    provider = models.CharField(max_length=32, choices=Provider.choices)
+    base_url = models.CharField(max_length=500, validators=[validate_base_url])
+    is_active = models.BooleanField(default=True, help_text="Off: bots skip the model configs that use it.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(provider="local"), name="model_endpoint_not_local"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.provider})"
+
+
+class ModelConfig(WithApiKey):
     """One model in a bot's toolbox. The engine tries the configs for a task type by
     ascending `priority` and fails over to the next one."""
 
@@ -143,7 +197,16 @@ class ModelConfig(models.Model):
         max_length=500,
         blank=True,
         validators=[validate_base_url],
-        help_text="For an OpenAI-compatible server (Ollama, vLLM, LM Studio), e.g. http://ollama:11434/v1.",
+        help_text="The user's own server; it must be public unless MODEL_BASE_URL_ALLOWED_HOSTS lists "
+        "it, and it never gets a platform key.",
+    )
+    endpoint = models.ForeignKey(
+        ModelEndpoint,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="model_configs",
+        help_text="A platform endpoint registered by staff, instead of a base URL.",
     )
     priority = models.PositiveSmallIntegerField(default=1, help_text="1 is tried first.")
     temperature = models.FloatField(

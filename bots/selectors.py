@@ -19,7 +19,7 @@ from django.db.models import Count, Q, QuerySet
 
 from accounts.models import User
 from bots.errors import NotBotEditor
-from bots.models import Bot, Category, Document, DocumentStatus, ModelConfig
+from bots.models import Bot, Category, Document, DocumentStatus, ModelConfig, ModelEndpoint
 from bytchat.errors import NotFound
 
 
@@ -103,18 +103,23 @@ def bot_get_for_knowledge(*, user: User, bot_id: Any, write: bool = False) -> Bo
 def bot_get_for_chat(*, user: User, bot_id: Any) -> tuple[Bot, list[ModelConfig]]:
     """A bot the user may chat with, and its active model configs: one query, each config
     with its bot, where `bot_get_visible` takes two (and a chat turn takes them before its
-    first token). A bot without an active config falls back to `bot_get_visible`."""
+    first token), with their endpoints. A bot without an active config falls back to `bot_get_visible`."""
     try:
         configs = list(
-            ModelConfig.objects.select_related("bot").filter(
-                visible_bots_filter(user, prefix="bot__"), bot_id=bot_id, is_active=True
-            )
+            ModelConfig.objects.select_related("bot", "endpoint")
+            .filter(visible_bots_filter(user, prefix="bot__"), bot_id=bot_id, is_active=True)
+            # A config whose platform endpoint is switched off is skipped.
+            .exclude(endpoint__is_active=False)
         )
     except (ValidationError, ValueError):  # not a UUID
         configs = []
     if configs:
         return configs[0].bot, configs
     return bot_get_visible(user=user, bot_id=bot_id), []
+
+
+def model_endpoint_list() -> QuerySet[ModelEndpoint]:
+    return ModelEndpoint.objects.filter(is_active=True)
 
 
 def model_config_list(*, bot: Bot) -> QuerySet[ModelConfig]:

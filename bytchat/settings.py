@@ -31,6 +31,11 @@ if not SECRET_KEY:
     SECRET_KEY = _DEV_SECRET_KEY
 elif not DEBUG and (SECRET_KEY == _DEV_SECRET_KEY or SECRET_KEY.startswith("django-insecure-")):
     raise ImproperlyConfigured("SECRET_KEY is the development key. Set a long random value in production.")
+# Earlier secret keys, still accepted for signatures and for decrypting stored API keys.
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS")
+# Encrypts stored model API keys (comma-separated: the first encrypts, all decrypt); unset,
+# a key derived from SECRET_KEY (and SECRET_KEY_FALLBACKS) does.
+FIELD_ENCRYPTION_KEY = env_str("FIELD_ENCRYPTION_KEY")
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
@@ -249,11 +254,17 @@ CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")
 CORS_ALLOW_CREDENTIALS = True
 
 # --- Model providers --------------------------------------------------------------------
+# The platform's keys go only to the operator's endpoints below (unset: the provider's
+# own), never to a URL a model config sets: such a config carries its own key.
 OPENAI_API_KEY = env_str("OPENAI_API_KEY")
+OPENAI_BASE_URL = env_str("OPENAI_BASE_URL") or None
 GEMINI_API_KEY = env_str("GEMINI_API_KEY")
-# Sent only to `openai_compatible` configs (Ollama, vLLM, LM Studio...), never OPENAI_API_KEY.
-OPENAI_COMPATIBLE_API_KEY = env_str("OPENAI_COMPATIBLE_API_KEY")
 GEMINI_BASE_URL = env_str("GEMINI_BASE_URL") or None
+# The operator's OpenAI-compatible server (Ollama, vLLM, LM Studio...) and its key.
+OPENAI_COMPATIBLE_API_KEY = env_str("OPENAI_COMPATIBLE_API_KEY")
+OPENAI_COMPATIBLE_BASE_URL = env_str("OPENAI_COMPATIBLE_BASE_URL") or None
+# Hosts (`host` or `host:port`) a user's base_url may name although they are not public.
+MODEL_BASE_URL_ALLOWED_HOSTS = env_list("MODEL_BASE_URL_ALLOWED_HOSTS")
 PROVIDER_TIMEOUT_SECONDS = env_int("PROVIDER_TIMEOUT_SECONDS", 60)
 MAX_MESSAGE_CHARS = env_int("MAX_MESSAGE_CHARS", 8000)
 # How many knowledge chunks an answer is built from.

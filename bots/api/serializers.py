@@ -7,7 +7,16 @@ from rest_framework import serializers
 from accounts.models import Language
 from bots.knowledge.query import MAX_QUERY_CHARS
 from bots.knowledge.search import MAX_K
-from bots.models import Bot, Category, Document, ModelConfig, Provider, TaskType, validate_base_url
+from bots.models import (
+    Bot,
+    Category,
+    Document,
+    ModelConfig,
+    ModelEndpoint,
+    Provider,
+    TaskType,
+    validate_base_url,
+)
 
 LANGUAGE_HELP = "Texts in this language: ?lang=, else Accept-Language, else the user's language."
 
@@ -68,7 +77,20 @@ class CategoryWriteSerializer(serializers.Serializer):
 
 
 # --- Model toolbox -----------------------------------------------------------------------
+class ModelEndpointSerializer(serializers.ModelSerializer):
+    """A platform endpoint as users see it: no URL, no key."""
+
+    class Meta:
+        model = ModelEndpoint
+        fields = ["id", "name", "provider"]
+        read_only_fields = fields
+
+
 class ModelConfigSerializer(serializers.ModelSerializer):
+    api_key_hint = serializers.CharField(
+        read_only=True, help_text="The end of the config's own API key (`sk-…abcd`); empty without one."
+    )
+
     class Meta:
         model = ModelConfig
         fields = [
@@ -77,6 +99,8 @@ class ModelConfigSerializer(serializers.ModelSerializer):
             "provider",
             "model_id",
             "base_url",
+            "endpoint",
+            "api_key_hint",
             "priority",
             "temperature",
             "max_output_tokens",
@@ -94,7 +118,23 @@ class ModelConfigWriteSerializer(serializers.Serializer):
         max_length=500,
         required=False,
         allow_blank=True,
-        help_text="An OpenAI-compatible server, e.g. http://ollama:11434/v1.",
+        help_text="Your own server, e.g. https://llm.example.com/v1. Its host must be public (unless the "
+        "operator allows it); requests to it carry `api_key`, never the platform's keys.",
+    )
+    api_key = serializers.CharField(
+        max_length=500,
+        required=False,
+        allow_blank=True,
+        write_only=True,
+        trim_whitespace=True,
+        help_text="Your own key for this model: stored encrypted, never returned (see `api_key_hint`). "
+        "Blank removes it; left out, the stored one stays.",
+    )
+    endpoint = serializers.PrimaryKeyRelatedField(
+        queryset=ModelEndpoint.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="A platform endpoint (`GET model-endpoints`) instead of a base URL.",
     )
     priority = serializers.IntegerField(min_value=1, max_value=100, default=1, help_text="1 is tried first.")
     temperature = serializers.FloatField(min_value=0.0, max_value=2.0, required=False, allow_null=True)

@@ -5,6 +5,7 @@ from bots.api import views
 urlpatterns = [
     path("categories", views.CategoryListCreateView.as_view(), name="category-list"),
     path("categories/<uuid:category_id>", views.CategoryDetailView.as_view(), name="category-detail"),
+    path("model-endpoints", views.ModelEndpointListView.as_view(), name="model-endpoint-list"),
     path("bots", views.BotListCreateView.as_view(), name="bot-list"),
     path("bots/<uuid:bot_id>", views.BotDetailView.as_view(), name="bot-detail"),
     path("bots/<uuid:bot_id>/models", views.ModelConfigListCreateView.as_view(), name="bot-model-list"),

@@ -183,6 +183,19 @@ class BotDetailView(BotScopedView):
 
 
 @extend_schema(tags=["bots"])
+class ModelEndpointListView(GenericAPIView):
+    """The platform endpoints a model config may use (`endpoint`), registered by staff."""
+
+    permission_classes = [IsAuthenticated]
+    pagination_class = None
+    serializer_class = s.ModelEndpointSerializer
+
+    @extend_schema(responses={200: s.ModelEndpointSerializer(many=True), **error_responses(401)})
+    def get(self, request):
+        return Response(s.ModelEndpointSerializer(selectors.model_endpoint_list(), many=True).data)
+
+
+@extend_schema(tags=["bots"])
 class ModelConfigListCreateView(BotScopedView):
     pagination_class = None
 

@@ -10,6 +10,7 @@ from bots.services.catalog import (
     model_config_add,
     model_config_remove,
     model_config_update,
+    model_config_validate,
 )
 from bots.services.documents import (
     clean_filename,
@@ -42,4 +43,5 @@ __all__ = [
     "model_config_add",
     "model_config_remove",
     "model_config_update",
+    "model_config_validate",
 ]

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 
 from accounts.models import Plan, User
 from bots.errors import LastModelConfig, PlanLimitReached, StaffOnly
-from bots.models import Bot, Category, DocumentStatus, ModelConfig, Provider, TaskType
+from bots.models import Bot, Category, DocumentStatus, ModelConfig, ModelEndpoint, Provider, TaskType
+from bytchat import outbound
 from bytchat.errors import InvalidInput
 
 DEFAULT_LOCAL_CONFIG = {"task_type": TaskType.GENERAL, "provider": Provider.LOCAL, "model_id": "local"}
@@ -23,16 +25,18 @@ CATEGORY_FIELDS = (
     "display_order",
     "is_active",
 )
-MODEL_CONFIG_FIELDS = (
+STORED_CONFIG_FIELDS = (
     "task_type",
     "provider",
     "model_id",
     "base_url",
+    "endpoint",
     "priority",
     "temperature",
     "max_output_tokens",
     "is_active",
 )
+MODEL_CONFIG_FIELDS = (*STORED_CONFIG_FIELDS, "api_key")
 
 
 # --- Categories --------------------------------------------------------------------------
@@ -154,7 +158,7 @@ def bot_create(
             is_public=is_public,
             **texts,
         )
-        ModelConfig.objects.bulk_create(ModelConfig(bot=bot, **config) for config in configs)
+        ModelConfig.objects.bulk_create(_apply_config(ModelConfig(bot=bot), config) for config in configs)
     return bot
 
 
@@ -217,19 +221,47 @@ def bot_delete(*, bot: Bot) -> None:
 
 # --- Model toolbox -----------------------------------------------------------------------
 def _clean_config(config: dict[str, Any], *, current: ModelConfig | None = None) -> dict[str, Any]:
+    """The changes `config` makes, checked against where a config may send requests: a
+    user-set base URL must pass `bytchat.outbound.check_url`; an endpoint must be active and
+    serve the config's provider, and brings its own URL and key. `api_key` (blank: none) is
+    the config's own key; left out, the stored one stays."""
     unknown = set(config) - set(MODEL_CONFIG_FIELDS)
     if unknown:
         raise TypeError(f"Unknown model config fields: {sorted(unknown)}")
-    merged = {name: getattr(current, name) for name in MODEL_CONFIG_FIELDS} if current else {}
+    merged = {name: getattr(current, name) for name in STORED_CONFIG_FIELDS} if current else {}
     merged.update(config)
     provider = merged.get("provider", Provider.LOCAL)
     base_url = (merged.get("base_url") or "").strip()
     model_id = (merged.get("model_id") or "").strip()
+    endpoint: ModelEndpoint | None = merged.get("endpoint")
+    api_key = config.get("api_key")
     errors: dict[str, list[str]] = {}
-    if provider == Provider.OPENAI_COMPATIBLE and not base_url:
-        errors["base_url"] = ["An OpenAI-compatible provider needs the server's base URL."]
-    if base_url and provider not in (Provider.OPENAI, Provider.OPENAI_COMPATIBLE):
-        errors["base_url"] = ["Only OpenAI and OpenAI-compatible providers take a base URL."]
+    if endpoint is not None:
+        if base_url:
+            errors["base_url"] = ["A model config takes a base URL or an endpoint, not both."]
+        if api_key:
+            errors["api_key"] = ["An endpoint brings its own key."]
+        if not endpoint.is_active:
+            errors["endpoint"] = ["This endpoint is not available."]
+        elif endpoint.provider != provider:
+            errors["endpoint"] = [f"This endpoint serves the {endpoint.provider} provider."]
+    if provider == Provider.LOCAL:
+        if base_url:
+            errors["base_url"] = ["The local provider takes no base URL."]
+        if api_key:
+            errors["api_key"] = ["The local provider takes no API key."]
+    elif (
+        provider == Provider.OPENAI_COMPATIBLE
+        and not base_url
+        and endpoint is None
+        and not settings.OPENAI_COMPATIBLE_BASE_URL
+    ):
+        errors["base_url"] = ["An OpenAI-compatible provider needs the server's base URL or an endpoint."]
+    if base_url and "base_url" not in errors and ("base_url" in config or current is None):
+        try:
+            outbound.check_url(base_url)
+        except outbound.UnsafeURL as exc:
+            errors["base_url"] = [exc.message]
     if not model_id:
         if provider == Provider.LOCAL:
             model_id = "local"
@@ -242,7 +274,18 @@ def _clean_config(config: dict[str, Any], *, current: ModelConfig | None = None)
         cleaned["base_url"] = base_url
     if "model_id" in config or current is None:
         cleaned["model_id"] = model_id
+    if endpoint is not None and (current is None or current.has_api_key):
+        cleaned["api_key"] = ""  # the endpoint's key replaces the config's own
     return cleaned
+
+
+def _apply_config(config: ModelConfig, cleaned: dict[str, Any]) -> ModelConfig:
+    for name, value in cleaned.items():
+        if name == "api_key":
+            config.set_api_key(value or "")
+        else:
+            setattr(config, name, value)
+    return config
 
 
 def _lock_bot(bot: Bot) -> None:
@@ -250,7 +293,15 @@ def _lock_bot(bot: Bot) -> None:
 
 
 def model_config_add(*, bot: Bot, **fields: Any) -> ModelConfig:
-    return ModelConfig.objects.create(bot=bot, **_clean_config(fields))
+    config = _apply_config(ModelConfig(bot=bot), _clean_config(fields))
+    config.save()
+    return config
+
+
+def model_config_validate(*, config: dict[str, Any], current: ModelConfig | None = None) -> dict[str, Any]:
+    """The checks of `model_config_add` / `model_config_update`, for forms that save by
+    themselves (the admin's inline). Raises `InvalidInput`."""
+    return _clean_config(config, current=current)
 
 
 def model_config_update(*, config: ModelConfig, **changes: Any) -> ModelConfig:
@@ -259,8 +310,7 @@ def model_config_update(*, config: ModelConfig, **changes: Any) -> ModelConfig:
         _lock_bot(config.bot)
         if cleaned.get("is_active") is False and config.is_active:
             _check_not_last(config)
-        for name, value in cleaned.items():
-            setattr(config, name, value)
+        _apply_config(config, cleaned)
         config.save()
     return config
 

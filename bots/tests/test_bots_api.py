@@ -31,7 +31,8 @@ def test_a_bot_in_one_language_falls_back_to_it_in_the_other(user_client):
     assert user_client.get(f"{URL}/{bot_id}?lang=en").json()["name"] == "Pirata"
 
 
-def test_it_creates_a_bot_with_its_initial_model_configs(user_client):
+def test_it_creates_a_bot_with_its_initial_model_configs(user_client, settings):
+    settings.MODEL_BASE_URL_ALLOWED_HOSTS = ["ollama:11434"]
     response = user_client.post(
         URL,
         {

@@ -53,7 +53,8 @@ def test_an_inactive_config_can_go_even_when_one_active_remains(user_client, bot
     ("payload", "field"),
     [
         ({"provider": "openai_compatible", "model_id": "m"}, "base_url"),
-        ({"provider": "gemini", "model_id": "g", "base_url": "http://x:1"}, "base_url"),
+        ({"provider": "local", "base_url": "https://llm.example.com/v1"}, "base_url"),
+        ({"provider": "local", "api_key": "sk-abc"}, "api_key"),
         ({"provider": "openai", "model_id": "m", "base_url": "ftp://x"}, "base_url"),
         ({"provider": "openai"}, "model_id"),
         ({"provider": "openai", "model_id": "m", "temperature": 3}, "temperature"),

@@ -19,7 +19,13 @@ Role = Literal["user", "assistant"]
 
 @dataclass(frozen=True, slots=True)
 class ModelSpec:
-    """One model a bot may answer with (a `ModelConfig` row, minus the database)."""
+    """One model a bot may answer with (a `ModelConfig` row, minus the database).
+
+    `base_url` and `api_key` are the config's own (or its platform endpoint's, then
+    `trusted_url`). Without a base URL the model is reached at the operator's endpoint for
+    the provider, with the config's key or else the platform's. With one, only `api_key`
+    goes there, and an untrusted URL is connected to through `bytchat.outbound`'s guard.
+    """
 
     provider: str
     model_id: str
@@ -27,6 +33,25 @@ class ModelSpec:
     temperature: float | None = None
     max_output_tokens: int | None = None
     config_id: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    trusted_url: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """Where a provider sends a request, and with which key."""
+
+    base_url: str | None
+    api_key: str
+    guarded: bool
+
+
+def connection_for(spec: ModelSpec, *, platform_key: str, platform_base_url: str | None) -> Connection:
+    """The one rule for keys: a platform key goes only to the operator's URL for it, a
+    config's own URL gets the config's own key (or none), and a user-set URL is guarded."""
+    if spec.base_url:
+        return Connection(spec.base_url, spec.api_key or "", guarded=not spec.trusted_url)
+    return Connection(platform_base_url or None, spec.api_key or platform_key, guarded=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,8 @@ from django.conf import settings
 from google import genai
 from google.genai import errors, types
 
+from bytchat.outbound import guarded_async_client
+
 from .base import (
     ChatRequest,
     ModelSpec,
@@ -22,6 +24,7 @@ from .base import (
     StreamItem,
     TextDelta,
     Usage,
+    connection_for,
     error_for_status,
     estimate_tokens,
 )
@@ -57,14 +60,27 @@ def translate_error(error: Exception) -> ProviderError:
 _HANDLED = (errors.APIError, errors.UnknownApiResponseError, pydantic.ValidationError, *_TRANSPORT_ERRORS)
 
 
+# Servers of one's own may need no key, but the SDK wants one.
+PLACEHOLDER_API_KEY = "not-needed"
+
+
 async def _close(client: genai.Client) -> None:
     await client.aio.aclose()
     client.close()
+    # The SDK leaves a client it was given to its owner.
+    own_client = client._api_client._http_options.httpx_async_client
+    if own_client is not None:
+        await own_client.aclose()
 
 
 def _new_client(key: tuple[Hashable, ...]) -> genai.Client:
-    api_key, base_url, timeout_seconds = key
-    options = types.HttpOptions(base_url=base_url, timeout=math.ceil(timeout_seconds * 1000))
+    api_key, base_url, timeout_seconds, guarded = key
+    options = types.HttpOptions(
+        base_url=base_url,
+        timeout=math.ceil(timeout_seconds * 1000),
+        # A user-set URL: every connection goes through the address check.
+        httpx_async_client=guarded_async_client(timeout=timeout_seconds) if guarded else None,
+    )
     # vertexai=False: environment variables must not reroute the bot to another API.
     return genai.Client(vertexai=False, api_key=api_key, http_options=options)
 
@@ -74,11 +90,18 @@ class GeminiProvider:
         self._clients: ClientCache[genai.Client] = ClientCache(_new_client, _close)
 
     def _client(self, spec: ModelSpec) -> genai.Client:
-        api_key = getattr(settings, "GEMINI_API_KEY", "")
-        if not api_key:
+        connection = connection_for(
+            spec, platform_key=settings.GEMINI_API_KEY, platform_base_url=settings.GEMINI_BASE_URL
+        )
+        if not connection.api_key and not spec.base_url:
             raise ProviderUnavailable("GEMINI_API_KEY is not set.")
-        base_url = spec.base_url or getattr(settings, "GEMINI_BASE_URL", None) or None
-        return self._clients.get((api_key, base_url, provider_timeout_seconds()))
+        key = (
+            connection.api_key or PLACEHOLDER_API_KEY,
+            connection.base_url,
+            provider_timeout_seconds(),
+            connection.guarded,
+        )
+        return self._clients.get(key)
 
     async def stream(self, spec: ModelSpec, request: ChatRequest) -> AsyncIterator[StreamItem]:
         client = self._client(spec)

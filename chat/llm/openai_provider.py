@@ -8,6 +8,8 @@ from typing import Any
 import openai
 from django.conf import settings
 
+from bytchat.outbound import guarded_async_client
+
 from .base import (
     ChatRequest,
     ModelSpec,
@@ -19,6 +21,7 @@ from .base import (
     StreamItem,
     TextDelta,
     Usage,
+    connection_for,
     error_for_status,
     estimate_tokens,
 )
@@ -51,9 +54,13 @@ async def _close(client: openai.AsyncOpenAI) -> None:
 
 
 def _new_client(key: tuple[Hashable, ...]) -> openai.AsyncOpenAI:
-    api_key, base_url, timeout = key
+    api_key, base_url, timeout, guarded = key
+    # A user-set URL: every connection (redirects too) goes through the address check.
+    http_client = guarded_async_client(timeout=timeout) if guarded else None
     # Failover is our retry: an SDK retry would only delay the next model.
-    return openai.AsyncOpenAI(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0)
+    return openai.AsyncOpenAI(
+        api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0, http_client=http_client
+    )
 
 
 class OpenAIProvider:
@@ -62,15 +69,26 @@ class OpenAIProvider:
 
     def _client(self, spec: ModelSpec) -> openai.AsyncOpenAI:
         if spec.provider == "openai_compatible":
-            if not spec.base_url:
+            connection = connection_for(
+                spec,
+                platform_key=settings.OPENAI_COMPATIBLE_API_KEY,
+                platform_base_url=settings.OPENAI_COMPATIBLE_BASE_URL,
+            )
+            if not connection.base_url:
                 raise ProviderBadRequest("An openai_compatible model needs a base URL.")
-            # Never the OpenAI key: it would go to whatever host the base URL names.
-            api_key = getattr(settings, "OPENAI_COMPATIBLE_API_KEY", "") or PLACEHOLDER_API_KEY
         else:
-            api_key = getattr(settings, "OPENAI_API_KEY", "")
-            if not api_key:
+            connection = connection_for(
+                spec, platform_key=settings.OPENAI_API_KEY, platform_base_url=settings.OPENAI_BASE_URL
+            )
+            if not connection.api_key and not spec.base_url:
                 raise ProviderUnavailable("OPENAI_API_KEY is not set.")
-        return self._clients.get((api_key, spec.base_url or None, provider_timeout_seconds()))
+        key = (
+            connection.api_key or PLACEHOLDER_API_KEY,
+            connection.base_url,
+            provider_timeout_seconds(),
+            connection.guarded,
+        )
+        return self._clients.get(key)
 
     @staticmethod
     def _arguments(spec: ModelSpec, request: ChatRequest) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.services import user_plan
 from analytics.models import Run, RunStatus
+from bytchat.crypto import DecryptionFailed
 from bytchat.db import async_db_step
 from bytchat.errors import InvalidInput
 from chat.errors import ChatFailed
@@ -75,13 +76,24 @@ def _clean_question(message: str) -> str:
 
 
 def _spec(config) -> ModelSpec:
+    """A config's model, with its own URL and key or its platform endpoint's."""
+    endpoint = config.endpoint if config.endpoint_id else None
+    holder = endpoint or config
+    try:
+        api_key = holder.get_api_key() or None
+    except DecryptionFailed:
+        # Its server will refuse the request, and the turn fails over to the next model.
+        logger.error("The API key of %s cannot be decrypted with the configured keys.", holder)
+        api_key = None
     return ModelSpec(
         provider=config.provider,
         model_id=config.model_id,
-        base_url=config.base_url or None,
+        base_url=(endpoint.base_url if endpoint else config.base_url) or None,
         temperature=config.temperature,
         max_output_tokens=config.max_output_tokens,
         config_id=str(config.pk),
+        api_key=api_key,
+        trusted_url=endpoint is not None,
     )
 
 

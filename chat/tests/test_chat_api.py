@@ -94,7 +94,8 @@ class TestStreaming:
         answer = "".join(event["content"] for event in events if event["type"] == "delta")
         assert "couldn't find" in answer
 
-    def test_all_providers_failing_is_an_error_event_and_the_question_stays(self, token, user):
+    def test_all_providers_failing_is_an_error_event_and_the_question_stays(self, token, user, settings):
+        settings.MODEL_BASE_URL_ALLOWED_HOSTS = ["127.0.0.1:9"]  # a port no server listens on
         bot = make_bot(
             owner=user,
             configs=[{"provider": "openai_compatible", "model_id": "x", "base_url": "http://127.0.0.1:9/v1"}],
@@ -137,7 +138,8 @@ class TestNonStreaming:
         assert assistant["inline_citations"][0]["citation_number"] == 1
         assert body["conversation"]["message_count"] == 2
 
-    def test_all_providers_failing_is_a_502(self, user_client, user):
+    def test_all_providers_failing_is_a_502(self, user_client, user, settings):
+        settings.MODEL_BASE_URL_ALLOWED_HOSTS = ["127.0.0.1:9"]  # a port no server listens on
         bot = make_bot(
             owner=user,
             configs=[{"provider": "openai_compatible", "model_id": "x", "base_url": "http://127.0.0.1:9/v1"}],
@@ -310,15 +312,11 @@ class TestFailoverThroughTheEngine:
         settings.PROVIDER_TIMEOUT_SECONDS = 5
         with FakeServer(OpenAIHandler) as openai_fake, FakeServer(GeminiHandler) as gemini_fake:
             settings.GEMINI_BASE_URL = gemini_fake.url
+            settings.OPENAI_BASE_URL = f"{openai_fake.url}/v1"
             bot = make_bot(
                 owner=user,
                 configs=[
-                    {
-                        "provider": "openai",
-                        "model_id": "error-500",
-                        "base_url": f"{openai_fake.url}/v1",
-                        "priority": 1,
-                    },
+                    {"provider": "openai", "model_id": "error-500", "priority": 1},
                     {"provider": "gemini", "model_id": "ok", "priority": 2},
                 ],
             )

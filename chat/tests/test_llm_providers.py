@@ -65,8 +65,12 @@ def gemini_server():
 
 
 @pytest.fixture(autouse=True)
-def _provider_settings(settings, gemini_server):
+def _provider_settings(settings, openai_server, gemini_server):
+    # The fakes stand in for the operator's endpoints; a test that points a config at one
+    # of its own allows 127.0.0.1 in MODEL_BASE_URL_ALLOWED_HOSTS.
     settings.OPENAI_API_KEY = "sk-test-not-a-real-key"
+    settings.OPENAI_BASE_URL = f"{openai_server.url}/v1"
+    settings.MODEL_BASE_URL_ALLOWED_HOSTS = []
     settings.OPENAI_COMPATIBLE_API_KEY = ""
     settings.GEMINI_API_KEY = "gemini-test-not-a-real-key"
     settings.GEMINI_BASE_URL = gemini_server.url
@@ -82,7 +86,7 @@ class Sdk:
 
     def spec(self, scenario: str, **options) -> ModelSpec:
         if self.name == "openai":
-            return ModelSpec("openai", scenario, base_url=f"{self.server.url}/v1", **options)
+            return ModelSpec("openai", scenario, **options)  # base URL from OPENAI_BASE_URL
         return ModelSpec("gemini", scenario, **options)  # base URL from GEMINI_BASE_URL
 
 
@@ -130,9 +134,7 @@ def test_it_streams_the_answer_and_ends_with_usage(sdk):
 
 
 def test_openai_receives_the_context_and_the_options(openai_server):
-    spec = ModelSpec(
-        "openai", "ok", base_url=f"{openai_server.url}/v1", temperature=0.2, max_output_tokens=300
-    )
+    spec = ModelSpec("openai", "ok", temperature=0.2, max_output_tokens=300)
 
     run_stream(spec)
 
@@ -210,8 +212,9 @@ def test_a_stream_cut_midway_is_an_error_after_the_text_so_far(sdk, scenario):
 
 def test_an_unreachable_server_is_unavailable(settings):
     settings.GEMINI_BASE_URL = closed_port_url()
+    settings.OPENAI_BASE_URL = f"{closed_port_url()}/v1"
 
-    for spec in (ModelSpec("openai", "ok", base_url=f"{closed_port_url()}/v1"), ModelSpec("gemini", "ok")):
+    for spec in (ModelSpec("openai", "ok"), ModelSpec("gemini", "ok")):
         with pytest.raises(ProviderUnavailable):
             run_stream(spec)
 
@@ -227,15 +230,18 @@ def test_a_missing_api_key_is_unavailable_without_a_request(settings, sdk):
     assert len(sdk.server.requests) == before
 
 
-def test_the_configs_base_url_wins_over_gemini_base_url(settings, gemini_server):
+def test_the_configs_base_url_wins_over_gemini_base_url_with_its_own_key(settings, gemini_server):
     settings.GEMINI_BASE_URL = closed_port_url()
+    settings.MODEL_BASE_URL_ALLOWED_HOSTS = ["127.0.0.1"]
 
-    items = run_stream(ModelSpec("gemini", "ok", base_url=gemini_server.url))
+    items = run_stream(ModelSpec("gemini", "ok", base_url=gemini_server.url, api_key="AIza-users-own-key"))
 
     assert texts(items) == GEMINI_PIECES
+    assert gemini_server.requests[-1].headers["x-goog-api-key"] == "AIza-users-own-key"
 
 
-def test_openai_compatible_never_sends_the_openai_key(openai_server):
+def test_openai_compatible_never_sends_the_openai_key(settings, openai_server):
+    settings.MODEL_BASE_URL_ALLOWED_HOSTS = ["127.0.0.1"]
     spec = ModelSpec("openai_compatible", "ok", base_url=f"{openai_server.url}/v1", max_output_tokens=100)
 
     items = run_stream(spec)
@@ -248,7 +254,7 @@ def test_openai_compatible_never_sends_the_openai_key(openai_server):
 
 
 def test_it_fails_over_from_a_failing_openai_config_to_a_working_gemini_one(openai_server):
-    failing = ModelSpec("openai", "error-500", base_url=f"{openai_server.url}/v1", config_id="7")
+    failing = ModelSpec("openai", "error-500", config_id="7")
     working = ModelSpec("gemini", "ok", config_id="8")
 
     async def consume() -> list:

@@ -43,15 +43,9 @@ def test_events_reach_the_client_while_the_model_is_still_sending(user, settings
     settings.OPENAI_COMPATIBLE_API_KEY = "test-key"
     settings.PROVIDER_TIMEOUT_SECONDS = 10
     with FakeServer(OpenAIHandler) as fake, asgi_server() as base_url:
+        settings.OPENAI_COMPATIBLE_BASE_URL = f"{fake.url}/v1"  # the operator's server
         bot = make_bot(
-            owner=user,
-            configs=[
-                {
-                    "provider": "openai_compatible",
-                    "model_id": "hold-after-first",
-                    "base_url": f"{fake.url}/v1",
-                }
-            ],
+            owner=user, configs=[{"provider": "openai_compatible", "model_id": "hold-after-first"}]
         )
         token = auth_tokens_issue(user=user).access
         body = {"bot": str(bot.pk), "message": "How long do refunds take?"}

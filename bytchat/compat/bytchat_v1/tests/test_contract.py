@@ -344,7 +344,8 @@ class TestChat:
         assert answer.status == 404 and set(answer.json()) == {"detail"}
         assert not Message.objects.exists()
 
-    def test_no_model_answering_is_a_502_before_the_stream(self, user):
+    def test_no_model_answering_is_a_502_before_the_stream(self, user, settings):
+        settings.MODEL_BASE_URL_ALLOWED_HOSTS = ["127.0.0.1:9"]  # a port no server listens on
         bot = make_bot(
             owner=user,
             configs=[{"provider": "openai_compatible", "model_id": "x", "base_url": "http://127.0.0.1:9/v1"}],

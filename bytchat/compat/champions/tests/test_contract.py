@@ -340,7 +340,8 @@ class TestChat:
         status, _, error = stream_chat(token(rep), EXAMPLE_CHAT)
         assert status == 500 and error["detail"]["code"] == "NO_FILE_SEARCH_STORE"
 
-    def test_a_failed_answer_is_an_error_event(self, rep):
+    def test_a_failed_answer_is_an_error_event(self, rep, settings):
+        settings.MODEL_BASE_URL_ALLOWED_HOSTS = ["127.0.0.1:9"]  # a port no server listens on
         make_bot(
             owner=None,
             is_public=True,

@@ -310,7 +310,8 @@ class TestMessages:
         response = client_logged_in.post(url("messages"), "{no json", content_type="application/json")
         assert_error(response, 400, "JSON inválido")
 
-    def test_a_failed_answer_is_the_documents_500(self, client_logged_in, escombot):
+    def test_a_failed_answer_is_the_documents_500(self, client_logged_in, escombot, settings):
+        settings.MODEL_BASE_URL_ALLOWED_HOSTS = ["127.0.0.1:9"]  # a port no server listens on
         escombot.model_configs.all().delete()
         escombot.model_configs.create(
             provider="openai_compatible", model_id="x", base_url="http://127.0.0.1:9/v1"
