@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count
@@ -5,8 +6,9 @@ from django.forms.models import BaseInlineFormSet
 from django.utils.text import Truncator
 
 from bots import services
-from bots.models import Bot, Category, Chunk, Document, ModelConfig
-from bots.services.catalog import DEFAULT_LOCAL_CONFIG
+from bots.models import Bot, Category, Chunk, Document, ModelConfig, ModelEndpoint
+from bots.services.catalog import DEFAULT_LOCAL_CONFIG, STORED_CONFIG_FIELDS
+from bytchat.errors import InvalidInput
 
 
 @admin.register(Category)
@@ -51,8 +53,61 @@ class ModelConfigFormSet(BaseInlineFormSet):
             raise ValidationError("A bot needs at least one active model config.")
 
 
+class ApiKeyForm(forms.ModelForm):
+    """A write-only `api_key`: never shown again (its hint is), left blank it stays, and
+    `clear_api_key` removes it."""
+
+    api_key = forms.CharField(
+        required=False,
+        strip=True,
+        max_length=500,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Stored encrypted; leave blank to keep the current key.",
+    )
+    clear_api_key = forms.BooleanField(required=False, label="Remove the key")
+
+    def api_key_change(self) -> str | None:
+        """The new key ("" to remove it), or None to keep it."""
+        if self.cleaned_data.get("clear_api_key"):
+            return ""
+        return self.cleaned_data.get("api_key") or None
+
+    def save(self, commit: bool = True):
+        change = self.api_key_change()
+        if change is not None:
+            self.instance.set_api_key(change)
+        return super().save(commit=commit)
+
+
+class ModelConfigForm(ApiKeyForm):
+    """The toolbox rules of the API (`model_config_validate`): where a config may send
+    requests, and with which key."""
+
+    class Meta:
+        model = ModelConfig
+        fields = [*STORED_CONFIG_FIELDS, "bot"]
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors or cleaned.get("DELETE"):
+            return cleaned
+        current = None if self.instance._state.adding else ModelConfig.objects.get(pk=self.instance.pk)
+        changes = {name: cleaned[name] for name in STORED_CONFIG_FIELDS if name in cleaned}
+        if current is not None:
+            changes = {name: value for name, value in changes.items() if getattr(current, name) != value}
+        if self.api_key_change():
+            changes["api_key"] = self.api_key_change()
+        try:
+            services.model_config_validate(config=changes, current=current)
+        except InvalidInput as exc:
+            for field, messages_ in (exc.fields or {}).items():
+                self.add_error(field if field in self.fields else None, messages_)
+        return cleaned
+
+
 class ModelConfigInline(admin.TabularInline):
     model = ModelConfig
+    form = ModelConfigForm
     formset = ModelConfigFormSet
     extra = 0
     fields = [
@@ -60,11 +115,35 @@ class ModelConfigInline(admin.TabularInline):
         "provider",
         "model_id",
         "base_url",
+        "endpoint",
+        "api_key",
+        "api_key_hint",
+        "clear_api_key",
         "priority",
         "temperature",
         "max_output_tokens",
         "is_active",
     ]
+    readonly_fields = ["api_key_hint"]
+
+
+class ModelEndpointForm(ApiKeyForm):
+    class Meta:
+        model = ModelEndpoint
+        fields = ["name", "provider", "base_url", "is_active"]
+
+
+@admin.register(ModelEndpoint)
+class ModelEndpointAdmin(admin.ModelAdmin):
+    """Model servers every bot may use. Their URL is trusted (it may be internal) and their
+    key goes to it alone; users see only the name and the provider."""
+
+    form = ModelEndpointForm
+    list_display = ["name", "provider", "base_url", "api_key_hint", "is_active"]
+    list_filter = ["provider", "is_active"]
+    search_fields = ["name", "base_url"]
+    fields = ["name", "provider", "base_url", "api_key", "api_key_hint", "clear_api_key", "is_active"]
+    readonly_fields = ["api_key_hint"]
 
 
 class DocumentInline(admin.TabularInline):

@@ -26,6 +26,7 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+DEFAULT_LIMITS = httpx2.Limits(max_connections=100, max_keepalive_connections=20)
 
 
 class UnsafeURL(ValueError):
@@ -185,7 +186,7 @@ class GuardedTransport(httpx2.AsyncHTTPTransport):
     the same settings; tests pin the attribute this relies on. Proxies from the environment
     are not used (a proxy would resolve the name itself)."""
 
-    def __init__(self, *, limits: httpx2.Limits = httpx2.Limits()) -> None:
+    def __init__(self, *, limits: httpx2.Limits = DEFAULT_LIMITS) -> None:
         super().__init__(trust_env=False, limits=limits)
         self._pool = httpcore2.AsyncConnectionPool(
             ssl_context=httpx2.create_ssl_context(trust_env=False),

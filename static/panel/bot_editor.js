@@ -31,7 +31,7 @@
       modelList.append(
         element("li", { class: "model-item", "data-config-id": config.id }, [
           element("span", { class: "badge", text: config.task_type }),
-          element("span", { class: "model-name", text: " " + (position + 1) + ". " + label + (config.base_url ? " (" + config.base_url + ")" : "") }),
+          element("span", { class: "model-name", text: " " + (position + 1) + ". " + label + (config.base_url ? " (" + config.base_url + ")" : "") + (config.api_key_hint ? " 🔑 " + config.api_key_hint : "") }),
           element("span", { class: "item-actions" }, [
             element("button", { type: "button", class: "icon-button", "aria-label": texts.move_up + ": " + label, title: texts.move_up, disabled: position === 0, text: "↑", onclick: () => move(config, -1) }),
             element("button", { type: "button", class: "icon-button", "aria-label": texts.move_down + ": " + label, title: texts.move_down, disabled: position === group.length - 1, text: "↓", onclick: () => move(config, 1) }),
@@ -83,10 +83,12 @@
     const last = configs.filter((config) => config.task_type === taskType).reduce((max, config) => Math.max(max, config.priority), 0);
     const body = { task_type: taskType, provider: form.provider.value, model_id: form.model_id.value.trim(), priority: Math.min(last + 1, 100) };
     if (form.base_url.value.trim()) body.base_url = form.base_url.value.trim();
+    if (form.api_key.value.trim()) body.api_key = form.api_key.value.trim();
     try {
       configs.push(await request("POST", base + "/models", body));
       form.model_id.value = "";
       form.base_url.value = "";
+      form.api_key.value = "";
       renderConfigs();
     } catch (error) {
       showError(modelError, describeError(error));
