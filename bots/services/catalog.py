@@ -138,7 +138,7 @@ def bot_create(
     if not (texts.get("name_es") or texts.get("name_en")):
         raise InvalidInput("A bot needs a name.", fields={"name": ["This field is required."]})
     _check_category(category)
-    configs = [_clean_config(config) for config in (initial_configs or [DEFAULT_LOCAL_CONFIG])]
+    configs = _clean_initial_configs(initial_configs or [DEFAULT_LOCAL_CONFIG])
     if not any(config.get("is_active", True) for config in configs):
         raise InvalidInput(fields={"initial_configs": ["At least one model config must be active."]})
     with transaction.atomic():
@@ -276,6 +276,21 @@ def _clean_config(config: dict[str, Any], *, current: ModelConfig | None = None)
         cleaned["model_id"] = model_id
     if endpoint is not None and (current is None or current.has_api_key):
         cleaned["api_key"] = ""  # the endpoint's key replaces the config's own
+    return cleaned
+
+
+def _clean_initial_configs(configs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each config checked; errors under its position, as a list serializer reports them."""
+    cleaned, errors, failed = [], [], False
+    for config in configs:
+        try:
+            cleaned.append(_clean_config(config))
+            errors.append({})
+        except InvalidInput as exc:
+            errors.append(exc.fields or {})
+            failed = True
+    if failed:
+        raise InvalidInput(fields={"initial_configs": errors})
     return cleaned
 
 

@@ -63,8 +63,11 @@ def test_it_creates_a_bot_with_its_initial_model_configs(user_client, settings):
     [
         ({}, "name"),
         ({"name": "  "}, "name"),
-        ({"name": "X", "initial_configs": [{"provider": "openai_compatible", "model_id": "m"}]}, "base_url"),
-        ({"name": "X", "initial_configs": [{"provider": "openai"}]}, "model_id"),
+        (
+            {"name": "X", "initial_configs": [{"provider": "openai_compatible", "model_id": "m"}]},
+            "initial_configs",
+        ),
+        ({"name": "X", "initial_configs": [{"provider": "openai"}]}, "initial_configs"),
         ({"name": "X", "initial_configs": [{"provider": "nope", "model_id": "m"}]}, "initial_configs"),
         ({"name": "X", "initial_configs": [{"provider": "local", "is_active": False}]}, "initial_configs"),
         ({"name": "X", "language": "fr"}, "language"),
