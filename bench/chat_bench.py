@@ -70,7 +70,7 @@ def setup_database(url: str, admin_url: str, name: str) -> None:
         connection.execute(f'CREATE DATABASE "{name}"')
 
 
-def prepare_django(env: dict[str, str], users: int, mock_url: str) -> tuple[list[str], str]:
+def prepare_django(env: dict[str, str], users: int) -> tuple[list[str], str]:
     """Migrate the benchmark database; create users and a bot whose model is the mock."""
     os.environ.update(env)
     import django
@@ -99,7 +99,8 @@ def prepare_django(env: dict[str, str], users: int, mock_url: str) -> tuple[list
         for number in range(users)
     )
     bot = Bot.objects.create(owner=None, is_public=True, name_en="Benchmark bot", language="en")
-    bot.model_configs.create(provider="openai_compatible", model_id="mock-model", base_url=mock_url)
+    # No base URL of its own: the mock is the operator's server (OPENAI_COMPATIBLE_BASE_URL).
+    bot.model_configs.create(provider="openai_compatible", model_id="mock-model")
     tokens = [str(AccessToken.for_user(person)) for person in people]
     from django.db import connections
 
@@ -363,11 +364,12 @@ def main() -> None:
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "DB_POOL_MAX_SIZE": str(args.pool_size),
         "OPENAI_COMPATIBLE_API_KEY": "bench",
+        "OPENAI_COMPATIBLE_BASE_URL": f"{mock}/v1",
         "LOG_LEVEL": "WARNING",
         "THROTTLE_USER": "1000000/minute",
         "DJANGO_SETTINGS_MODULE": "bytchat.settings",
     }
-    tokens, bot_id = prepare_django(env, max(*args.concurrency, 20), f"{mock}/v1")
+    tokens, bot_id = prepare_django(env, max(*args.concurrency, 20))
     python = sys.executable
     processes = [
         subprocess.Popen(
