@@ -79,12 +79,20 @@ def test_role_restricted_operations_document_403_and_open_ones_do_not(schema):
     assert 403 not in _statuses(schema, "/api/v1/conversations", "GET")
     # No authentication at all on the login endpoints: no 401 but the login's own.
     assert 401 not in _statuses(schema, "/api/v1/auth/password/forgot", "POST")
-    assert "INVALID_CREDENTIALS" in schema["paths"]["/api/v1/auth/token"]["post"]["responses"]["401"]["description"]
+    assert (
+        "INVALID_CREDENTIALS"
+        in schema["paths"]["/api/v1/auth/token"]["post"]["responses"]["401"]["description"]
+    )
 
 
 def test_the_chat_endpoint_documents_its_limits(schema):
     responses = schema["paths"]["/api/v1/chat"]["post"]["responses"]
-    for code in ("CONVERSATION_LIMIT_PER_BOT", "CONVERSATION_LIMIT", "MESSAGE_LIMIT", "CONVERSATION_ARCHIVED"):
+    for code in (
+        "CONVERSATION_LIMIT_PER_BOT",
+        "CONVERSATION_LIMIT",
+        "MESSAGE_LIMIT",
+        "CONVERSATION_ARCHIVED",
+    ):
         assert code in responses["409"]["description"]
     for code in ("RATE_LIMIT_EXCEEDED", "TOKEN_QUOTA_EXCEEDED"):
         assert code in responses["429"]["description"]
