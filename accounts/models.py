@@ -28,6 +28,8 @@ class Plan(models.Model):
     """What a user may do. A null limit means unlimited."""
 
     name = models.CharField(max_length=100, unique=True)
+    # A stable UUID for the clients that name plans by UUID (MagicAI's subscriptionType.id).
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     is_default = models.BooleanField(default=False, help_text="Given to new users.")
     max_bots = models.PositiveIntegerField(null=True, blank=True)
     max_conversations_per_bot = models.PositiveIntegerField(null=True, blank=True)

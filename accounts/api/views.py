@@ -7,10 +7,19 @@ from rest_framework.throttling import BaseThrottle, ScopedRateThrottle
 
 from accounts import selectors, services
 from accounts.api import serializers as s
+from accounts.errors import (
+    AccountSuspended,
+    EmailDomainNotAllowed,
+    InvalidCredentials,
+    InvalidRefreshToken,
+    InvalidResetLink,
+    LoginThrottled,
+    SelfModificationForbidden,
+)
 from accounts.models import User
 from bytchat.api.pagination import CursorPagination
 from bytchat.api.permissions import IsAdmin, IsManagerOrAdmin, RegistrationAllowed
-from bytchat.api.schema import error_responses
+from bytchat.api.schema import raises
 
 
 def _client_ip(request) -> str:
@@ -28,7 +37,8 @@ class RegisterView(GenericAPIView):
     permission_classes = [RegistrationAllowed]
     serializer_class = s.RegisterSerializer
 
-    @extend_schema(responses={201: s.UserSerializer, **error_responses(400, 401, 403)})
+    @extend_schema(responses={201: s.UserSerializer})
+    @raises(EmailDomainNotAllowed)
     def post(self, request):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -42,7 +52,8 @@ class TokenView(GenericAPIView):
     authentication_classes = []
     serializer_class = s.LoginSerializer
 
-    @extend_schema(responses={200: s.LoginResponseSerializer, **error_responses(400, 401, 403, 429)})
+    @extend_schema(responses={200: s.LoginResponseSerializer})
+    @raises(InvalidCredentials, AccountSuspended, LoginThrottled)
     def post(self, request):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -56,7 +67,8 @@ class TokenRefreshView(GenericAPIView):
     authentication_classes = []
     serializer_class = s.RefreshSerializer
 
-    @extend_schema(responses={200: s.TokenPairSerializer, **error_responses(400, 401)})
+    @extend_schema(responses={200: s.TokenPairSerializer})
+    @raises(InvalidRefreshToken)
     def post(self, request):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -72,7 +84,8 @@ class LogoutView(GenericAPIView):
     authentication_classes = []
     serializer_class = s.RefreshSerializer
 
-    @extend_schema(responses={204: None, **error_responses(400, 401)})
+    @extend_schema(responses={204: None})
+    @raises(InvalidRefreshToken)
     def post(self, request):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -88,7 +101,7 @@ class PasswordForgotView(GenericAPIView):
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "password_reset"
 
-    @extend_schema(responses={200: s.DetailSerializer, **error_responses(400, 429)})
+    @extend_schema(responses={200: s.DetailSerializer})
     def post(self, request):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -104,7 +117,8 @@ class PasswordResetView(GenericAPIView):
     authentication_classes = []
     serializer_class = s.PasswordResetSerializer
 
-    @extend_schema(responses={200: s.DetailSerializer, **error_responses(400)})
+    @extend_schema(responses={200: s.DetailSerializer})
+    @raises(InvalidResetLink)
     def post(self, request):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -117,11 +131,11 @@ class MeView(GenericAPIView):
     permission_classes = [IsAuthenticated]
     serializer_class = s.ProfileUpdateSerializer
 
-    @extend_schema(responses={200: s.UserSerializer, **error_responses(401)})
+    @extend_schema(responses={200: s.UserSerializer})
     def get(self, request):
         return Response(s.UserSerializer(request.user).data)
 
-    @extend_schema(responses={200: s.UserSerializer, **error_responses(400, 401)})
+    @extend_schema(responses={200: s.UserSerializer})
     def patch(self, request):
         serializer = self.get_serializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
@@ -134,7 +148,7 @@ class OnboardingCompleteView(GenericAPIView):
     permission_classes = [IsAuthenticated]
     serializer_class = None
 
-    @extend_schema(request=None, responses={200: s.UserSerializer, **error_responses(401)})
+    @extend_schema(request=None, responses={200: s.UserSerializer})
     def post(self, request):
         user = services.user_complete_onboarding(user=request.user)
         return Response(s.UserSerializer(user).data)
@@ -155,7 +169,7 @@ class UserListCreateView(GenericAPIView):
             OpenApiParameter("role", enum=["user", "manager", "admin"]),
             OpenApiParameter("status", enum=["active", "suspended"]),
         ],
-        responses={200: s.UserSerializer(many=True), **error_responses(400, 401, 403)},
+        responses={200: s.UserSerializer(many=True)},
     )
     def get(self, request):
         filters = s.UserListFilterSerializer(data=request.query_params)
@@ -165,7 +179,7 @@ class UserListCreateView(GenericAPIView):
 
     @extend_schema(
         request=s.AdminUserCreateSerializer,
-        responses={201: s.UserSerializer, **error_responses(400, 401, 403)},
+        responses={201: s.UserSerializer},
     )
     def post(self, request):
         serializer = s.AdminUserCreateSerializer(data=request.data)
@@ -179,7 +193,8 @@ class UserDetailView(GenericAPIView):
     permission_classes = [IsAdmin]
     serializer_class = s.AdminUserUpdateSerializer
 
-    @extend_schema(responses={200: s.UserSerializer, **error_responses(400, 401, 403, 404)})
+    @extend_schema(responses={200: s.UserSerializer})
+    @raises(SelfModificationForbidden)
     def patch(self, request, user_id):
         user = selectors.user_get(user_id=user_id)
         serializer = self.get_serializer(data=request.data, partial=True)

@@ -14,12 +14,9 @@ from analytics.api import serializers as s
 from analytics.periods import Period
 from bytchat.api.pagination import CursorPagination
 from bytchat.api.permissions import IsAdmin, IsManagerOrAdmin
-from bytchat.api.schema import error_responses
 from chat.services.conversations import conversation_delete
 
 logger = logging.getLogger(__name__)
-
-READ_ERRORS = error_responses(400, 401, 403)
 
 
 def _query(request, serializer_class) -> dict:
@@ -32,7 +29,7 @@ def _query(request, serializer_class) -> dict:
 class OverviewView(APIView):
     permission_classes = [IsManagerOrAdmin]
 
-    @extend_schema(parameters=[s.PeriodQuerySerializer], responses={200: s.OverviewSerializer, **READ_ERRORS})
+    @extend_schema(parameters=[s.PeriodQuerySerializer], responses={200: s.OverviewSerializer})
     def get(self, request):
         query = _query(request, s.PeriodQuerySerializer)
         result = selectors.overview(period=Period.last(query["days"]), language=request.user.language)
@@ -43,9 +40,7 @@ class OverviewView(APIView):
 class DailyView(APIView):
     permission_classes = [IsManagerOrAdmin]
 
-    @extend_schema(
-        parameters=[s.PeriodQuerySerializer], responses={200: s.DailySeriesSerializer, **READ_ERRORS}
-    )
+    @extend_schema(parameters=[s.PeriodQuerySerializer], responses={200: s.DailySeriesSerializer})
     def get(self, request):
         period = Period.last(_query(request, s.PeriodQuerySerializer)["days"])
         points = selectors.daily_series(period=period)
@@ -56,9 +51,7 @@ class DailyView(APIView):
 class BotStatsView(APIView):
     permission_classes = [IsManagerOrAdmin]
 
-    @extend_schema(
-        parameters=[s.RankingQuerySerializer], responses={200: s.BotStatsListSerializer, **READ_ERRORS}
-    )
+    @extend_schema(parameters=[s.RankingQuerySerializer], responses={200: s.BotStatsListSerializer})
     def get(self, request):
         query = _query(request, s.RankingQuerySerializer)
         period = Period.last(query["days"])
@@ -70,9 +63,7 @@ class BotStatsView(APIView):
 class UserStatsView(APIView):
     permission_classes = [IsManagerOrAdmin]
 
-    @extend_schema(
-        parameters=[s.RankingQuerySerializer], responses={200: s.UserStatsListSerializer, **READ_ERRORS}
-    )
+    @extend_schema(parameters=[s.RankingQuerySerializer], responses={200: s.UserStatsListSerializer})
     def get(self, request):
         query = _query(request, s.RankingQuerySerializer)
         period = Period.last(query["days"])
@@ -92,7 +83,7 @@ class RunListView(GenericAPIView):
             OpenApiParameter("limit", int, description="Page size, up to 100."),
             OpenApiParameter("cursor", str, description="From the `next` or `previous` link."),
         ],
-        responses={200: s.RunSerializer(many=True), **READ_ERRORS},
+        responses={200: s.RunSerializer(many=True)},
     )
     def get(self, request):
         runs = selectors.run_list(**_query(request, s.RunFilterSerializer))
@@ -105,9 +96,7 @@ class RunListView(GenericAPIView):
 class FeedbackSummaryView(APIView):
     permission_classes = [IsManagerOrAdmin]
 
-    @extend_schema(
-        parameters=[s.FeedbackQuerySerializer], responses={200: s.FeedbackSummarySerializer, **READ_ERRORS}
-    )
+    @extend_schema(parameters=[s.FeedbackQuerySerializer], responses={200: s.FeedbackSummarySerializer})
     def get(self, request):
         query = _query(request, s.FeedbackQuerySerializer)
         period = Period.last(query["days"])
@@ -132,7 +121,7 @@ class ConversationListView(GenericAPIView):
             OpenApiParameter("limit", int, description="Page size, up to 100."),
             OpenApiParameter("cursor", str, description="From the `next` or `previous` link."),
         ],
-        responses={200: s.AdminConversationSerializer(many=True), **READ_ERRORS},
+        responses={200: s.AdminConversationSerializer(many=True)},
     )
     def get(self, request):
         conversations = selectors.conversation_list_all(**_query(request, s.ConversationFilterSerializer))
@@ -150,7 +139,7 @@ class ConversationDetailView(APIView):
 
     permission_classes = [IsAdmin]
 
-    @extend_schema(responses={204: None, **error_responses(401, 403, 404)})
+    @extend_schema(responses={204: None})
     def delete(self, request, conversation_id):
         conversation = selectors.conversation_get_any(conversation_id=conversation_id)
         conversation_delete(conversation=conversation)

@@ -19,14 +19,23 @@ from rest_framework.response import Response
 from accounts.models import Language
 from bots import selectors, services
 from bots.api import serializers as s
-from bots.errors import FileTooLarge
+from bots.errors import (
+    DocumentBusy,
+    EmptyFile,
+    FileTooLarge,
+    LastModelConfig,
+    NotBotEditor,
+    PlanLimitReached,
+    StaffOnly,
+    UnsupportedFileType,
+)
 from bots.knowledge.search import search
 from bots.models import Bot
 from bytchat.api.pagination import CursorPagination
 from bytchat.api.permissions import IsAdmin
-from bytchat.api.schema import error_responses
+from bytchat.api.schema import LenientParameter, raises
 
-LANG_PARAMETER = OpenApiParameter("lang", enum=["es", "en"], description=s.LANGUAGE_HELP)
+LANG_PARAMETER = LenientParameter("lang", enum=["es", "en"], description=s.LANGUAGE_HELP)
 LANGUAGES = {code for code, _ in Language.choices}
 
 
@@ -73,16 +82,14 @@ class CategoryListCreateView(LocalizedView):
     def get_serializer_class(self):
         return s.CategoryWriteSerializer if self.request.method == "POST" else s.CategorySerializer
 
-    @extend_schema(
-        parameters=[LANG_PARAMETER], responses={200: s.CategorySerializer(many=True), **error_responses(401)}
-    )
+    @extend_schema(parameters=[LANG_PARAMETER], responses={200: s.CategorySerializer(many=True)})
     def get(self, request):
         categories = selectors.category_list(user=request.user)
         return Response(
             s.CategorySerializer(categories, many=True, context=self.get_serializer_context()).data
         )
 
-    @extend_schema(responses={201: s.CategorySerializer, **error_responses(400, 401, 403)})
+    @extend_schema(responses={201: s.CategorySerializer})
     def post(self, request):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -106,13 +113,11 @@ class CategoryDetailView(LocalizedView):
         category = selectors.category_get(user=self.request.user, category_id=category_id)
         return Response(s.CategorySerializer(category, context=self.get_serializer_context()).data)
 
-    @extend_schema(
-        parameters=[LANG_PARAMETER], responses={200: s.CategorySerializer, **error_responses(401, 404)}
-    )
+    @extend_schema(parameters=[LANG_PARAMETER], responses={200: s.CategorySerializer})
     def get(self, request, category_id):
         return self._respond(category_id)
 
-    @extend_schema(responses={200: s.CategorySerializer, **error_responses(400, 401, 403, 404)})
+    @extend_schema(responses={200: s.CategorySerializer})
     def patch(self, request, category_id):
         category = selectors.category_get(user=request.user, category_id=category_id)
         serializer = self.get_serializer(data=request.data, partial=True)
@@ -120,7 +125,7 @@ class CategoryDetailView(LocalizedView):
         services.category_update(category=category, **serializer.validated_data)
         return self._respond(category_id)
 
-    @extend_schema(request=None, responses={204: None, **error_responses(401, 403, 404)})
+    @extend_schema(request=None, responses={204: None})
     def delete(self, request, category_id):
         category = selectors.category_get(user=request.user, category_id=category_id)
         services.category_delete(category=category)
@@ -137,7 +142,7 @@ class BotListCreateView(LocalizedView):
 
     @extend_schema(
         parameters=[LANG_PARAMETER, OpenApiParameter("category", str, description="A category id.")],
-        responses={200: s.BotSerializer(many=True), **error_responses(400, 401)},
+        responses={200: s.BotSerializer(many=True)},
     )
     def get(self, request):
         filters = s.BotListFilterSerializer(data=request.query_params)
@@ -148,7 +153,8 @@ class BotListCreateView(LocalizedView):
             s.BotSerializer(page, many=True, context=self.get_serializer_context()).data
         )
 
-    @extend_schema(responses={201: s.BotSerializer, **error_responses(400, 401, 403, 409)})
+    @extend_schema(responses={201: s.BotSerializer})
+    @raises(StaffOnly, PlanLimitReached)
     def post(self, request):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -163,12 +169,13 @@ class BotDetailView(BotScopedView):
     def get_serializer_class(self):
         return s.BotSerializer if self.request.method == "GET" else s.BotWriteSerializer
 
-    @extend_schema(parameters=[LANG_PARAMETER], responses={200: s.BotSerializer, **error_responses(401, 404)})
+    @extend_schema(parameters=[LANG_PARAMETER], responses={200: s.BotSerializer})
     def get(self, request, bot_id):
         bot = self.get_bot(knowledge=False)
         return Response(s.BotSerializer(bot, context=self.get_serializer_context()).data)
 
-    @extend_schema(responses={200: s.BotSerializer, **error_responses(400, 401, 403, 404)})
+    @extend_schema(responses={200: s.BotSerializer})
+    @raises(NotBotEditor, StaffOnly)
     def patch(self, request, bot_id):
         bot = self.get_bot(write=True, knowledge=False)
         serializer = self.get_serializer(data=request.data, partial=True)
@@ -176,7 +183,8 @@ class BotDetailView(BotScopedView):
         bot = services.bot_update(user=request.user, bot=bot, **serializer.validated_data)
         return Response(s.BotSerializer(bot, context=self.get_serializer_context()).data)
 
-    @extend_schema(request=None, responses={204: None, **error_responses(401, 403, 404)})
+    @extend_schema(request=None, responses={204: None})
+    @raises(NotBotEditor)
     def delete(self, request, bot_id):
         services.bot_delete(bot=self.get_bot(write=True, knowledge=False))
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -202,12 +210,14 @@ class ModelConfigListCreateView(BotScopedView):
     def get_serializer_class(self):
         return s.ModelConfigWriteSerializer if self.request.method == "POST" else s.ModelConfigSerializer
 
-    @extend_schema(responses={200: s.ModelConfigSerializer(many=True), **error_responses(401, 403, 404)})
+    @extend_schema(responses={200: s.ModelConfigSerializer(many=True)})
+    @raises(NotBotEditor)
     def get(self, request, bot_id):
         bot = self.get_bot(write=True, knowledge=False)
         return Response(s.ModelConfigSerializer(selectors.model_config_list(bot=bot), many=True).data)
 
-    @extend_schema(responses={201: s.ModelConfigSerializer, **error_responses(400, 401, 403, 404)})
+    @extend_schema(responses={201: s.ModelConfigSerializer})
+    @raises(NotBotEditor)
     def post(self, request, bot_id):
         bot = self.get_bot(write=True, knowledge=False)
         serializer = self.get_serializer(data=request.data)
@@ -224,7 +234,8 @@ class ModelConfigDetailView(BotScopedView):
         bot = self.get_bot(write=True, knowledge=False)
         return selectors.model_config_get(bot=bot, config_id=self.kwargs["config_id"])
 
-    @extend_schema(responses={200: s.ModelConfigSerializer, **error_responses(400, 401, 403, 404, 409)})
+    @extend_schema(responses={200: s.ModelConfigSerializer})
+    @raises(NotBotEditor, LastModelConfig)
     def patch(self, request, bot_id, config_id):
         config = self._config()
         serializer = self.get_serializer(data=request.data, partial=True)
@@ -232,7 +243,8 @@ class ModelConfigDetailView(BotScopedView):
         config = services.model_config_update(config=config, **serializer.validated_data)
         return Response(s.ModelConfigSerializer(config).data)
 
-    @extend_schema(request=None, responses={204: None, **error_responses(401, 403, 404, 409)})
+    @extend_schema(request=None, responses={204: None})
+    @raises(NotBotEditor, LastModelConfig)
     def delete(self, request, bot_id, config_id):
         services.model_config_remove(config=self._config())
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -276,7 +288,8 @@ class DocumentListCreateView(BotScopedView):
     def get_serializer_class(self):
         return s.DocumentUploadSerializer if self.request.method == "POST" else s.DocumentSerializer
 
-    @extend_schema(responses={200: s.DocumentSerializer(many=True), **error_responses(401, 403, 404)})
+    @extend_schema(responses={200: s.DocumentSerializer(many=True)})
+    @raises(NotBotEditor)
     def get(self, request, bot_id):
         bot = self.get_bot()
         page = self.paginate_queryset(selectors.document_list(bot=bot))
@@ -284,8 +297,9 @@ class DocumentListCreateView(BotScopedView):
 
     @extend_schema(
         request={"multipart/form-data": s.DocumentUploadSerializer},
-        responses={202: s.DocumentSerializer, **error_responses(400, 401, 403, 404, 413, 415)},
+        responses={202: s.DocumentSerializer},
     )
+    @raises(NotBotEditor, EmptyFile, FileTooLarge, UnsupportedFileType)
     def post(self, request, bot_id):
         """Upload a document; it is indexed in the background (status `pending`)."""
         bot = self.get_bot(write=True)
@@ -302,12 +316,14 @@ class DocumentListCreateView(BotScopedView):
 class DocumentDetailView(BotScopedView):
     serializer_class = s.DocumentSerializer
 
-    @extend_schema(responses={200: s.DocumentSerializer, **error_responses(401, 403, 404)})
+    @extend_schema(responses={200: s.DocumentSerializer})
+    @raises(NotBotEditor)
     def get(self, request, bot_id, document_id):
         document = selectors.document_get(bot=self.get_bot(), document_id=document_id)
         return Response(s.DocumentSerializer(document).data)
 
-    @extend_schema(request=None, responses={204: None, **error_responses(401, 403, 404)})
+    @extend_schema(request=None, responses={204: None})
+    @raises(NotBotEditor)
     def delete(self, request, bot_id, document_id):
         document = selectors.document_get(bot=self.get_bot(write=True), document_id=document_id)
         services.document_delete(document=document)
@@ -318,7 +334,8 @@ class DocumentDetailView(BotScopedView):
 class DocumentReindexView(BotScopedView):
     serializer_class = None
 
-    @extend_schema(request=None, responses={202: s.DocumentSerializer, **error_responses(401, 403, 404, 409)})
+    @extend_schema(request=None, responses={202: s.DocumentSerializer})
+    @raises(NotBotEditor, DocumentBusy)
     def post(self, request, bot_id, document_id):
         document = selectors.document_get(bot=self.get_bot(write=True), document_id=document_id)
         document = services.document_reindex(document=document)
@@ -334,8 +351,9 @@ class BotSearchView(BotScopedView):
 
     @extend_schema(
         parameters=[s.SearchQuerySerializer],
-        responses={200: s.SearchHitSerializer(many=True), **error_responses(400, 401, 403, 404)},
+        responses={200: s.SearchHitSerializer(many=True)},
     )
+    @raises(NotBotEditor)
     def get(self, request, bot_id):
         bot = self.get_bot()
         query = s.SearchQuerySerializer(data=request.query_params)

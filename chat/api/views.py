@@ -15,11 +15,21 @@ from rest_framework.views import APIView
 
 from bytchat.api.async_views import api_errors, authenticate, parse_json_after, request_user
 from bytchat.api.pagination import CursorPagination
-from bytchat.api.schema import error_responses
+from bytchat.api.schema import raises
 from bytchat.api.sse import sse_event, sse_response
 from bytchat.db import db_step
+from bytchat.errors import Conflict, NotFound
 from chat import selectors
 from chat.api import serializers as s
+from chat.errors import (
+    ChatFailed,
+    ConversationArchived,
+    ConversationConfirmationRequired,
+    ConversationLimitReached,
+    MessageLimitReached,
+    MessageRateLimited,
+    TokenQuotaExceeded,
+)
 from chat.services import conversations, engine
 from chat.services.feedback import feedback_submit
 
@@ -39,7 +49,7 @@ class ConversationListCreateView(GenericAPIView):
 
     @extend_schema(
         parameters=[OpenApiParameter("bot", str), OpenApiParameter("archived", bool)],
-        responses={200: s.ConversationSerializer(many=True), **error_responses(400, 401)},
+        responses={200: s.ConversationSerializer(many=True)},
     )
     def get(self, request):
         filters = s.ConversationListFilterSerializer(data=request.query_params)
@@ -52,7 +62,8 @@ class ConversationListCreateView(GenericAPIView):
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(s.ConversationSerializer(page, many=True).data)
 
-    @extend_schema(responses={201: s.ConversationSerializer, **error_responses(400, 401, 404, 409)})
+    @extend_schema(responses={201: s.ConversationSerializer})
+    @raises(NotFound, ConversationConfirmationRequired, ConversationLimitReached)
     def post(self, request):
         serializer = s.ConversationCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -70,12 +81,12 @@ class ConversationListCreateView(GenericAPIView):
 class ConversationDetailView(GenericAPIView):
     serializer_class = s.ConversationRenameSerializer
 
-    @extend_schema(responses={200: s.ConversationSerializer, **error_responses(401, 404)})
+    @extend_schema(responses={200: s.ConversationSerializer})
     def get(self, request, conversation_id):
         conversation = conversations.conversation_get(user=request.user, conversation_id=conversation_id)
         return Response(s.ConversationSerializer(conversation).data)
 
-    @extend_schema(responses={200: s.ConversationSerializer, **error_responses(400, 401, 404)})
+    @extend_schema(responses={200: s.ConversationSerializer})
     def patch(self, request, conversation_id):
         conversation = conversations.conversation_get(user=request.user, conversation_id=conversation_id)
         serializer = self.get_serializer(data=request.data)
@@ -85,7 +96,7 @@ class ConversationDetailView(GenericAPIView):
         )
         return Response(s.ConversationSerializer(conversation).data)
 
-    @extend_schema(responses={204: None, **error_responses(401, 404)})
+    @extend_schema(responses={204: None})
     def delete(self, request, conversation_id):
         conversation = conversations.conversation_get(user=request.user, conversation_id=conversation_id)
         conversations.conversation_delete(conversation=conversation)
@@ -96,7 +107,7 @@ class ConversationDetailView(GenericAPIView):
 class ConversationArchiveView(GenericAPIView):
     serializer_class = s.ConversationArchiveSerializer
 
-    @extend_schema(responses={200: s.ConversationSerializer, **error_responses(400, 401, 404)})
+    @extend_schema(responses={200: s.ConversationSerializer})
     def post(self, request, conversation_id):
         conversation = conversations.conversation_get(user=request.user, conversation_id=conversation_id)
         serializer = self.get_serializer(data=request.data)
@@ -119,7 +130,7 @@ class MessageListView(GenericAPIView):
     pagination_class = MessagePagination
     serializer_class = s.MessageSerializer
 
-    @extend_schema(responses={200: s.MessageSerializer(many=True), **error_responses(401, 404)})
+    @extend_schema(responses={200: s.MessageSerializer(many=True)})
     def get(self, request, conversation_id):
         conversation = conversations.conversation_get(user=request.user, conversation_id=conversation_id)
         page = self.paginate_queryset(selectors.message_list(conversation=conversation))
@@ -130,7 +141,7 @@ class MessageListView(GenericAPIView):
 class FeedbackView(GenericAPIView):
     serializer_class = s.FeedbackRequestSerializer
 
-    @extend_schema(responses={200: s.FeedbackSerializer, **error_responses(400, 401, 404)})
+    @extend_schema(responses={200: s.FeedbackSerializer})
     def post(self, request, message_id):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -142,8 +153,9 @@ class FeedbackView(GenericAPIView):
 class SuggestionListView(APIView):
     @extend_schema(
         parameters=[OpenApiParameter("bot", str, required=True)],
-        responses={200: s.SuggestionListSerializer, **error_responses(400, 401, 404)},
+        responses={200: s.SuggestionListSerializer},
     )
+    @raises(NotFound)
     def get(self, request):
         query = s.SuggestionQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -197,9 +209,26 @@ async def chat_view(request: HttpRequest) -> HttpResponse:
     return await chat_answer(data, functools.partial(request_user, request))
 
 
+# What `engine.chat_prepare` (and `chat_complete_async` without streaming) can refuse with.
+CHAT_ERRORS = (
+    NotFound,
+    ConversationConfirmationRequired,
+    ConversationLimitReached,
+    ConversationArchived,
+    MessageLimitReached,
+    Conflict,
+    MessageRateLimited,
+    TokenQuotaExceeded,
+    ChatFailed,
+)
+
+
 class ChatSchemaView(APIView):
     """OpenAPI description of `chat_view`. Routed after it at the same path, so Django
     never reaches it; it exists because the schema generator only reads DRF views."""
+
+    # chat_view is not throttled by DRF: its 429s are the plan's (CHAT_ERRORS).
+    throttle_classes: list = []
 
     @extend_schema(
         tags=["chat"],
@@ -210,8 +239,8 @@ class ChatSchemaView(APIView):
                 "citations, then done or error. Keep-alive comments every 15 s while idle."
             ),
             201: s.ChatResultSerializer,
-            **error_responses(400, 401, 404, 409, 429),
         },
     )
+    @raises(*CHAT_ERRORS)
     def post(self, request):  # pragma: no cover - never routed to
         raise NotImplementedError

@@ -6,6 +6,7 @@ categories and agents come in it, as the MagicAI document says.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from rest_framework import serializers
@@ -45,12 +46,38 @@ class UpperChoiceField(serializers.ChoiceField):
 
 # --- Users -------------------------------------------------------------------------------
 class PlanSerializer(serializers.Serializer):
-    id = serializers.CharField()
+    id = serializers.CharField(source="public_id")
     name = serializers.CharField()
     maxConversationsPerAgent = serializers.IntegerField(source="max_conversations_per_bot", allow_null=True)
     maxMessagesPerConversation = serializers.IntegerField(
         source="max_messages_per_conversation", allow_null=True
     )
+
+
+class PlanField(serializers.Field):
+    """A plan by its UUID, as magicai-api.md names it; the integer id that earlier Bytchat
+    releases sent is still accepted."""
+
+    default_error_messages = {"does_not_exist": "No plan has this id.", "invalid": "Not a plan id."}
+
+    def to_internal_value(self, data: Any) -> Plan:
+        if isinstance(data, bool) or not isinstance(data, (int, str)):
+            self.fail("invalid")
+        text = str(data).strip()
+        if text.isascii() and text.isdigit():
+            lookup = {"pk": int(text)} if len(text) <= 18 else None
+        else:
+            try:
+                lookup = {"public_id": uuid.UUID(text)}
+            except ValueError:
+                self.fail("invalid")
+        plan = Plan.objects.filter(**lookup).first() if lookup else None
+        if plan is None:
+            self.fail("does_not_exist")
+        return plan
+
+    def to_representation(self, plan: Plan) -> str:
+        return str(plan.public_id)
 
 
 def plan_data(plan: Plan) -> dict[str, Any] | None:
@@ -89,9 +116,7 @@ class RegisterSerializer(serializers.Serializer):
     password = serializers.CharField(max_length=128, trim_whitespace=False)
     fullName = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     role = UpperChoiceField(ROLES_IN, required=False, default="USER")
-    subscriptionTypeId = serializers.PrimaryKeyRelatedField(
-        queryset=Plan.objects.all(), required=False, allow_null=True, default=None
-    )
+    subscriptionTypeId = PlanField(required=False, allow_null=True, default=None)
     language = UpperChoiceField(LANGUAGES_IN, required=False, default="ES")
 
     def service_arguments(self) -> dict[str, Any]:

@@ -108,7 +108,7 @@ class TestLogin:
         assert body["user"]["role"] == "ADMIN"
         assert body["user"]["fullName"] == "Admin User"
         assert body["user"]["subscriptionType"] == {
-            "id": str(plan.pk),
+            "id": str(plan.public_id),
             "name": "Free",
             "maxConversationsPerAgent": 5,
             "maxMessagesPerConversation": 100,
@@ -154,7 +154,9 @@ class TestRegister:
             name="Pro", max_conversations_per_bot=50, max_messages_per_conversation=500
         )
         response = admin_client_api.post(
-            url("auth/register"), {**self.REQUEST, "subscriptionTypeId": str(other_plan.pk)}, format="json"
+            url("auth/register"),
+            {**self.REQUEST, "subscriptionTypeId": str(other_plan.public_id)},
+            format="json",
         )
         assert response.status_code == 201
         body = response.json()
@@ -166,6 +168,33 @@ class TestRegister:
         created = User.objects.get(email="user@example.com")
         assert created.check_password("a-much-longer-passphrase")
         assert created.plan == other_plan
+
+    def test_the_plan_id_is_a_uuid_as_documented(self, admin_client_api, plan):
+        response = admin_client_api.post(
+            url("auth/register"), {**self.REQUEST, "subscriptionTypeId": str(plan.public_id)}, format="json"
+        )
+        assert response.status_code == 201
+        assert uuid.UUID(response.json()["subscriptionType"]["id"]) == plan.public_id
+
+    @pytest.mark.parametrize("old_id", [lambda plan: plan.pk, lambda plan: str(plan.pk)])
+    def test_the_integer_plan_id_of_earlier_releases_is_still_accepted(self, admin_client_api, old_id):
+        other_plan = Plan.objects.create(name="Pro")
+        response = admin_client_api.post(
+            url("auth/register"), {**self.REQUEST, "subscriptionTypeId": old_id(other_plan)}, format="json"
+        )
+        assert response.status_code == 201
+        assert response.json()["subscriptionType"]["id"] == str(other_plan.public_id)
+        assert User.objects.get(email="user@example.com").plan == other_plan
+
+    @pytest.mark.parametrize(
+        "bad_id", [str(uuid.uuid4()), "not-a-plan", 99999999999999999999999, True, {"id": 1}]
+    )
+    def test_an_unknown_plan_id_is_a_400(self, admin_client_api, bad_id):
+        response = admin_client_api.post(
+            url("auth/register"), {**self.REQUEST, "subscriptionTypeId": bad_id}, format="json"
+        )
+        assert "subscriptionTypeId" in assert_error(response, 400)["errors"]
+        assert not User.objects.filter(email="user@example.com").exists()
 
     def test_an_admin_creates_an_admin(self, admin_client_api):
         response = admin_client_api.post(
