@@ -162,3 +162,48 @@ class TestTokenQuota:
         total = Run.objects.filter(user=user).aggregate(total=Sum(F("input_tokens") + F("output_tokens")))
         usage = TokenUsage.objects.get(user=user)
         assert (usage.used, usage.reserved) == (total["total"], 0)
+
+
+class TestPerBotLimitOnEachSurface:
+    LIMIT = 3
+    PARALLEL = 20
+
+    def test_champions_refuses_past_the_limit(self, user):
+        from bytchat.compat.champions.tests.helpers import url
+
+        token = with_plan(user, max_conversations_per_bot=self.LIMIT)
+        bot = make_bot(owner=user)
+
+        def post(_):
+            client = APIClient()
+            client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+            body = {"message": "hello there", "bot": str(bot.pk), "stream": False}
+            return client.post(url("chat"), body, format="json")
+
+        responses = at_once(self.PARALLEL, post)
+        assert statuses(responses).count(200) == self.LIMIT
+        refused = [response.json() for response in responses if response.status_code != 200]
+        assert {body["detail"]["code"] for body in refused} == {"CONVERSATION_LIMIT"}
+        assert Conversation.objects.filter(user=user).count() == self.LIMIT
+
+    def test_escombot_archives_the_oldest_and_keeps_the_limit_of_active_chats(self):
+        from django.test import Client
+
+        from accounts.tests.factories import make_user
+        from bytchat.compat.escombot.tests.helpers import EMAIL, PASSWORD, login, url
+
+        make_bot(owner=None, is_public=True, language="es", name_es="ESCOMBOT")
+        user = make_user(email=EMAIL, password=PASSWORD)
+        with_plan(user, max_conversations_per_bot=self.LIMIT)
+        browser = Client()
+        assert login(browser).status_code == 200
+
+        def post(index):
+            client = Client()
+            client.cookies = browser.cookies
+            return client.post(url("chats"), {"title": f"Chat {index}"}, content_type="application/json")
+
+        responses = at_once(self.PARALLEL, post)
+        assert statuses(responses) == [201] * self.PARALLEL
+        assert Conversation.objects.filter(user=user, archived=False).count() == self.LIMIT
+        assert Conversation.objects.filter(user=user, archived=True).count() == self.PARALLEL - self.LIMIT
