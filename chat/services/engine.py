@@ -401,15 +401,19 @@ async def chat_complete_async(turn: Turn) -> ChatResult:
 def _load_result(turn: Turn) -> ChatResult:
     if turn.conversation_gone:
         return _unstored_result(turn)
-    conversation = Conversation.objects.select_related("bot").get(pk=turn.conversation_id)
-    user_message = Message.objects.get(pk=turn.user_message_id)
-    assistant = Message.objects.prefetch_related("citations").get(pk=turn.assistant_message_id)
+    try:
+        conversation = Conversation.objects.select_related("bot").get(pk=turn.conversation_id)
+        user_message = Message.objects.get(pk=turn.user_message_id)
+        assistant = Message.objects.prefetch_related("citations").get(pk=turn.assistant_message_id)
+    except (Conversation.DoesNotExist, Message.DoesNotExist):
+        # Deleted between storing the answer and reading it back (a parallel eviction).
+        return _unstored_result(turn)
     return ChatResult(conversation, user_message, assistant)
 
 
 def _unstored_result(turn: Turn) -> ChatResult:
-    """The answer of a conversation deleted while it ran (evicted by a parallel turn): what
-    the client would have read in the stream. Nothing here is saved."""
+    """The answer of a conversation deleted while it ran or right after (evicted by a
+    parallel turn): what the client would have read in the stream. Nothing here is saved."""
     outcome = turn.outcome
     now = timezone.now()
     conversation = Conversation(

@@ -87,3 +87,29 @@ def test_archive_policy_frees_a_place_under_the_active_limit_with_this_bot_only(
     make_conversation(user=user, bot=other_bot)
     with pytest.raises(conversations.ConversationLimitReached):  # nothing of this bot to archive
         conversations.conversation_create(user=user, bot=bot, at_limit=conversations.AtLimit.ARCHIVE_OLDEST)
+
+
+@pytest.mark.parametrize("deleted", ["before the answer is stored", "right after"])
+def test_a_conversation_deleted_while_its_answer_runs_still_answers(user_client, user, monkeypatch, deleted):
+    """What a parallel eviction does to a running answer, in a fixed order."""
+    from analytics.models import Run
+    from chat.services import engine
+
+    store_answer = engine._store_answer
+
+    def store_around_a_deletion(turn, outcome):
+        if deleted == "right after":
+            store_answer(turn, outcome)
+        Conversation.objects.filter(pk=turn.conversation_id).delete()
+        if deleted != "right after":
+            store_answer(turn, outcome)
+
+    monkeypatch.setattr(engine, "_store_answer", store_around_a_deletion)
+    bot = make_bot(owner=user)
+    body = {"bot": str(bot.pk), "message": "hello there", "stream": False}
+    response = user_client.post("/api/v1/chat", body, format="json")
+    assert response.status_code == 201
+    assert response.json()["assistant_message"]["content"]
+    run = Run.objects.get()
+    assert (run.conversation_id, run.message_id, run.status) == (None, None, "success")
+    assert run.tokens_used > 0
