@@ -177,19 +177,17 @@ def _token_pair(refresh: RefreshToken) -> TokenPair:
 
 def user_authenticate(*, email: str, password: str, ip: str) -> User:
     """Check credentials under the failed-login throttle and the email-domain policy."""
-    login_throttle.login_throttle_check(email=email, ip=ip)
     email_domain_check(email=email)
+    login_throttle.login_attempt_count(email=email, ip=ip)
     user = User.objects.filter(email=normalize_email(email)).first()
     if user is None:
         make_password(password)  # spend the same time as a real check: no email probing
-        login_throttle.login_failure_record(email=email, ip=ip)
         raise InvalidCredentials()
     if not user.check_password(password):
-        login_throttle.login_failure_record(email=email, ip=ip)
         raise InvalidCredentials()
+    login_throttle.login_attempt_succeeded(email=email, ip=ip)
     if not user.is_active:
         raise AccountSuspended()
-    login_throttle.login_failures_clear(email=email)
     user.last_login = timezone.now()
     user.save(update_fields=["last_login"])
     return user

@@ -12,6 +12,13 @@ class RunStatus(models.TextChoices):
     INCOMPLETE = "incomplete", "Incomplete"
 
 
+class UsageSource(models.TextChoices):
+    PROVIDER = "provider", "Reported by the provider"
+    # The provider's usage never arrived (a client gone, a stream cut short): counted with
+    # `chat.llm.base.estimate_tokens` over the prompt and the text streamed so far.
+    ESTIMATED = "estimated", "Estimated"
+
+
 class Run(models.Model):
     """One per answer, whatever its outcome: the raw material of every usage figure."""
 
@@ -34,6 +41,8 @@ class Run(models.Model):
     model = models.CharField(max_length=200, blank=True)
     input_tokens = models.PositiveIntegerField(default=0)
     output_tokens = models.PositiveIntegerField(default=0)
+    # Blank on runs no model answered (and on runs stored before this was recorded).
+    usage_source = models.CharField(max_length=16, choices=UsageSource.choices, blank=True, default="")
     ttft_ms = models.PositiveIntegerField(null=True, blank=True)
     latency_ms = models.PositiveIntegerField(null=True, blank=True)
     status = models.CharField(max_length=16, choices=RunStatus.choices)

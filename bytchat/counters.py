@@ -38,18 +38,35 @@ def window_peek(*, scope: str, subject: str, window_seconds: int) -> WindowCount
 
 
 def window_hit(*, scope: str, subject: str, window_seconds: int) -> WindowCount:
-    """Count one hit, opening a window if none is open; the count includes this hit."""
+    """Count one hit, opening a window if none is open; the count includes this hit.
+
+    The count comes from one atomic increment (Redis INCR; the local-memory cache's incr
+    holds its lock), so parallel hits each get a count of their own: a caller that
+    decides on the count it got ("increment first, then decide") cannot be raced past a
+    limit."""
     count_key, start_key = _keys(scope, subject)
     now = time.time()
     cache.add(start_key, now, timeout=window_seconds)
-    cache.add(count_key, 0, timeout=window_seconds)
-    try:
-        count = cache.incr(count_key)
-    except ValueError:  # expired between add and incr: a new window
-        cache.set(start_key, now, timeout=window_seconds)
-        cache.set(count_key, 1, timeout=window_seconds)
+    for _ in range(3):
+        cache.add(count_key, 0, timeout=window_seconds)
+        try:
+            count = cache.incr(count_key)
+            break
+        except ValueError:  # the window expired between add and incr: open a new one
+            cache.add(start_key, now, timeout=window_seconds)
+    else:  # pragma: no cover - the key vanished three times in a row
         count = 1
     return WindowCount(count, _seconds_left(cache.get(start_key, now), window_seconds))
+
+
+def window_unhit(*, scope: str, subject: str) -> None:
+    """Take back one hit counted by `window_hit` (the attempt turned out not to count)."""
+    count_key, _ = _keys(scope, subject)
+    try:
+        if cache.decr(count_key) < 0:
+            cache.delete(count_key)
+    except ValueError:  # the window closed meanwhile
+        pass
 
 
 def window_clear(*, scope: str, subject: str) -> None:

@@ -271,6 +271,11 @@ PROVIDER_TIMEOUT_SECONDS = env_int("PROVIDER_TIMEOUT_SECONDS", 60)
 MAX_MESSAGE_CHARS = env_int("MAX_MESSAGE_CHARS", 8000)
 # How many knowledge chunks an answer is built from.
 CHAT_KNOWLEDGE_CHUNKS = env_int("CHAT_KNOWLEDGE_CHUNKS", 5)
+# The monthly token quota admits a turn by reserving its prompt's estimated tokens plus
+# these (the sources, the history and the answer), settled with what it really used.
+TOKEN_RESERVATION_ANSWER_TOKENS = env_int("TOKEN_RESERVATION_ANSWER_TOKENS", 4000)
+# A reservation never settled (its process died) stops counting after this long.
+TOKEN_RESERVATION_TTL_SECONDS = env_int("TOKEN_RESERVATION_TTL_SECONDS", 900)
 
 # --- E-mail -----------------------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

@@ -114,3 +114,36 @@ class Feedback(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rating} on {self.message_id}"
+
+
+class TokenUsage(models.Model):
+    """A user's tokens in one calendar month (UTC): `used` by stored answers and `reserved`
+    by answers still running. Admission to a turn is one conditional UPDATE of this row
+    (`chat.services.limits.token_quota_reserve`), so parallel turns cannot pass the quota."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    month = models.DateField(help_text="The first day of the month.")
+    used = models.PositiveBigIntegerField(default=0)
+    reserved = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "month"], name="token_usage_one_per_month")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.month:%Y-%m}: {self.used} used, {self.reserved} reserved"
+
+
+class TokenReservation(models.Model):
+    """The tokens one running answer holds on its month's `TokenUsage`. Settling deletes
+    it; one left by a process that died expires at `expires_at`."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    usage = models.ForeignKey(TokenUsage, on_delete=models.CASCADE, related_name="reservations")
+    tokens = models.PositiveIntegerField()
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["usage", "expires_at"], name="token_reservation_expiry")]
+
+    def __str__(self) -> str:
+        return f"{self.tokens} tokens until {self.expires_at:%Y-%m-%d %H:%M}"

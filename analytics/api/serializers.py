@@ -205,6 +205,7 @@ class RunSerializer(serializers.ModelSerializer):
             "input_tokens",
             "output_tokens",
             "tokens_used",
+            "usage_source",
             "ttft_ms",
             "latency_ms",
             "status",

@@ -8,6 +8,7 @@ async stream of `TextDelta`s ending with one `Usage`.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal, Protocol
@@ -106,10 +107,29 @@ class Usage:
 StreamItem = TextDelta | Usage
 
 
+# A word, a run of digits, one CJK character, or one other visible character.
+_TOKEN_PIECES = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]|[^\W\d_]+|\d+|[^\w\s]")
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+
+
 def estimate_tokens(texts: Iterable[str]) -> int:
-    """Roughly four tokens for every three words, the usual rule of thumb."""
-    words = sum(len(text.split()) for text in texts)
-    return math.ceil(words * 4 / 3)
+    """An offline estimate of what a BPE tokenizer (OpenAI's, Gemini's) counts, for when a
+    provider reports no usage. tiktoken would need its vocabulary downloaded at run time.
+
+    Words of up to eight letters are one token, longer ones one every four letters, digits go
+    in groups of three, punctuation and each CJK character are one token apiece: closer to
+    those tokenizers than a flat four tokens per three words, which counted no
+    punctuation, numbers or CJK text at all."""
+    tokens = 0
+    for text in texts:
+        for piece in _TOKEN_PIECES.findall(text):
+            if piece.isdigit():
+                tokens += math.ceil(len(piece) / 3)
+            elif len(piece) <= 8 or _CJK.match(piece):
+                tokens += 1
+            else:
+                tokens += math.ceil(len(piece) / 4)
+    return tokens
 
 
 class Provider(Protocol):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import enum
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, F, Q
@@ -25,6 +27,21 @@ TITLE_MAX = 200
 TURN_MESSAGES = 2
 
 
+class AtLimit(enum.Enum):
+    """What creating a conversation does at the plan's per-bot limit; each API surface
+    picks the one its clients understand. Only active (non-archived) conversations count,
+    so archiving one always frees a place."""
+
+    # Refuse until the client confirms (`confirm_delete`), then delete the oldest active
+    # conversations: the native API, the panel, MagicAI, Bytchat v1.
+    CONFIRM_THEN_DELETE = "confirm_then_delete"
+    # Refuse with CONVERSATION_LIMIT; the user archives or deletes one: Champions.
+    REFUSE = "refuse"
+    # Archive the oldest active conversations with the bot: ESCOMBOT, whose clients can
+    # neither delete nor archive.
+    ARCHIVE_OLDEST = "archive_oldest"
+
+
 def title_from_message(text: str) -> str:
     """A conversation's first message, on one line, cut at a word near 60 characters."""
     line = " ".join(text.split())
@@ -35,12 +52,22 @@ def title_from_message(text: str) -> str:
 
 
 def conversation_create(
-    *, user: User, bot, title: str | None = None, confirm_delete: bool = False
+    *,
+    user: User,
+    bot,
+    title: str | None = None,
+    confirm_delete: bool = False,
+    at_limit: AtLimit = AtLimit.CONFIRM_THEN_DELETE,
 ) -> Conversation:
     """Create a conversation under the plan's limits."""
     with transaction.atomic():
         return conversation_create_in_transaction(
-            user=user, plan=user_plan(user), bot=bot, title=title, confirm_delete=confirm_delete
+            user=user,
+            plan=user_plan(user),
+            bot=bot,
+            title=title,
+            confirm_delete=confirm_delete,
+            at_limit=at_limit,
         )
 
 
@@ -51,6 +78,7 @@ def conversation_create_in_transaction(
     bot,
     title: str | None = None,
     confirm_delete: bool = False,
+    at_limit: AtLimit = AtLimit.CONFIRM_THEN_DELETE,
     first_turn: bool = False,
 ) -> Conversation:
     """`conversation_create` for a caller that holds a transaction (a chat turn). With
@@ -61,38 +89,78 @@ def conversation_create_in_transaction(
         _check_turn_fits(plan, message_count=0)
     if per_bot_limit is not None or active_limit is not None:
         user_limits_lock(user=user)
-        counts = Conversation.objects.filter(user=user).aggregate(
-            per_bot=Count("pk", filter=Q(bot=bot)), active=Count("pk", filter=Q(archived=False))
+        counts = Conversation.objects.filter(user=user, archived=False).aggregate(
+            per_bot=Count("pk", filter=Q(bot=bot)), active=Count("pk")
         )
         if per_bot_limit is not None and counts["per_bot"] >= per_bot_limit:
-            per_bot = Conversation.objects.filter(user=user, bot=bot).order_by("created_at", "id")
-            oldest = per_bot.first()
-            if not confirm_delete:
-                raise ConversationConfirmationRequired(
-                    f"You have reached the limit of {per_bot_limit} conversations for this bot. "
-                    f"Creating a new one deletes '{oldest.title}'. Send confirm_delete: true to go ahead.",
-                    extra={
-                        "requires_confirmation": True,
-                        "oldest_conversation": {"id": str(oldest.pk), "title": oldest.title},
-                    },
-                )
-            # Evict as many as needed (a plan may have been lowered since). Evicting may
-            # free an active place too, hence the per-bot rule first.
+            # As many as needed: a plan may have been lowered since.
             surplus = counts["per_bot"] - per_bot_limit + 1
-            evict = list(per_bot.values_list("pk", flat=True)[:surplus])
-            Conversation.objects.filter(pk__in=evict).delete()
-            counts["active"] = Conversation.objects.filter(user=user, archived=False).count()
-        if active_limit is not None and counts["active"] >= active_limit:
-            raise ConversationLimitReached(
-                f"You have {active_limit} active conversations, the most your plan allows. "
-                "Archive or delete one first."
+            freed = _make_room(
+                user=user,
+                bot=bot,
+                limit=per_bot_limit,
+                count=surplus,
+                confirm_delete=confirm_delete,
+                at_limit=at_limit,
             )
+            counts["active"] -= freed
+        if active_limit is not None and counts["active"] >= active_limit:
+            if at_limit is not AtLimit.ARCHIVE_OLDEST:
+                raise ConversationLimitReached(
+                    f"You have {active_limit} active conversations, the most your plan allows. "
+                    "Archive or delete one first."
+                )
+            # Only this bot's conversations: another API's conversations are not ours to archive.
+            surplus = counts["active"] - active_limit + 1
+            if _archive_oldest(user=user, bot=bot, count=surplus) < surplus:
+                raise ConversationLimitReached(
+                    f"You have {active_limit} active conversations, the most your plan allows."
+                )
     return Conversation.objects.create(
         user=user,
         bot=bot,
         title=(title or "New conversation")[:TITLE_MAX],
         message_count=TURN_MESSAGES if first_turn else 0,
         last_message_at=timezone.now() if first_turn else None,
+    )
+
+
+def _oldest_active(*, user: User, bot):
+    return Conversation.objects.filter(user=user, bot=bot, archived=False).order_by("created_at", "id")
+
+
+def _make_room(*, user: User, bot, limit: int, count: int, confirm_delete: bool, at_limit: AtLimit) -> int:
+    """Free `count` places under the per-bot limit as `at_limit` says; how many were freed."""
+    if at_limit is AtLimit.REFUSE:
+        raise ConversationLimitReached(
+            f"You have {limit} active conversations with this bot, the most your plan allows. "
+            "Archive or delete one first."
+        )
+    if at_limit is AtLimit.ARCHIVE_OLDEST:
+        return _archive_oldest(user=user, bot=bot, count=count)
+    if not confirm_delete:
+        oldest = _oldest_active(user=user, bot=bot).first()
+        raise ConversationConfirmationRequired(
+            f"You have reached the limit of {limit} conversations for this bot. "
+            f"Creating a new one deletes '{oldest.title}'. Send confirm_delete: true to go ahead.",
+            extra={
+                "requires_confirmation": True,
+                "oldest_conversation": {"id": str(oldest.pk), "title": oldest.title},
+            },
+        )
+    # Locked before Django collects what the delete cascades to: an answer being stored in
+    # one of them (engine._store_answer locks its conversation too) either lands before,
+    # and is deleted with it, or finds its conversation gone.
+    evict = list(_oldest_active(user=user, bot=bot).select_for_update().values_list("pk", flat=True)[:count])
+    Conversation.objects.filter(pk__in=evict).delete()
+    return len(evict)
+
+
+def _archive_oldest(*, user: User, bot, count: int) -> int:
+    oldest = list(_oldest_active(user=user, bot=bot).values_list("pk", flat=True)[:count])
+    now = timezone.now()
+    return Conversation.objects.filter(pk__in=oldest, archived=False).update(
+        archived=True, archived_at=now, updated_at=now
     )
 
 

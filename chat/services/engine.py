@@ -24,12 +24,12 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.services import user_plan
-from analytics.models import Run, RunStatus
+from analytics.models import Run, RunStatus, UsageSource
 from bytchat.crypto import DecryptionFailed
 from bytchat.db import async_db_step
 from bytchat.errors import InvalidInput
 from chat.errors import ChatFailed
-from chat.llm.base import ChatMessage, ChatRequest, ModelSpec, Source, TextDelta, Usage
+from chat.llm.base import ChatMessage, ChatRequest, ModelSpec, Source, TextDelta, Usage, estimate_tokens
 from chat.llm.failover import AllProvidersFailed, ModelChosen, stream_with_failover
 from chat.llm.routing import classify_task, order_specs
 from chat.models import Citation, Conversation, Message, MessageRole, MessageStatus
@@ -59,7 +59,12 @@ class Turn:
     specs: list[ModelSpec]
     history: list[ChatMessage]
     bot: Any = field(repr=False)
+    token_hold: limits.TokenHold | None = None
     started: float = field(default_factory=time.perf_counter)
+    # Set once the answer is stored: what the non-streaming read-back falls back to when
+    # the conversation was deleted while the answer ran.
+    outcome: _Outcome | None = field(default=None, repr=False)
+    conversation_gone: bool = False
 
 
 def _clean_question(message: str) -> str:
@@ -105,6 +110,7 @@ def chat_prepare(
     conversation_id: Any = None,
     task_type: str | None = None,
     confirm_delete: bool = False,
+    at_limit: conversations.AtLimit = conversations.AtLimit.CONFIRM_THEN_DELETE,
 ) -> Turn:
     """Check every limit and store the user message, before any provider is called."""
     from bots import selectors as bot_selectors
@@ -115,7 +121,6 @@ def chat_prepare(
         raise InvalidInput(fields={"task_type": [f"Must be one of: {', '.join(TASK_TYPES)}."]})
     bot, configs = bot_selectors.bot_get_for_chat(user=user, bot_id=bot_id)
     plan = user_plan(user)
-    limits.token_quota_check(user=user, plan=plan)
     limits.message_rate_check(user=user, plan=plan)
 
     with transaction.atomic():
@@ -130,12 +135,20 @@ def chat_prepare(
                 bot=bot,
                 title=conversations.title_from_message(question),
                 confirm_delete=confirm_delete,
+                at_limit=at_limit,
                 first_turn=True,
             ).pk
             # A new conversation's history is this question: no need to read it back.
             history = [ChatMessage(role=MessageRole.USER, content=question)]
         user_message = Message.objects.create(
             conversation_id=conversation_id, role=MessageRole.USER, content=question
+        )
+        # Last: locks are taken conversations first, then the month's usage row, here as
+        # in `_store_answer`; and a turn refused above holds nothing.
+        token_hold = limits.token_quota_reserve(
+            user=user,
+            plan=plan,
+            tokens=estimate_tokens([bot.system_prompt, question]) + settings.TOKEN_RESERVATION_ANSWER_TOKENS,
         )
     if history is None:
         recent = list(
@@ -160,6 +173,7 @@ def chat_prepare(
         specs=[_spec(config) for config in order_specs(configs, chosen_task)],
         history=history,
         bot=bot,
+        token_hold=token_hold,
     )
 
 
@@ -205,6 +219,8 @@ class _Outcome:
     model: str = ""
     input_tokens: int = 0
     output_tokens: int = 0
+    usage_source: str = ""
+    prompt_sent: bool = False
     ttft_ms: int | None = None
     error_code: str = ""
     failed_attempts: list[dict] = field(default_factory=list)
@@ -213,16 +229,28 @@ class _Outcome:
 
 
 def _store_answer(turn: Turn, outcome: _Outcome) -> None:
-    """One write for the whole answer: message, citations, counters and the run."""
+    """One write for the whole answer: message, citations, counters, the run and the
+    month's token usage.
+
+    The conversation's row is updated first, which locks it: a parallel turn evicting it
+    (`conversations._make_room` locks it too) either waits for this answer and deletes it
+    with the conversation, or has deleted it already. Then the answer cannot be stored, but
+    its run is, with no conversation."""
     latency_ms = int((time.perf_counter() - turn.started) * 1000)
     message_status = {
         RunStatus.SUCCESS: MessageStatus.COMPLETE,
         RunStatus.INCOMPLETE: MessageStatus.INCOMPLETE,
         RunStatus.ERROR: MessageStatus.ERROR,
     }[outcome.status]
+    keep_answer = bool(outcome.content) or outcome.status != RunStatus.ERROR
     with transaction.atomic():
+        conversation = Conversation.objects.filter(pk=turn.conversation_id)
+        if keep_answer:
+            found = conversation.update(last_message_at=timezone.now())
+        else:  # the answer's place, reserved with the question, is given back
+            found = conversation.update(message_count=F("message_count") - 1)
         message = None
-        if outcome.content or outcome.status != RunStatus.ERROR:
+        if found and keep_answer:
             message = Message.objects.create(
                 id=turn.assistant_message_id,
                 conversation_id=turn.conversation_id,
@@ -247,13 +275,10 @@ def _store_answer(turn: Turn, outcome: _Outcome) -> None:
                 )
                 for source in outcome.sources
             )
-            Conversation.objects.filter(pk=turn.conversation_id).update(last_message_at=timezone.now())
-        else:
-            Conversation.objects.filter(pk=turn.conversation_id).update(message_count=F("message_count") - 1)
         Run.objects.create(
             user_id=turn.user_id,
             bot_id=turn.bot_id,
-            conversation_id=turn.conversation_id,
+            conversation_id=turn.conversation_id if found else None,
             message=message,
             input_text=turn.question,
             task_type=turn.task_type,
@@ -261,12 +286,31 @@ def _store_answer(turn: Turn, outcome: _Outcome) -> None:
             model=outcome.model,
             input_tokens=outcome.input_tokens,
             output_tokens=outcome.output_tokens,
+            usage_source=outcome.usage_source,
             ttft_ms=outcome.ttft_ms,
             latency_ms=latency_ms,
             status=outcome.status,
             error_code=outcome.error_code,
             failed_attempts=outcome.failed_attempts,
         )
+        limits.token_usage_settle(
+            user_id=turn.user_id, hold=turn.token_hold, tokens=outcome.input_tokens + outcome.output_tokens
+        )
+    turn.outcome = outcome
+    turn.conversation_gone = not found
+
+
+def _estimate_missing_usage(outcome: _Outcome, request: ChatRequest | None, parts: list[str]) -> None:
+    """Tokens for an answer whose provider never reported its usage: the client went away
+    before it arrived, or the stream broke. The prompt was sent, so it always counts."""
+    if outcome.usage_source or request is None or not outcome.prompt_sent:
+        return  # reported, or no model took the prompt
+    prompt = [request.system_prompt]
+    prompt += [source.text for source in request.sources]
+    prompt += [message.content for message in request.messages]
+    outcome.input_tokens = estimate_tokens(prompt)
+    outcome.output_tokens = estimate_tokens(parts)
+    outcome.usage_source = UsageSource.ESTIMATED
 
 
 async def chat_events(turn: Turn) -> AsyncIterator[dict[str, Any]]:
@@ -274,6 +318,7 @@ async def chat_events(turn: Turn) -> AsyncIterator[dict[str, Any]]:
     stores the partial answer, marked incomplete."""
     outcome = _Outcome()
     parts: list[str] = []
+    request: ChatRequest | None = None
     try:
         yield {
             "type": "session_init",
@@ -292,6 +337,7 @@ async def chat_events(turn: Turn) -> AsyncIterator[dict[str, Any]]:
             language=turn.language,
             user_language=turn.user_language,
         )
+        outcome.prompt_sent = True
         try:
             async for item in stream_with_failover(turn.specs, request):
                 if isinstance(item, TextDelta):
@@ -302,11 +348,13 @@ async def chat_events(turn: Turn) -> AsyncIterator[dict[str, Any]]:
                 elif isinstance(item, Usage):
                     outcome.input_tokens = item.input_tokens
                     outcome.output_tokens = item.output_tokens
+                    outcome.usage_source = UsageSource.PROVIDER
                 elif isinstance(item, ModelChosen):
                     outcome.provider = item.spec.provider
                     outcome.model = item.spec.model_id
                     outcome.failed_attempts = [attempt.as_dict() for attempt in item.failed_attempts]
         except AllProvidersFailed as failure:
+            outcome.prompt_sent = False  # every model refused it or could not be reached
             outcome.status = RunStatus.ERROR
             outcome.error_code = ChatFailed.code
             outcome.failed_attempts = [attempt.as_dict() for attempt in failure.failed_attempts]
@@ -340,6 +388,7 @@ async def chat_events(turn: Turn) -> AsyncIterator[dict[str, Any]]:
     finally:
         if outcome.status == RunStatus.INCOMPLETE:
             outcome.content = "".join(parts)
+        _estimate_missing_usage(outcome, request, parts)
         # Shielded: a cancelled stream (client gone) must still record its answer.
         await asyncio.shield(async_db_step(_store_answer)(turn, outcome))
 
@@ -362,9 +411,49 @@ async def chat_complete_async(turn: Turn) -> ChatResult:
 
 
 def _load_result(turn: Turn) -> ChatResult:
-    conversation = Conversation.objects.select_related("bot").get(pk=turn.conversation_id)
-    user_message = Message.objects.get(pk=turn.user_message_id)
-    assistant = Message.objects.prefetch_related("citations").get(pk=turn.assistant_message_id)
+    if turn.conversation_gone:
+        return _unstored_result(turn)
+    try:
+        conversation = Conversation.objects.select_related("bot").get(pk=turn.conversation_id)
+        user_message = Message.objects.get(pk=turn.user_message_id)
+        assistant = Message.objects.prefetch_related("citations").get(pk=turn.assistant_message_id)
+    except (Conversation.DoesNotExist, Message.DoesNotExist):
+        # Deleted between storing the answer and reading it back (a parallel eviction).
+        return _unstored_result(turn)
+    return ChatResult(conversation, user_message, assistant)
+
+
+def _unstored_result(turn: Turn) -> ChatResult:
+    """The answer of a conversation deleted while it ran or right after (evicted by a
+    parallel turn): what the client would have read in the stream. Nothing here is saved."""
+    outcome = turn.outcome
+    now = timezone.now()
+    conversation = Conversation(
+        pk=turn.conversation_id,
+        user_id=turn.user_id,
+        bot=turn.bot,
+        title=conversations.title_from_message(turn.question),
+        message_count=0,
+        created_at=now,
+        updated_at=now,
+    )
+    user_message = Message(
+        pk=turn.user_message_id, conversation=conversation, role=MessageRole.USER, content=turn.question
+    )
+    assistant = Message(
+        pk=turn.assistant_message_id,
+        conversation=conversation,
+        role=MessageRole.ASSISTANT,
+        content=outcome.content,
+        model=outcome.model,
+        provider=outcome.provider,
+        input_tokens=outcome.input_tokens,
+        output_tokens=outcome.output_tokens,
+        inline_citations=outcome.inline or None,
+    )
+    user_message.created_at = assistant.created_at = now
+    # No citation rows: the serializers read them from this cache instead of the database.
+    assistant._prefetched_objects_cache = {"citations": Citation.objects.none()}
     return ChatResult(conversation, user_message, assistant)
 
 

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import math
 import time
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db.models import F, Sum
 from django.utils import timezone
 
 from accounts.models import Plan, User
 from chat.errors import MessageRateLimited, TokenQuotaExceeded
+from chat.models import TokenReservation, TokenUsage
 
 
 def message_rate_check(*, user: User, plan: Plan) -> None:
@@ -32,11 +39,24 @@ def message_rate_check(*, user: User, plan: Plan) -> None:
         )
 
 
-def month_start() -> timezone.datetime:
-    return timezone.now().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+def month_start(now: datetime | None = None) -> datetime:
+    """The first instant of the month (UTC, the project's TIME_ZONE) that quotas count in."""
+    return (now or timezone.now()).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def seconds_until_next_month(now: datetime | None = None) -> int:
+    now = now or timezone.now()
+    start = month_start(now)
+    following = (
+        start.replace(year=start.year + 1, month=1)
+        if start.month == 12
+        else start.replace(month=start.month + 1)
+    )
+    return max(1, math.ceil((following - now).total_seconds()))
 
 
 def tokens_used_this_month(*, user: User) -> int:
+    """Tokens of the user's stored answers this month, from the runs."""
     from analytics.models import Run
 
     total = Run.objects.filter(user=user, created_at__gte=month_start()).aggregate(
@@ -45,11 +65,74 @@ def tokens_used_this_month(*, user: User) -> int:
     return int(total or 0)
 
 
-def token_quota_check(*, user: User, plan: Plan) -> None:
+@dataclass(frozen=True)
+class TokenHold:
+    """What a turn holds on the quota until its answer is stored."""
+
+    usage_id: int
+    reservation_id: uuid.UUID
+    tokens: int
+
+
+def _usage_row(*, user: User, month: date) -> int:
+    """The month's usage row, created on first use with the runs already stored this month
+    (the month's first turn, or the first since quotas were counted this way)."""
+    usage, _ = TokenUsage.objects.get_or_create(
+        user=user, month=month, defaults={"used": tokens_used_this_month(user=user)}
+    )
+    return usage.pk
+
+
+def _reservations_expire(*, usage_id: int) -> None:
+    """Give back what answers that never settled (a process that died) still hold."""
+    for reservation_id, tokens in TokenReservation.objects.filter(
+        usage_id=usage_id, expires_at__lt=timezone.now()
+    ).values_list("pk", "tokens"):
+        if TokenReservation.objects.filter(pk=reservation_id).delete()[0]:
+            TokenUsage.objects.filter(pk=usage_id).update(reserved=F("reserved") - tokens)
+
+
+def token_quota_reserve(*, user: User, plan: Plan, tokens: int) -> TokenHold | None:
+    """Admit a turn under the monthly token quota, holding `tokens` (an estimate of the
+    prompt and the answer) until `token_usage_settle` replaces them with what it used.
+
+    One conditional UPDATE admits: PostgreSQL re-checks its WHERE on a row that a parallel
+    turn has just changed, so while answers run their estimates count, and parallel turns
+    pass the quota by at most the answer that was admitted last. Call inside a
+    transaction; the hold is dropped with it if the turn is refused for another reason."""
     quota = plan.monthly_token_quota
     if quota is None:
-        return
-    if tokens_used_this_month(user=user) >= quota:
-        raise TokenQuotaExceeded(
-            f"You have used this month's {quota:,} tokens. The quota renews on the first of next month."
+        return None
+    usage_id = _usage_row(user=user, month=month_start().date())
+    admit = TokenUsage.objects.filter(pk=usage_id, used__lt=quota - F("reserved"))  # used + reserved < quota
+    admitted = admit.update(reserved=F("reserved") + tokens)
+    if not admitted:
+        _reservations_expire(usage_id=usage_id)
+        admitted = admit.update(reserved=F("reserved") + tokens)
+    if admitted:
+        reservation = TokenReservation.objects.create(
+            usage_id=usage_id,
+            tokens=tokens,
+            expires_at=timezone.now() + timedelta(seconds=settings.TOKEN_RESERVATION_TTL_SECONDS),
         )
+        return TokenHold(usage_id=usage_id, reservation_id=reservation.pk, tokens=tokens)
+    retry_after = seconds_until_next_month()
+    raise TokenQuotaExceeded(
+        f"You have used this month's {quota:,} tokens. The quota renews on the first of next month.",
+        retry_after=retry_after,
+    )
+
+
+def token_usage_settle(*, user_id: Any, hold: TokenHold | None, tokens: int) -> None:
+    """Count an answer's tokens and give back its hold, inside the transaction that stores
+    its run. Settling twice gives back nothing twice: the reservation row is gone."""
+    released = 0
+    if hold is not None and TokenReservation.objects.filter(pk=hold.reservation_id).delete()[0]:
+        released = hold.tokens
+    usage = (
+        TokenUsage.objects.filter(pk=hold.usage_id)
+        if hold is not None
+        else TokenUsage.objects.filter(user_id=user_id, month=month_start().date())
+    )
+    if tokens or released:
+        usage.update(used=F("used") + tokens, reserved=F("reserved") - released)

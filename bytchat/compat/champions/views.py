@@ -330,8 +330,13 @@ def _prepare(*, user: User, data: dict[str, Any]) -> engine.Turn:
     if not bot_id and conversation_id:
         bot_id = conversations.conversation_get(user=user, conversation_id=conversation_id).bot_id
     bot = champions_bot(user=user, bot_id=bot_id)
+    # Champions defines its limit as active conversations, refused until one is archived.
     return engine.chat_prepare(
-        user=user, bot_id=bot.pk, message=data["message"], conversation_id=conversation_id
+        user=user,
+        bot_id=bot.pk,
+        message=data["message"],
+        conversation_id=conversation_id,
+        at_limit=conversations.AtLimit.REFUSE,
     )
 
 

@@ -121,9 +121,13 @@ class ChatListCreateView(EscombotView):
         bot = escombot_bot(user=request.user)
         if bot is None:
             raise EscombotUnavailable()
-        # ESCOMBOT cannot confirm an eviction: at the plan's limit this is a 409, never a delete.
+        # ESCOMBOT clients can neither delete nor archive: at the plan's limit the oldest
+        # active chat is archived (kept, readable in the other APIs), never deleted.
         chat = conversations.conversation_create(
-            user=request.user, bot=bot, title=serializer.validated_data["title"]
+            user=request.user,
+            bot=bot,
+            title=serializer.validated_data["title"],
+            at_limit=conversations.AtLimit.ARCHIVE_OLDEST,
         )
         return Response({"chat": s.ChatSerializer(chat).data}, status=status.HTTP_201_CREATED)
 
