@@ -198,7 +198,7 @@ class ModelEndpointListView(GenericAPIView):
     pagination_class = None
     serializer_class = s.ModelEndpointSerializer
 
-    @extend_schema(responses={200: s.ModelEndpointSerializer(many=True), **error_responses(401)})
+    @extend_schema(responses={200: s.ModelEndpointSerializer(many=True)})
     def get(self, request):
         return Response(s.ModelEndpointSerializer(selectors.model_endpoint_list(), many=True).data)
 
