@@ -172,6 +172,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["bytchat.api.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_METADATA_CLASS": "bytchat.api.metadata.Metadata",
     "EXCEPTION_HANDLER": "bytchat.api.errors.exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "anon": env_str("THROTTLE_ANON", "120/minute"),

@@ -1,6 +1,7 @@
 """OpenAPI pieces shared by the native API: the error envelope and its responses."""
 
 from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerView
 from rest_framework import serializers
 
 
@@ -34,3 +35,16 @@ def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
         status: OpenApiResponse(ErrorEnvelopeSerializer, description=_DESCRIPTIONS[status])
         for status in statuses
     }
+
+
+class SwaggerView(SpectacularSwaggerView):
+    """The Swagger UI page. It renders only its HTML template, which has no form for
+    OPTIONS' metadata, so it answers GET and HEAD and nothing else (405)."""
+
+    http_method_names = ["get", "head"]
+
+
+class RedocView(SpectacularRedocView):
+    """The ReDoc page; GET and HEAD only, as `SwaggerView`."""
+
+    http_method_names = ["get", "head"]
