@@ -238,10 +238,11 @@ def test_a_hostile_json_body_is_a_400_in_the_surfaces_own_format(world, path, si
     assert read_error(response.json())
 
 
-@pytest.mark.parametrize("path,signed_in,read_error", JSON_ENDPOINTS, ids=[e[0] for e in JSON_ENDPOINTS])
-def test_a_caller_without_credentials_hears_401_whatever_the_body(world, path, signed_in, read_error):
-    if not signed_in:
-        pytest.skip("a public endpoint")
+SIGNED_IN_ENDPOINTS = [path for path, signed_in, _ in JSON_ENDPOINTS if signed_in]
+
+
+@pytest.mark.parametrize("path", SIGNED_IN_ENDPOINTS)
+def test_a_caller_without_credentials_hears_401_whatever_the_body(world, path):
     response = Client().post(path.format(**world.ids), DEEP_ARRAY, content_type="application/json")
     assert response.status_code == 401, response.content[:300]
 
@@ -255,3 +256,91 @@ def test_json_nested_within_the_limit_is_read():
         "n": 12345678901234567890,
         "f": 1.5e300,
     }
+
+
+# --- Query strings ------------------------------------------------------------------------
+
+
+def _b64(text: bytes) -> str:
+    import base64
+
+    return base64.b64encode(text).decode()
+
+
+BAD_CURSORS = {
+    "not-a-date": "cD1ub3RhZGF0ZQ==",  # base64 of p=notadate
+    "not-base64": "%%%not-base64",
+    "not-utf8": _b64(b"p=\xff\xfe"),
+    "naive-date": _b64(b"p=2024-01-01"),
+    "impossible-date": _b64(b"p=2024-13-45 25:61:00+00:00"),
+    "huge-year": _b64(b"p=99999-01-01 00:00:00+00:00"),
+    "nul-byte": _b64(b"p=2024-01-01%00"),
+    "negative-offset": _b64(b"o=-5"),
+    "reverse-not-a-number": _b64(b"r=yes"),
+    "reverse-huge": _b64(b"r=" + b"9" * 5000),
+    "empty-position": _b64(b"p="),
+}
+
+
+def paginated_routes() -> list[str]:
+    """Every route whose view pages with the shared cursor paginator."""
+    from bytchat.api.pagination import CursorPagination
+
+    found = []
+    for route, pattern in _walk(get_resolver().url_patterns):
+        view_class = getattr(pattern.callback, "view_class", None) or getattr(pattern.callback, "cls", None)
+        pagination = getattr(view_class, "pagination_class", None)
+        if pagination and issubclass(pagination, CursorPagination):
+            found.append(route)
+    return found
+
+
+def test_the_native_lists_page_with_the_shared_cursor_paginator():
+    routes_found = paginated_routes()
+    for route in (
+        "api/v1/conversations",
+        "api/v1/conversations/<uuid:conversation_id>/messages",
+        "api/v1/analytics/runs",
+    ):
+        assert route in routes_found
+    assert "app/api/conversations" in routes_found
+
+
+@pytest.mark.parametrize("cursor", BAD_CURSORS.values(), ids=BAD_CURSORS.keys())
+def test_a_crafted_cursor_is_a_400_invalid_cursor_on_every_paginated_list(world, cursor):
+    client = world.client()
+    answers = {}
+    for route in paginated_routes():
+        path = _fill(route, world.ids)
+        response = client.get(path, {"cursor": cursor})
+        answers[path] = (
+            response.status_code,
+            response.json()["error"]["code"] if response.status_code == 400 else None,
+        )
+    assert set(answers.values()) == {(400, "INVALID_CURSOR")}, answers
+
+
+def test_a_cursor_offset_past_drfs_cutoff_is_held_to_it(world):
+    cursor = _b64(b"o=" + b"9" * 30 + b"&p=2024-01-01 00:00:00%2B00:00")
+    response = world.client().get("/api/v1/conversations", {"cursor": cursor})
+    assert response.status_code == 200
+    assert response.json()["results"] == []
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/conversations", "/api/v1/conversations/{conversation_id}/messages"]
+)
+def test_the_cursor_of_a_next_link_still_pages(world, path):
+    from chat.models import Conversation, Message
+
+    for number in range(3):
+        Conversation.objects.create(user=world.user, bot=world.bot, title=f"More {number}")
+        Message.objects.create(conversation=world.conversation, role="user", content=f"More {number}")
+    client = world.client()
+    first = client.get(path.format(**world.ids), {"limit": 2}).json()
+    assert first["next"]
+    second = client.get(first["next"])
+    assert second.status_code == 200
+    seen = {item["id"] for item in first["results"]} & {item["id"] for item in second.json()["results"]}
+    assert seen == set()
+    assert second.json()["results"]
