@@ -58,13 +58,15 @@ def _fill(route: str, ids: dict[str, str]) -> str:
 
 
 class World:
-    """One admin with a bot, a document, a conversation with a message: every id a route
+    """A platform agent, and one admin with a bot, a document, a conversation with a message: every id a route
     can take, and a client signed in on every surface at once."""
 
     def __init__(self) -> None:
         self.user = make_user(email="fuzz@example.com", role="admin")
         self.category = make_category()
         self.bot = make_bot(owner=self.user, category=self.category)
+        # The platform agent that answers ESCOMBOT and Champions clients.
+        make_bot(owner=None, is_public=True, name_en="Platform agent")
         self.document = make_indexed_document(bot=self.bot, text="Refunds are paid within 30 days.")
         self.conversation = Conversation.objects.create(user=self.user, bot=self.bot, title="Refunds")
         self.message = Message.objects.create(conversation=self.conversation, role="user", content="Refunds?")
@@ -184,7 +186,7 @@ def champions_error(body: dict) -> str:
 
 
 def magicai_error(body: dict) -> str:
-    assert set(body) == {"message"}, body
+    assert "message" in body and set(body) <= {"message", "errors"}, body
     return body["message"]
 
 
@@ -344,3 +346,52 @@ def test_the_cursor_of_a_next_link_still_pages(world, path):
     seen = {item["id"] for item in first["results"]} & {item["id"] for item in second.json()["results"]}
     assert seen == set()
     assert second.json()["results"]
+
+
+HUGE = "99999999999999999999"
+HOSTILE_QUERIES = {
+    "huge": {name: HUGE for name in ("offset", "limit", "days", "page", "k", "cursor")},
+    "negative": {name: "-1" for name in ("offset", "limit", "days", "page", "k")},
+    "not-a-number": {name: "ten" for name in ("offset", "limit", "days", "page", "k")},
+    "nul": {name: "1\x00" for name in ("offset", "limit", "days", "q", "query", "status", "bot", "user_id")},
+}
+
+
+@pytest.mark.parametrize("query", HOSTILE_QUERIES.values(), ids=HOSTILE_QUERIES.keys())
+def test_hostile_query_parameters_never_fail_on_any_route(world, query):
+    client = world.client()
+    responses = []
+    for path in world.paths():
+        response = client.get(path, query)
+        responses.append(("GET", path, response.status_code, response.content))
+    failures = _failures(responses)
+    assert failures == [], "\n".join(map(str, failures))
+
+
+OFFSET_LISTS = [
+    (MAGICAI + "messages/{conversation_id}", magicai_error),
+    (CHAMPIONS + "admin/runs", None),
+    (CHAMPIONS + "admin/conversations", None),
+]
+
+
+@pytest.mark.parametrize("path,read_error", OFFSET_LISTS, ids=[path for path, _ in OFFSET_LISTS])
+@pytest.mark.parametrize("offset", [HUGE, "-1", "ten", "9" * 2000])
+def test_an_offset_no_database_can_take_is_a_400(world, path, read_error, offset):
+    response = world.client().get(path.format(**world.ids), {"offset": offset})
+    assert response.status_code == 400, response.content[:300]
+    body = response.json()
+    if read_error is None:  # Champions
+        assert body["detail"]["code"] == "VALIDATION_ERROR"
+        assert "offset" in body["detail"]["error"]
+    else:
+        assert "offset" in read_error(body)
+
+
+@pytest.mark.parametrize("path,read_error", OFFSET_LISTS, ids=[path for path, _ in OFFSET_LISTS])
+@pytest.mark.parametrize("offset", ["1000", str(2**63 - 1)])
+def test_an_offset_past_the_last_result_is_an_empty_page(world, path, read_error, offset):
+    response = world.client().get(path.format(**world.ids), {"offset": offset})
+    assert response.status_code == 200, response.content[:300]
+    body = response.json()
+    assert (body.get("items") if "items" in body else body["messages"]) == []
