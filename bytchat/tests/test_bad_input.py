@@ -395,3 +395,45 @@ def test_an_offset_past_the_last_result_is_an_empty_page(world, path, read_error
     assert response.status_code == 200, response.content[:300]
     body = response.json()
     assert (body.get("items") if "items" in body else body["messages"]) == []
+
+
+# --- Authentication -----------------------------------------------------------------------
+
+SUSPENDED_TOKEN_CASES = [
+    ("/api/v1/me", lambda body: body["error"]["message"]),
+    ("/api/v1/chat", lambda body: body["error"]["message"]),
+    (V1 + "bots/", lambda body: body["detail"]),
+    (V1 + "chat/{bot_id}", lambda body: body["detail"]),
+    (MAGICAI + "users/me", lambda body: body["message"]),
+    (MAGICAI + "messages/{conversation_id}", lambda body: body["message"]),
+    (CHAMPIONS + "auth/me", lambda body: body["detail"]["error"]),
+    (CHAMPIONS + "chat", lambda body: body["detail"]["error"]),
+]
+
+
+@pytest.mark.parametrize(
+    "path,read_message", SUSPENDED_TOKEN_CASES, ids=[path for path, _ in SUSPENDED_TOKEN_CASES]
+)
+def test_a_suspended_users_old_token_is_a_401_with_a_readable_message(world, path, read_message):
+    token = auth_tokens_issue(user=world.user).access
+    world.user.status = "suspended"
+    world.user.save()
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+    path = path.format(**world.ids)
+    if path.endswith(("chat", f"chat/{world.bot.pk}")) or "messages/" in path:
+        response = client.post(
+            path, {"message": "Hi", "query": "Hi", "content": "Hi"}, content_type="application/json"
+        )
+    else:
+        response = client.get(path)
+    assert response.status_code == 401, response.content[:300]
+    assert read_message(response.json()) == "User is inactive"
+
+
+def test_a_suspended_users_escombot_cookie_is_a_401_in_spanish(world):
+    client = world.client()
+    world.user.status = "suspended"
+    world.user.save()
+    response = client.get(ESCOMBOT + "chats", HTTP_AUTHORIZATION="")
+    assert response.status_code == 401
+    assert response.json() == {"error": "No autenticado"}
