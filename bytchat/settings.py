@@ -134,9 +134,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "analytics.tasks.refresh_daily_rollups",
         "schedule": timedelta(minutes=30),
     },
+    # Documents whose worker died mid-indexing (heartbeat stopped for a minute) or whose
+    # task was lost: queued again, so they are ready within two minutes of a free worker.
     "requeue-stale-documents": {
         "task": "bots.tasks.requeue_stale_documents",
-        "schedule": timedelta(minutes=5),
+        "schedule": timedelta(minutes=1),
     },
 }
 
@@ -286,6 +288,12 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT") or BASE_DIR / "media")
 MAX_UPLOAD_MB = env_int("MAX_UPLOAD_MB", 20)
+# What one document may become once read (a small .docx or PDF can decompress to far more):
+# checked while the indexing task reads it, which then ends `failed` naming the limit.
+MAX_DOCUMENT_EXPANDED_MB = env_int("MAX_DOCUMENT_EXPANDED_MB", 50)
+MAX_DOCUMENT_TEXT_CHARS = env_int("MAX_DOCUMENT_TEXT_CHARS", 5_000_000)
+MAX_DOCUMENT_PAGES = env_int("MAX_DOCUMENT_PAGES", 2000)
+MAX_DOCUMENT_CHUNKS = env_int("MAX_DOCUMENT_CHUNKS", 10_000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
