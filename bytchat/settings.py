@@ -294,6 +294,11 @@ MAX_DOCUMENT_EXPANDED_MB = env_int("MAX_DOCUMENT_EXPANDED_MB", 50)
 MAX_DOCUMENT_TEXT_CHARS = env_int("MAX_DOCUMENT_TEXT_CHARS", 5_000_000)
 MAX_DOCUMENT_PAGES = env_int("MAX_DOCUMENT_PAGES", 2000)
 MAX_DOCUMENT_CHUNKS = env_int("MAX_DOCUMENT_CHUNKS", 10_000)
+# The indexing task touches its document this often; a processing document whose touch is
+# older than DOCUMENT_STALE_SECONDS lost its worker, and the sweep (every minute) queues it
+# again.
+DOCUMENT_HEARTBEAT_SECONDS = env_int("DOCUMENT_HEARTBEAT_SECONDS", 10)
+DOCUMENT_STALE_SECONDS = env_int("DOCUMENT_STALE_SECONDS", 60)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 

@@ -38,10 +38,6 @@ logger = logging.getLogger(__name__)
 
 MAX_FILENAME_CHARS = 255
 CHUNK_BATCH_SIZE = 1000
-# The indexing task touches `heartbeat_at` at most this often while it reads a document...
-HEARTBEAT_EVERY = timedelta(seconds=10)
-# ...so a processing document whose heartbeat is older than this has lost its worker.
-HEARTBEAT_STALE_AFTER = timedelta(seconds=60)
 # A pending document waits for a free worker; this long without one, its task was lost.
 PENDING_STALE_AFTER = timedelta(minutes=10)
 UNEXPECTED_FAILURE = "The file could not be indexed because of an unexpected error. Try re-indexing it later."
@@ -132,9 +128,19 @@ def document_reindex(*, document: Document) -> Document:
     return document
 
 
+def heartbeat_every() -> timedelta:
+    """How often the indexing task touches `heartbeat_at` while it reads a document..."""
+    return timedelta(seconds=settings.DOCUMENT_HEARTBEAT_SECONDS)
+
+
+def heartbeat_stale_after() -> timedelta:
+    """...and how old that touch is when the worker is taken for dead."""
+    return timedelta(seconds=settings.DOCUMENT_STALE_SECONDS)
+
+
 def document_requeue_stale(
     *,
-    heartbeat_older_than: timedelta = HEARTBEAT_STALE_AFTER,
+    heartbeat_older_than: timedelta | None = None,
     pending_older_than: timedelta = PENDING_STALE_AFTER,
     limit: int = 500,
 ) -> int:
@@ -143,6 +149,7 @@ def document_requeue_stale(
     after the broker's visibility timeout) and pending ones that waited too long (the
     broker refused the task). The claim takes either, so a repeat is harmless, and a live
     task keeps its document (its heartbeat is fresh)."""
+    heartbeat_older_than = heartbeat_older_than or heartbeat_stale_after()
     now = timezone.now()
     lost_worker = Q(status=DocumentStatus.PROCESSING) & (
         Q(heartbeat_at__lt=now - heartbeat_older_than)
@@ -196,7 +203,7 @@ def _claim(document_id: Any) -> bool:
     """Take the document for this run: a pending one, or a processing one whose worker
     stopped beating. A document a live task is indexing stays with it."""
     now = timezone.now()
-    stale = now - HEARTBEAT_STALE_AFTER
+    stale = now - heartbeat_stale_after()
     return bool(
         Document.objects.filter(
             Q(status=DocumentStatus.PENDING)
@@ -208,15 +215,16 @@ def _claim(document_id: Any) -> bool:
 
 
 class _Heartbeat:
-    """Touches the document's `heartbeat_at`, at most every HEARTBEAT_EVERY however often
-    it is called (after each page, paragraph and batch of chunks)."""
+    """Touches the document's `heartbeat_at`, at most every `heartbeat_every()` however
+    often it is called (after each page and paragraph read, and once chunked)."""
 
     def __init__(self, document_id: Any) -> None:
         self.document_id = document_id
+        self.every = heartbeat_every().total_seconds()
         self.last = time.monotonic()
 
     def __call__(self) -> None:
-        if time.monotonic() - self.last < HEARTBEAT_EVERY.total_seconds():
+        if time.monotonic() - self.last < self.every:
             return
         self.last = time.monotonic()
         Document.objects.filter(pk=self.document_id, status=DocumentStatus.PROCESSING).update(

@@ -29,6 +29,12 @@ def _media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
 
 
+@pytest.fixture(autouse=True)
+def _default_heartbeat(settings):
+    settings.DOCUMENT_HEARTBEAT_SECONDS = 10
+    settings.DOCUMENT_STALE_SECONDS = 60
+
+
 @pytest.fixture
 def bot(user):
     return make_bot(owner=user, language="en")
@@ -145,8 +151,8 @@ def test_the_sweep_queues_an_orphan_once_per_heartbeat_period(bot, run_on_commit
     assert delay.call_count == 1
 
 
-def test_the_task_beats_while_it_reads_the_document(bot, run_on_commit, monkeypatch):
-    monkeypatch.setattr(documents, "HEARTBEAT_EVERY", timedelta(0))
+def test_the_task_beats_while_it_reads_the_document(bot, run_on_commit, settings):
+    settings.DOCUMENT_HEARTBEAT_SECONDS = 0
     with mock.patch.object(index_document, "delay"), run_on_commit():
         document = upload_document(
             bot=bot, name="pages.txt", content="\f".join(["A page of text."] * 5).encode()
