@@ -119,8 +119,13 @@ else:
     CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_IGNORE_RESULT = True
+# A task is acknowledged once done: a worker process that dies mid-task hands its message
+# back (reject_on_worker_lost). When the whole worker is killed, the message stays
+# unacknowledged in Redis until the visibility timeout; it must outlast the longest task,
+# so it is not shortened: the document sweep (heartbeats, every minute) recovers sooner.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
