@@ -199,3 +199,28 @@ def test_the_issues_bomb_fails_with_the_default_limits(index):
     bomb = docx_bomb(62 * MB)  # the report: 213 KB on disk, 62 MB inflated
     assert len(bomb) < 1 * MB
     assert_failed_naming(index("bomb.docx", bomb), "MAX_DOCUMENT_EXPANDED_MB")
+
+
+def lying_docx(expanded_bytes: int) -> bytes:
+    """A .docx bomb whose zip directory claims document.xml is 100 bytes long."""
+    data = bytearray(docx_bomb(expanded_bytes))
+    name = b"word/document.xml"
+    for signature, size_offset in ((b"PK\x01\x02", 24), (b"PK\x03\x04", 22)):
+        start = 0
+        while (start := data.find(signature, start)) != -1:
+            name_offset = 46 if signature == b"PK\x01\x02" else 30
+            if data[start + name_offset : start + name_offset + len(name)] == name:
+                data[start + size_offset : start + size_offset + 4] = (100).to_bytes(4, "little")
+            start += 4
+    return bytes(data)
+
+
+def test_a_docx_that_lies_about_its_size_is_never_inflated_past_what_it_declares(index, settings):
+    settings.MAX_DOCUMENT_EXPANDED_MB = 1
+    bomb = lying_docx(3 * MB)
+    with zipfile.ZipFile(io.BytesIO(bomb)) as archive:
+        assert archive.getinfo("word/document.xml").file_size == 100
+    document = index("liar.docx", bomb)
+    assert document.status == DocumentStatus.FAILED
+    assert "damaged" in document.error_message
+    assert not Chunk.objects.filter(document=document).exists()
