@@ -255,6 +255,9 @@ class Document(models.Model):
     page_count = models.PositiveIntegerField(default=0)
     chunk_count = models.PositiveIntegerField(default=0)
     indexed_at = models.DateTimeField(null=True, blank=True)
+    # Touched by the indexing task while it works: a `processing` document whose
+    # heartbeat stopped lost its worker, and the sweep queues it again.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -124,8 +124,13 @@ else:
     CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_IGNORE_RESULT = True
+# A task is acknowledged once done: a worker process that dies mid-task hands its message
+# back (reject_on_worker_lost). When the whole worker is killed, the message stays
+# unacknowledged in Redis until the visibility timeout; it must outlast the longest task,
+# so it is not shortened: the document sweep (heartbeats, every minute) recovers sooner.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
@@ -139,9 +144,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "analytics.tasks.refresh_daily_rollups",
         "schedule": timedelta(minutes=30),
     },
+    # Documents whose worker died mid-indexing (heartbeat stopped for a minute) or whose
+    # task was lost: queued again, so they are ready within two minutes of a free worker.
     "requeue-stale-documents": {
         "task": "bots.tasks.requeue_stale_documents",
-        "schedule": timedelta(minutes=5),
+        "schedule": timedelta(minutes=1),
     },
 }
 
@@ -177,6 +184,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["bytchat.api.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "bytchat.api.schema.AutoSchema",
+    "DEFAULT_METADATA_CLASS": "bytchat.api.metadata.Metadata",
     "EXCEPTION_HANDLER": "bytchat.api.errors.exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "anon": env_str("THROTTLE_ANON", "120/minute"),
@@ -303,6 +311,17 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT") or BASE_DIR / "media")
 MAX_UPLOAD_MB = env_int("MAX_UPLOAD_MB", 20)
+# What one document may become once read (a small .docx or PDF can decompress to far more):
+# checked while the indexing task reads it, which then ends `failed` naming the limit.
+MAX_DOCUMENT_EXPANDED_MB = env_int("MAX_DOCUMENT_EXPANDED_MB", 50)
+MAX_DOCUMENT_TEXT_CHARS = env_int("MAX_DOCUMENT_TEXT_CHARS", 5_000_000)
+MAX_DOCUMENT_PAGES = env_int("MAX_DOCUMENT_PAGES", 2000)
+MAX_DOCUMENT_CHUNKS = env_int("MAX_DOCUMENT_CHUNKS", 10_000)
+# The indexing task touches its document this often; a processing document whose touch is
+# older than DOCUMENT_STALE_SECONDS lost its worker, and the sweep (every minute) queues it
+# again.
+DOCUMENT_HEARTBEAT_SECONDS = env_int("DOCUMENT_HEARTBEAT_SECONDS", 10)
+DOCUMENT_STALE_SECONDS = env_int("DOCUMENT_STALE_SECONDS", 60)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from bots.knowledge.extraction import Page
+from bots.knowledge.extraction import DocumentTooLarge, Page
 
 TARGET_CHARS = 1000
 OVERLAP_CHARS = 150
@@ -38,9 +38,22 @@ class _Piece:
     starts_paragraph: bool
 
 
+def too_many_chunks(max_chunks: int) -> DocumentTooLarge:
+    return DocumentTooLarge(
+        f"The document makes more than {max_chunks:,} passages of text (MAX_DOCUMENT_CHUNKS). "
+        "Split it into smaller files and upload them one by one."
+    )
+
+
 def chunk_pages(
-    pages: Sequence[Page], *, target_chars: int = TARGET_CHARS, overlap_chars: int = OVERLAP_CHARS
+    pages: Sequence[Page],
+    *,
+    target_chars: int = TARGET_CHARS,
+    overlap_chars: int = OVERLAP_CHARS,
+    max_chunks: int | None = None,
 ) -> list[ChunkDraft]:
+    """The chunks of `pages`; `DocumentTooLarge` as soon as there would be more than
+    `max_chunks`."""
     if overlap_chars >= target_chars:
         raise ValueError("overlap_chars must be smaller than target_chars")
     chunks: list[ChunkDraft] = []
@@ -50,6 +63,8 @@ def chunk_pages(
     def close() -> None:
         text = _join(current)
         if text:
+            if max_chunks is not None and len(chunks) >= max_chunks:
+                raise too_many_chunks(max_chunks)
             pages_in_chunk = sorted({piece.page for piece in current})
             chunks.append(ChunkDraft(len(chunks), text, pages_in_chunk))
 

@@ -12,6 +12,7 @@ import io
 import logging
 import re
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePath
 
@@ -37,6 +38,67 @@ MAX_CONTROL_RATIO = 0.01
 
 class ExtractionError(Exception):
     """The file cannot be turned into text; the message is shown to the user."""
+
+
+class DocumentTooLarge(ExtractionError):
+    """The document goes past one of `DocumentLimits`; the message names the limit."""
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentLimits:
+    """How much one document may become once read, checked while it is read: a small
+    upload can expand enormously (a zip bomb in a .docx, compressed PDF streams), and the
+    indexing worker would hold all of it in memory. The names are the settings."""
+
+    text_chars: int | None = None  # MAX_DOCUMENT_TEXT_CHARS
+    pages: int | None = None  # MAX_DOCUMENT_PAGES
+    expanded_bytes: int | None = None  # MAX_DOCUMENT_EXPANDED_MB
+
+    def too_much_text(self) -> DocumentTooLarge:
+        return DocumentTooLarge(
+            f"The document has more than {self.text_chars:,} characters of text (MAX_DOCUMENT_TEXT_CHARS). "
+            "Split it into smaller files and upload them one by one."
+        )
+
+    def too_many_pages(self) -> DocumentTooLarge:
+        return DocumentTooLarge(
+            f"The document has more than {self.pages:,} pages (MAX_DOCUMENT_PAGES). "
+            "Split it into smaller files and upload them one by one."
+        )
+
+    def expands_too_much(self) -> DocumentTooLarge:
+        megabytes = (self.expanded_bytes or 0) // (1024 * 1024)
+        return DocumentTooLarge(
+            f"The document expands to more than {megabytes} MB when decompressed (MAX_DOCUMENT_EXPANDED_MB). "
+            "Upload a smaller file."
+        )
+
+
+NO_LIMITS = DocumentLimits()
+
+
+class _Reading:
+    """Counts pages and characters as they are read and stops at the first limit passed;
+    `progress` is called after each page or block (the indexing task's heartbeat)."""
+
+    def __init__(self, limits: DocumentLimits, progress: Callable[[], None] | None) -> None:
+        self.limits = limits
+        self.progress = progress or (lambda: None)
+        self.chars = 0
+        self.pages = 0
+
+    def page(self) -> None:
+        self.pages += 1
+        if self.limits.pages is not None and self.pages > self.limits.pages:
+            raise self.limits.too_many_pages()
+        self.progress()
+
+    def text(self, text: str) -> str:
+        self.chars += len(text)
+        if self.limits.text_chars is not None and self.chars > self.limits.text_chars:
+            raise self.limits.too_much_text()
+        self.progress()
+        return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,16 +165,24 @@ def _decode(data: bytes, *, final: bool = True) -> str | None:
     return None
 
 
-def extract_pages(*, data: bytes, filename: str) -> list[Page]:
+def extract_pages(
+    *,
+    data: bytes,
+    filename: str,
+    limits: DocumentLimits = NO_LIMITS,
+    progress: Callable[[], None] | None = None,
+) -> list[Page]:
     """The file's text, page by page (pages without text are left out). Raises
-    `ExtractionError` when there is no text to index."""
+    `ExtractionError` when there is no text to index, and `DocumentTooLarge` as soon as
+    the reading passes one of `limits`. `progress` is called as pages are read."""
     extension = extension_of(filename)
+    reading = _Reading(limits, progress)
     if extension == ".pdf":
-        pages = _pdf_pages(data)
+        pages = _pdf_pages(data, reading)
     elif extension == ".docx":
-        pages = _docx_pages(data)
+        pages = _docx_pages(data, reading)
     elif extension in (".txt", ".md"):
-        pages = _text_pages(data)
+        pages = _text_pages(data, reading)
     else:
         raise ExtractionError(f"Files of type '{extension}' cannot be indexed.")
     pages = [Page(page.number, _normalise(page.text)) for page in pages]
@@ -130,25 +200,59 @@ def _normalise(text: str) -> str:
     return text.strip()
 
 
-def _text_pages(data: bytes) -> list[Page]:
+def _text_pages(data: bytes, reading: _Reading) -> list[Page]:
     text = _decode(data)
     if text is None:
         raise ExtractionError("The text could not be decoded. Save it as UTF-8 and upload it again.")
+    pages = []
     # A form feed separates pages in plain-text exports.
-    return [Page(number, part) for number, part in enumerate(text.split("\f"), start=1)]
+    for number, part in enumerate(text.split("\f"), start=1):
+        reading.page()
+        pages.append(Page(number, reading.text(part)))
+    return pages
 
 
-def _pdf_pages(data: bytes) -> list[Page]:
-    from pypdf import PdfReader
-    from pypdf.errors import FileNotDecryptedError, PyPdfError
+def _pdf_limits(limits: DocumentLimits) -> dict[str, int]:
+    """pypdf's own caps on what one stream may decompress to, at our expanded-size limit."""
+    if limits.expanded_bytes is None:
+        return {}
+    names = (
+        "maximum_declared_stream_length",
+        "array_based_stream_maximum_output_length",
+        "jbig2_maximum_output_length",
+        "lzw_maximum_output_length",
+        "run_length_maximum_output_length",
+        "zlib_maximum_output_length",
+        "brotli_maximum_output_length",
+        "image_maximum_buffer_size",
+    )
+    return {name: limits.expanded_bytes for name in names}
 
+
+def _pdf_pages(data: bytes, reading: _Reading) -> list[Page]:
+    from pypdf import PdfReader, apply_configuration
+    from pypdf.errors import FileNotDecryptedError, LimitReachedError, PyPdfError
+
+    limits = reading.limits
     try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise ExtractionError("The PDF is protected by a password. Upload a copy without the password.")
-        pages = [Page(number, page.extract_text() or "") for number, page in enumerate(reader.pages, 1)]
+        with apply_configuration(**_pdf_limits(limits)):
+            reader = PdfReader(io.BytesIO(data))
+            if reader.is_encrypted and not reader.decrypt(""):
+                raise ExtractionError(
+                    "The PDF is protected by a password. Upload a copy without the password."
+                )
+            # The page count is known before any page is read.
+            if limits.pages is not None and len(reader.pages) > limits.pages:
+                raise limits.too_many_pages()
+            pages = []
+            for number, page in enumerate(reader.pages, 1):
+                reading.page()
+                pages.append(Page(number, reading.text(page.extract_text() or "")))
     except ExtractionError:
         raise
+    except LimitReachedError as exc:
+        logger.info("PDF past pypdf's limits: %s", exc)
+        raise limits.expands_too_much() from exc
     except FileNotDecryptedError as exc:
         raise ExtractionError(
             "The PDF is protected by a password. Upload a copy without the password."
@@ -166,29 +270,51 @@ def _pdf_pages(data: bytes) -> list[Page]:
     return pages
 
 
-def _docx_pages(data: bytes) -> list[Page]:
+DOCX_DAMAGED = (
+    "The Word document is damaged and could not be read. Save it again as .docx and upload the new copy."
+)
+
+
+def _check_expanded_size(data: bytes, limits: DocumentLimits) -> None:
+    """Refuse a .docx whose parts add up to more than the expanded-size limit, from the
+    sizes its zip directory declares, before anything is decompressed. python-docx reads
+    every part whole, and `zipfile` never inflates a part past its declared size (a part
+    that holds more fails its CRC check), so the declared sizes bound what is read."""
+    if limits.expanded_bytes is None:
+        return
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            declared = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise ExtractionError(DOCX_DAMAGED) from exc
+    if declared > limits.expanded_bytes:
+        raise limits.expands_too_much()
+
+
+def _docx_pages(data: bytes, reading: _Reading) -> list[Page]:
     import docx
     from docx.opc.exceptions import PackageNotFoundError
 
+    _check_expanded_size(data, reading.limits)
     try:
         document = docx.Document(io.BytesIO(data))
     except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
-        raise ExtractionError(
-            "The Word document is damaged and could not be read. Save it again as .docx and upload the new copy."
-        ) from exc
+        raise ExtractionError(DOCX_DAMAGED) from exc
     pages: list[list[str]] = [[]]
+    reading.page()
     body = document.element.body
     for block in body.iterchildren():
         tag = block.tag.rsplit("}", 1)[-1]
         if tag == "p":
             # An explicit page break starts a new page (Word's own layout is not stored).
             if block.xpath('.//w:br[@w:type="page"]') and pages[-1]:
+                reading.page()
                 pages.append([])
-            pages[-1].append("".join(node.text or "" for node in block.xpath(".//w:t")))
+            pages[-1].append(reading.text("".join(node.text or "" for node in block.xpath(".//w:t"))))
         elif tag == "tbl":
             for row in block.xpath(".//w:tr"):
                 cells = ["".join(t.text or "" for t in cell.xpath(".//w:t")) for cell in row.xpath("./w:tc")]
-                pages[-1].append(" | ".join(cell.strip() for cell in cells))
+                pages[-1].append(reading.text(" | ".join(cell.strip() for cell in cells)))
     return [
         Page(number, "\n\n".join(part for part in lines if part.strip()))
         for number, lines in enumerate(pages, 1)

@@ -1,15 +1,19 @@
 """Knowledge documents: upload, delete, re-index, and the indexing itself.
 
-Indexing is claimed with a conditional UPDATE (pending or processing -> processing), so a
-task for a document that is ready, failed or gone does nothing. The chunks and their
-search index are replaced in one transaction that holds the document's row lock: a task
-delivered twice, or redelivered after its worker died, still leaves exactly one set.
+Indexing is claimed with a conditional UPDATE (pending, or processing with a stopped
+heartbeat -> processing), so a task for a document that is ready, failed, gone or being
+indexed by a live worker does nothing. While it works, the task touches the document's
+`heartbeat_at`; the sweep (every minute) queues again a processing document whose
+heartbeat stopped (its worker died) and a pending one whose task was lost. The chunks and
+their search index are replaced in one transaction that holds the document's row lock: a
+task delivered twice, or a dead worker's task redelivered late, still leaves exactly one set.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import time
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -20,13 +24,13 @@ from typing import Any
 from django.conf import settings
 from django.core.files import File
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
 from bots.errors import DocumentBusy, EmptyFile, FileTooLarge
 from bots.knowledge.chunking import chunk_pages
-from bots.knowledge.extraction import SNIFF_BYTES, ExtractionError, extract_pages, sniff
+from bots.knowledge.extraction import SNIFF_BYTES, DocumentLimits, ExtractionError, extract_pages, sniff
 from bots.knowledge.search import index_document_chunks
 from bots.models import Bot, Chunk, Document, DocumentStatus
 
@@ -34,8 +38,8 @@ logger = logging.getLogger(__name__)
 
 MAX_FILENAME_CHARS = 255
 CHUNK_BATCH_SIZE = 1000
-# A document still pending or processing after this long has lost its task.
-STALE_AFTER = timedelta(minutes=15)
+# A pending document waits for a free worker; this long without one, its task was lost.
+PENDING_STALE_AFTER = timedelta(minutes=10)
 UNEXPECTED_FAILURE = "The file could not be indexed because of an unexpected error. Try re-indexing it later."
 
 
@@ -124,21 +128,46 @@ def document_reindex(*, document: Document) -> Document:
     return document
 
 
-def document_requeue_stale(*, older_than: timedelta = STALE_AFTER, limit: int = 500) -> int:
-    """Queue again the documents left pending or processing for longer than `older_than`:
-    their task was lost (the broker refused it, or a worker died past its retries).
-    Indexing claims pending and processing documents alike, so a repeat is harmless."""
-    cutoff = timezone.now() - older_than
+def heartbeat_every() -> timedelta:
+    """How often the indexing task touches `heartbeat_at` while it reads a document..."""
+    return timedelta(seconds=settings.DOCUMENT_HEARTBEAT_SECONDS)
+
+
+def heartbeat_stale_after() -> timedelta:
+    """...and how old that touch is when the worker is taken for dead."""
+    return timedelta(seconds=settings.DOCUMENT_STALE_SECONDS)
+
+
+def document_requeue_stale(
+    *,
+    heartbeat_older_than: timedelta | None = None,
+    pending_older_than: timedelta = PENDING_STALE_AFTER,
+    limit: int = 500,
+) -> int:
+    """Queue again the documents whose indexing task was lost: processing ones whose
+    heartbeat stopped (the worker died mid-document; its message would come back only
+    after the broker's visibility timeout) and pending ones that waited too long (the
+    broker refused the task). The claim takes either, so a repeat is harmless, and a live
+    task keeps its document (its heartbeat is fresh)."""
+    heartbeat_older_than = heartbeat_older_than or heartbeat_stale_after()
+    now = timezone.now()
+    lost_worker = Q(status=DocumentStatus.PROCESSING) & (
+        Q(heartbeat_at__lt=now - heartbeat_older_than)
+        | Q(heartbeat_at__isnull=True, updated_at__lt=now - heartbeat_older_than)
+    )
+    lost_task = Q(status=DocumentStatus.PENDING, updated_at__lt=now - pending_older_than)
     with transaction.atomic():
         ids = list(
             Document.objects.select_for_update(skip_locked=True)
-            .filter(status__in=[DocumentStatus.PENDING, DocumentStatus.PROCESSING], updated_at__lt=cutoff)
+            # Queued once per heartbeat period at most: updated_at restarts below.
+            .filter(lost_worker | lost_task, updated_at__lt=now - heartbeat_older_than)
             .order_by("updated_at")
             .values_list("pk", flat=True)[:limit]
         )
-        # Restart their clock, so the next sweep gives this attempt time to finish.
-        Document.objects.filter(pk__in=ids).update(updated_at=timezone.now())
+        Document.objects.filter(pk__in=ids).update(updated_at=now)
         _enqueue(ids)
+    if ids:
+        logger.info("Queued %d document(s) again whose indexing task was lost", len(ids))
     return len(ids)
 
 
@@ -162,20 +191,61 @@ class IndexOutcome:
     error: str = ""
 
 
+def document_limits() -> DocumentLimits:
+    return DocumentLimits(
+        text_chars=settings.MAX_DOCUMENT_TEXT_CHARS,
+        pages=settings.MAX_DOCUMENT_PAGES,
+        expanded_bytes=settings.MAX_DOCUMENT_EXPANDED_MB * 1024 * 1024,
+    )
+
+
+def _claim(document_id: Any) -> bool:
+    """Take the document for this run: a pending one, or a processing one whose worker
+    stopped beating. A document a live task is indexing stays with it."""
+    now = timezone.now()
+    stale = now - heartbeat_stale_after()
+    return bool(
+        Document.objects.filter(
+            Q(status=DocumentStatus.PENDING)
+            | Q(status=DocumentStatus.PROCESSING, heartbeat_at__isnull=True)
+            | Q(status=DocumentStatus.PROCESSING, heartbeat_at__lt=stale),
+            pk=document_id,
+        ).update(status=DocumentStatus.PROCESSING, heartbeat_at=now, updated_at=now)
+    )
+
+
+class _Heartbeat:
+    """Touches the document's `heartbeat_at`, at most every `heartbeat_every()` however
+    often it is called (after each page and paragraph read, and once chunked)."""
+
+    def __init__(self, document_id: Any) -> None:
+        self.document_id = document_id
+        self.every = heartbeat_every().total_seconds()
+        self.last = time.monotonic()
+
+    def __call__(self) -> None:
+        if time.monotonic() - self.last < self.every:
+            return
+        self.last = time.monotonic()
+        Document.objects.filter(pk=self.document_id, status=DocumentStatus.PROCESSING).update(
+            heartbeat_at=timezone.now()
+        )
+
+
 def document_index(*, document_id: Any) -> IndexOutcome | None:
-    """Extract, chunk and index one document. None when there was nothing to do (it is
-    gone, or another run already finished it)."""
-    claimed = Document.objects.filter(
-        pk=document_id, status__in=[DocumentStatus.PENDING, DocumentStatus.PROCESSING]
-    ).update(status=DocumentStatus.PROCESSING, updated_at=timezone.now())
-    if not claimed:
+    """Extract, chunk and index one document, within `document_limits()`. None when there
+    was nothing to do (it is gone, finished, or a live task is indexing it)."""
+    if not _claim(document_id):
         return None
     document = Document.objects.get(pk=document_id)
+    heartbeat = _Heartbeat(document_id)
+    limits = document_limits()
     try:
         with document.file.open("rb") as handle:
             data = handle.read()
-        pages = extract_pages(data=data, filename=document.original_name)
-        drafts = chunk_pages(pages)
+        pages = extract_pages(data=data, filename=document.original_name, limits=limits, progress=heartbeat)
+        drafts = chunk_pages(pages, max_chunks=settings.MAX_DOCUMENT_CHUNKS)
+        heartbeat()
     except FileNotFoundError:
         return _fail(document_id, "The uploaded file is missing from storage. Upload it again.")
     except ExtractionError as exc:
@@ -213,8 +283,17 @@ def document_index(*, document_id: Any) -> IndexOutcome | None:
         locked.page_count = len(pages)
         locked.chunk_count = len(drafts)
         locked.indexed_at = timezone.now()
+        locked.heartbeat_at = None
         locked.save(
-            update_fields=["status", "error_message", "page_count", "chunk_count", "indexed_at", "updated_at"]
+            update_fields=[
+                "status",
+                "error_message",
+                "page_count",
+                "chunk_count",
+                "indexed_at",
+                "heartbeat_at",
+                "updated_at",
+            ]
         )
     return IndexOutcome(DocumentStatus.READY, pages=len(pages), chunks=len(drafts))
 
@@ -234,7 +313,17 @@ def _fail(document_id: Any, message: str) -> IndexOutcome | None:
         locked.error_message = message
         locked.page_count = 0
         locked.chunk_count = 0
-        locked.save(update_fields=["status", "error_message", "page_count", "chunk_count", "updated_at"])
+        locked.heartbeat_at = None
+        locked.save(
+            update_fields=[
+                "status",
+                "error_message",
+                "page_count",
+                "chunk_count",
+                "heartbeat_at",
+                "updated_at",
+            ]
+        )
     return IndexOutcome(DocumentStatus.FAILED, error=message)
 
 

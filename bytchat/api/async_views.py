@@ -4,17 +4,18 @@ through DRF: JWT authentication, JSON body parsing and the error envelope."""
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from rest_framework import exceptions
 from rest_framework.serializers import Serializer
 
 from accounts.authentication import JWTAuthentication
 from bytchat.api.errors import describe_or_internal, json_error_response
+from bytchat.api.parsers import load_json
 from bytchat.db import db_step
 
 
@@ -48,11 +49,8 @@ def parse_json(request: HttpRequest, serializer_class: type[Serializer]) -> dict
     content_type = request.content_type or ""
     if content_type != "application/json":
         raise exceptions.UnsupportedMediaType(content_type or "none")
-    try:
-        # request.body raises RequestDataTooBig (413) past DATA_UPLOAD_MAX_MEMORY_SIZE.
-        data = json.loads(request.body or b"{}")
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise exceptions.ParseError(f"JSON parse error - {exc}") from exc
+    # request.body raises RequestDataTooBig (413) past DATA_UPLOAD_MAX_MEMORY_SIZE.
+    data = load_json(request.body or b"{}", encoding=request.encoding or settings.DEFAULT_CHARSET)
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data

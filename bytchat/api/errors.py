@@ -49,6 +49,19 @@ def _plain(detail: Any) -> Any:
     return [str(detail)]
 
 
+def _message(detail: Any) -> str:
+    """The human sentence of a DRF detail. Some libraries raise with a dict detail
+    (simplejwt: `{"detail": "User is inactive", "code": "user_inactive"}`), which `str()`
+    writes as a Python repr."""
+    if isinstance(detail, dict):
+        if "detail" in detail:
+            return _message(detail["detail"])
+        return " ".join(_message(value) for value in detail.values())
+    if isinstance(detail, list):
+        return " ".join(_message(item) for item in detail)
+    return str(detail)
+
+
 _DRF_CODES: list[tuple[type[Exception], int, str]] = [
     (drf.ParseError, 400, "MALFORMED_REQUEST"),
     (drf.NotAuthenticated, 401, "UNAUTHORIZED"),
@@ -82,9 +95,9 @@ def describe_exception(exc: Exception) -> ApiError | None:
         )
     for exc_class, status, code in _DRF_CODES:
         if isinstance(exc, exc_class):
-            return ApiError(status, code, str(exc.detail))
+            return ApiError(status, code, _message(exc.detail))
     if isinstance(exc, drf.APIException):
-        return ApiError(exc.status_code, exc.default_code.upper(), str(exc.detail))
+        return ApiError(exc.status_code, exc.default_code.upper(), _message(exc.detail))
     if isinstance(exc, Http404):
         return ApiError(404, "NOT_FOUND", "Not found.")
     if isinstance(exc, DjangoPermissionDenied):

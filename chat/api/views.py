@@ -9,7 +9,6 @@ from django.views.decorators.http import require_POST
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
-from rest_framework.pagination import CursorPagination as DrfCursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -118,7 +117,7 @@ class ConversationArchiveView(GenericAPIView):
         return Response(s.ConversationSerializer(conversation).data)
 
 
-class MessagePagination(DrfCursorPagination):
+class MessagePagination(CursorPagination):
     page_size = 50
     page_size_query_param = "limit"
     max_page_size = 100

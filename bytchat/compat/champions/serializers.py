@@ -12,6 +12,7 @@ from rest_framework import serializers
 from accounts.models import Role, User, UserStatus
 from analytics.models import RunStatus
 from analytics.periods import DEFAULT_DAYS, MAX_DAYS
+from bytchat.api.fields import OffsetField
 from chat.models import Rating
 
 ROLE_NAMES = {Role.USER: "rep", Role.MANAGER: "manager", Role.ADMIN: "admin"}
@@ -86,7 +87,7 @@ class AnalyticsQuerySerializer(serializers.Serializer):
 
 class RunQuerySerializer(serializers.Serializer):
     limit = serializers.IntegerField(min_value=1, max_value=200, default=50)
-    offset = serializers.IntegerField(min_value=0, default=0)
+    offset = OffsetField()
     cursor = serializers.UUIDField(required=False)
     status = serializers.ChoiceField(choices=RunStatus.values, required=False)
     user_id = serializers.PrimaryKeyRelatedField(queryset=User.objects.all(), required=False)
@@ -94,7 +95,7 @@ class RunQuerySerializer(serializers.Serializer):
 
 class PageQuerySerializer(serializers.Serializer):
     limit = serializers.IntegerField(min_value=1, max_value=500, default=100)
-    offset = serializers.IntegerField(min_value=0, default=0)
+    offset = OffsetField()
 
 
 # --- Responses --------------------------------------------------------------------------

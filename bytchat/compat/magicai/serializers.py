@@ -14,6 +14,7 @@ from rest_framework import serializers
 from accounts.models import Language, Plan, Role, User
 from accounts.services import user_plan
 from bots.models import Bot, Category, Provider
+from bytchat.api.fields import OffsetField
 from chat.llm.routing import order_specs
 
 # A Bytchat manager reads everything an admin reads, so MagicAI clients see an ADMIN.
@@ -350,7 +351,7 @@ class MessageSerializer(serializers.Serializer):
 
 class MessagePageQuerySerializer(serializers.Serializer):
     limit = serializers.IntegerField(min_value=1, max_value=100, required=False, default=50)
-    offset = serializers.IntegerField(min_value=0, required=False, default=0)
+    offset = OffsetField()
 
 
 class MessageCreateSerializer(serializers.Serializer):
