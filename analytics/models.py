@@ -13,6 +13,8 @@ class RunStatus(models.TextChoices):
 
 
 class UsageSource(models.TextChoices):
+    # No model answered (nothing was counted), or the run predates this field.
+    NONE = "", "Not counted"
     PROVIDER = "provider", "Reported by the provider"
     # The provider's usage never arrived (a client gone, a stream cut short): counted with
     # `chat.llm.base.estimate_tokens` over the prompt and the text streamed so far.

@@ -32,6 +32,7 @@ from hypothesis import HealthCheck, Phase, given
 from hypothesis import seed as hypothesis_seed
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -51,6 +52,9 @@ pytestmark = [pytest.mark.fuzz, pytest.mark.django_db(transaction=True)]
 
 SEED = int(os.environ.get("BYTCHAT_FUZZ_SEED", "20261130"))
 EXAMPLES = int(os.environ.get("BYTCHAT_FUZZ_EXAMPLES", "25"))
+# Invalid input (wrong types, missing fields, out-of-range values): it must get a documented
+# 4xx, never a 5xx or an answer outside the schema.
+NEGATIVE_EXAMPLES = int(os.environ.get("BYTCHAT_FUZZ_NEGATIVE_EXAMPLES", "15"))
 ARTIFACTS = Path(os.environ.get("BYTCHAT_FUZZ_ARTIFACTS", Path(settings.BASE_DIR) / "test-artifacts"))
 CHECKS = [
     not_a_server_error,
@@ -77,9 +81,15 @@ class OperationStats:
 @dataclass
 class Report:
     role: str
+    mode: str = "positive"
+    examples: int = EXAMPLES
     operations: dict[str, OperationStats] = field(default_factory=lambda: defaultdict(OperationStats))
     refused_connections: list[str] = field(default_factory=list)
     seconds: float = 0.0
+
+    @property
+    def label(self) -> str:
+        return self.role if self.mode == "positive" else f"{self.role}-{self.mode}"
 
     def totals(self) -> dict[str, int]:
         stats = self.operations.values()
@@ -95,8 +105,9 @@ class Report:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         body = {
             "role": self.role,
+            "mode": self.mode,
             "seed": SEED,
-            "examples_per_operation": EXAMPLES,
+            "examples_per_operation": self.examples,
             "database": settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1],
             "wall_seconds": round(self.seconds, 1),
             **self.totals(),
@@ -112,7 +123,7 @@ class Report:
                 for label, s in sorted(self.operations.items())
             },
         }
-        (ARTIFACTS / f"fuzz-{self.role}.json").write_text(json.dumps(body, indent=2, default=str))
+        (ARTIFACTS / f"fuzz-{self.label}.json").write_text(json.dumps(body, indent=2, default=str))
         (ARTIFACTS / "fuzz-seed.txt").write_text(f"{SEED}\n")
         return body
 
@@ -202,10 +213,11 @@ def _record(stats: OperationStats, kind: str, case, response, error: BaseExcepti
         )
 
 
-def _fuzz(role: str, monkeypatch: pytest.MonkeyPatch) -> Report:
+def _fuzz(role: str, mode: str, monkeypatch: pytest.MonkeyPatch) -> Report:
     from bytchat.asgi import application
 
-    report = Report(role=role)
+    examples = EXAMPLES if mode == "positive" else NEGATIVE_EXAMPLES
+    report = Report(role=role, mode=mode, examples=examples)
     _loopback_only(monkeypatch, report)
     _local_models_only(monkeypatch)
     _no_request_throttles(monkeypatch)
@@ -221,18 +233,31 @@ def _fuzz(role: str, monkeypatch: pytest.MonkeyPatch) -> Report:
     started = time.monotonic()
     for operation in operations:
         _fuzz_operation(
-            operation, report.operations[f"{operation.method.upper()} {operation.path}"], headers, known_ids
+            operation,
+            report.operations[f"{operation.method.upper()} {operation.path}"],
+            headers,
+            known_ids,
+            mode=GenerationMode(mode),
+            examples=examples,
         )
     report.seconds = time.monotonic() - started
     return report
 
 
-def _fuzz_operation(operation, stats: OperationStats, headers: dict[str, str], known_ids: dict) -> None:
-    strategy = operation.as_strategy()
+def _fuzz_operation(
+    operation,
+    stats: OperationStats,
+    headers: dict[str, str],
+    known_ids: dict,
+    *,
+    mode: GenerationMode,
+    examples: int,
+) -> None:
+    strategy = operation.as_strategy(generation_mode=mode)
 
     @hypothesis_seed(SEED)
     @hypothesis_settings(
-        max_examples=EXAMPLES,
+        max_examples=examples,
         deadline=None,
         database=None,
         phases=[Phase.explicit, Phase.generate],
@@ -279,26 +304,31 @@ def _fuzz_operation(operation, stats: OperationStats, headers: dict[str, str], k
 
 def _summary(reports: list[dict[str, Any]]) -> str:
     lines = [
-        "| user | operations | cases | server errors | schema mismatches | wall time |",
-        "|---|---|---|---|---|---|",
+        "| user | input | operations | cases | server errors | schema mismatches | wall time |",
+        "|---|---|---|---|---|---|---|",
     ]
     for body in reports:
         lines.append(
-            f"| {body['role']} | {body['operations']} | {body['cases']} | {body['server_errors']} | "
+            f"| {body['role']} | {body['mode']} | {body['operations']} | {body['cases']} | {body['server_errors']} | "
             f"{body['schema_mismatches']} | {body['wall_seconds']} s |"
         )
     return "\n".join(lines)
 
 
-@pytest.mark.parametrize("role", ["user", "admin"])
-def test_the_api_answers_every_generated_request_as_its_schema_says(role, monkeypatch):
-    report = _fuzz(role, monkeypatch).write()
+@pytest.mark.parametrize(
+    ("role", "mode"), [("user", "positive"), ("admin", "positive"), ("user", "negative")]
+)
+def test_the_api_answers_every_generated_request_as_its_schema_says(role, mode, monkeypatch):
+    report = _fuzz(role, mode, monkeypatch).write()
     summary = ARTIFACTS / "fuzz-summary.md"
-    previous = summary.read_text() if summary.exists() and role != "user" else ""
-    rows = [line for line in previous.splitlines()[2:] if line.startswith("| ") and f"| {role} |" not in line]
+    first = (role, mode) == ("user", "positive")
+    previous = summary.read_text() if summary.exists() and not first else ""
+    this_row = f"| {role} | {mode} |"
+    rows = [line for line in previous.splitlines()[2:] if line.startswith("| ") and this_row not in line]
     table = _summary([report]).splitlines()
     summary.write_text(
-        "\n".join(table[:2] + rows + table[2:]) + f"\n\nSeed {SEED}, {EXAMPLES} examples per operation.\n"
+        "\n".join(table[:2] + rows + table[2:])
+        + f"\n\nSeed {SEED}; {EXAMPLES} valid and {NEGATIVE_EXAMPLES} invalid examples per operation.\n"
     )
     failures = {
         label: operation["examples"]

@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='run',
             name='usage_source',
-            field=models.CharField(blank=True, choices=[('provider', 'Reported by the provider'), ('estimated', 'Estimated')], default='', max_length=16),
+            field=models.CharField(blank=True, choices=[('', 'Not counted'), ('provider', 'Reported by the provider'), ('estimated', 'Estimated')], default='', max_length=16),
         ),
     ]

@@ -104,3 +104,22 @@ def test_a_documented_403_is_what_a_regular_user_gets(user_client, schema):
     assert response.status_code == 403
     assert 403 in _statuses(schema, "/api/v1/plans", "GET")
     _validator(schema, "ErrorEnvelope").validate(response.json())
+
+
+def test_a_run_that_counted_no_tokens_matches_the_runs_schema(admin_client_api, schema, user):
+    # A run where no model answered (or one stored before usage sources) has none.
+    from analytics.models import Run
+    from analytics.tests.factories import make_conversation, make_exchange
+    from chat.tests.helpers import make_bot
+
+    make_exchange(conversation=make_conversation(user=user, bot=make_bot(owner=user)))
+    assert Run.objects.update(usage_source="") >= 1
+
+    response = admin_client_api.get("/api/v1/analytics/runs")
+
+    assert response.status_code == 200
+    usage_source = response.json()["results"][0]["usage_source"]
+    assert usage_source == ""
+    field = schema["components"]["schemas"]["Run"]["properties"]["usage_source"]
+    document = {**field, "components": schema["components"]}
+    jsonschema.Draft202012Validator(document).validate(usage_source)
