@@ -2,7 +2,7 @@
 
 docker-compose.yml runs modules that exist, with options the servers accept; nginx streams
 the chat paths and lets uploads through; .env.example names exactly the variables the app
-reads, and the README documents them; Django's deployment checks pass with production
+reads, and docs/configuration.md documents them; Django's deployment checks pass with production
 settings, and the app refuses to start without a SECRET_KEY.
 """
 
@@ -24,7 +24,8 @@ from rest_framework.settings import api_settings
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 ENV_EXAMPLE = ROOT / ".env.example"
-README = ROOT / "README.md"
+CONFIGURATION_DOC = ROOT / "docs" / "configuration.md"
+DEPLOYMENT_DOC = ROOT / "docs" / "deployment.md"
 SETTINGS_FILE = ROOT / "bytchat" / "settings.py"
 SEED_DEMO_FILE = ROOT / "bots" / "management" / "commands" / "seed_demo.py"
 
@@ -285,7 +286,7 @@ def test_entrypoint_migrates_only_for_the_web_role():
     assert "BYTCHAT_ROLE" not in _environment("worker")
 
 
-# --- .env.example and README ------------------------------------------------------------
+# --- .env.example and the docs -----------------------------------------------------------
 
 
 def test_env_example_lists_every_variable_the_app_reads():
@@ -307,10 +308,10 @@ def test_env_example_has_no_usable_secret_key():
     assert _env_example()["DEBUG"] == "false"
 
 
-def test_readme_documents_every_variable():
-    readme = README.read_text()
-    undocumented = [name for name in _env_example() if f"`{name}`" not in readme]
-    assert not undocumented, f"add to README's Configuration table: {undocumented}"
+def test_configuration_doc_documents_every_variable():
+    table = CONFIGURATION_DOC.read_text()
+    undocumented = [name for name in _env_example() if f"`{name}`" not in table]
+    assert not undocumented, f"add to the table in docs/configuration.md: {undocumented}"
 
 
 # --- Django under production settings ---------------------------------------------------
@@ -322,7 +323,7 @@ def test_check_deploy_passes_with_production_settings():
         SECRET_KEY=_random_secret_key(),
         ALLOWED_HOSTS="bytchat.example.com",
         USE_X_FORWARDED_PROTO="true",
-        # Preloading is opt-in (README, "Security notes"); without it Django warns W021.
+        # Preloading is opt-in (docs/deployment.md, "Security notes"); without it Django warns W021.
         SECURE_HSTS_PRELOAD="true",
     )
     result = _manage("check", "--deploy", "--fail-level", "WARNING", env=env)
@@ -345,7 +346,7 @@ def test_check_deploy_passes_with_production_settings():
         ),
     ],
 )
-def test_readme_explains_every_check_deploy_warning_of_the_example_settings(overrides):
+def test_deployment_doc_explains_every_check_deploy_warning_of_the_example_settings(overrides):
     values = _env_example()
     # No database or Redis is reached by the checks; SQLite and local memory will do.
     values.pop("DATABASE_URL")
@@ -355,8 +356,8 @@ def test_readme_explains_every_check_deploy_warning_of_the_example_settings(over
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     warnings = set(re.findall(r"\((security\.W\d+)\)", output))
-    unexplained = [warning for warning in sorted(warnings) if warning not in README.read_text()]
-    assert not unexplained, f"explain in README's Security notes: {unexplained}\n{output}"
+    unexplained = [warning for warning in sorted(warnings) if warning not in DEPLOYMENT_DOC.read_text()]
+    assert not unexplained, f"explain in docs/deployment.md, Security notes: {unexplained}\n{output}"
 
 
 def test_it_refuses_to_start_without_a_secret_key_when_debug_is_off():
