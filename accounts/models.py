@@ -27,7 +27,7 @@ class Language(models.TextChoices):
 class Plan(models.Model):
     """What a user may do. A null limit means unlimited.
 
-    A user's plan is `accounts.services.user_plan` (theirs, else the default one), and
+    A user's plan is `accounts.selectors.user_plan` (theirs, else the default one), and
     the limits that count rows serialise one user's requests with
     `accounts.services.user_limits_lock`. Each limit is enforced in one place:
 

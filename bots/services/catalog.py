@@ -10,7 +10,8 @@ from django.db import transaction
 from django.db.models import Q
 
 from accounts.models import User
-from accounts.services import user_limits_lock, user_plan
+from accounts.selectors import user_plan
+from accounts.services import user_limits_lock
 from bots.errors import LastModelConfig, PlanLimitReached, StaffOnly
 from bots.models import Bot, Category, DocumentStatus, ModelConfig, ModelEndpoint, Provider, TaskType
 from bytchat import outbound
