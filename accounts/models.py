@@ -25,7 +25,19 @@ class Language(models.TextChoices):
 
 
 class Plan(models.Model):
-    """What a user may do. A null limit means unlimited."""
+    """What a user may do. A null limit means unlimited.
+
+    A user's plan is `accounts.selectors.user_plan` (theirs, else the default one), and
+    the limits that count rows serialise one user's requests with
+    `accounts.services.user_limits_lock`. Each limit is enforced in one place:
+
+    - `max_bots`: `bots.services.bot_create` (active bots the user owns).
+    - `max_conversations_per_bot`, `max_active_conversations`:
+      `chat.services.conversations.conversation_create_in_transaction` (unarchived ones).
+    - `max_messages_per_conversation`: `chat.services.conversations.conversation_reserve_turn`.
+    - `messages_per_minute`: `chat.services.limits.message_rate_check`.
+    - `monthly_token_quota`: `chat.services.limits.token_quota_reserve`.
+    """
 
     name = models.CharField(max_length=100, unique=True)
     # A stable UUID for the clients that name plans by UUID (MagicAI's subscriptionType.id).

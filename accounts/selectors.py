@@ -21,6 +21,11 @@ def user_get(*, user_id) -> User:
     return user
 
 
+def user_plan(user: User) -> Plan:
+    """The plan whose limits apply: the user's, else the default one, else no limits."""
+    return user.plan or Plan.objects.filter(is_default=True).first() or Plan()
+
+
 def plan_list() -> QuerySet[Plan]:
     return Plan.objects.all()
 

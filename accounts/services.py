@@ -53,11 +53,6 @@ def _password_check(*, password: str, user: User) -> None:
 
 
 # --- Plans and limits --------------------------------------------------------------------
-def user_plan(user: User) -> Plan:
-    """The plan whose limits apply: the user's, else the default one, else no limits."""
-    return user.plan or Plan.objects.filter(is_default=True).first() or Plan()
-
-
 def user_limits_lock(*, user: User) -> None:
     """Serialise one user's check-then-write limit rules inside the caller's transaction:
     parallel requests queue on the user's row, so none counts before another has written.

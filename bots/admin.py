@@ -1,14 +1,25 @@
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
 from django.db.models import Count
-from django.forms.models import BaseInlineFormSet
+from django.http import HttpResponseRedirect
 from django.utils.text import Truncator
 
 from bots import services
 from bots.models import Bot, Category, Chunk, Document, ModelConfig, ModelEndpoint
-from bots.services.catalog import DEFAULT_LOCAL_CONFIG, STORED_CONFIG_FIELDS
-from bytchat.errors import InvalidInput
+from bots.services.catalog import STORED_CONFIG_FIELDS
+from bytchat.errors import DomainError, InvalidInput
+
+
+class ServiceAdmin(admin.ModelAdmin):
+    """An admin whose writes go through the services: a rule a service refuses (a plan
+    limit, the last active model config) is shown as an error and nothing is stored."""
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except DomainError as exc:  # raised inside the view's transaction: rolled back
+            self.message_user(request, exc.message, messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
 
 
 @admin.register(Category)
@@ -33,24 +44,6 @@ class CategoryAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset) -> None:
         for category in queryset:
             services.category_delete(category=category)
-
-
-class ModelConfigFormSet(BaseInlineFormSet):
-    """The rule of `model_config_remove`: an existing bot keeps at least one active config."""
-
-    def clean(self) -> None:
-        super().clean()
-        if self.instance._state.adding:
-            return  # a new bot without configs gets the default one (BotAdmin.save_related)
-        active = [
-            form
-            for form in self.forms
-            if form.cleaned_data
-            and not form.cleaned_data.get("DELETE")
-            and form.cleaned_data.get("is_active", False)
-        ]
-        if not active:
-            raise ValidationError("A bot needs at least one active model config.")
 
 
 class ApiKeyForm(forms.ModelForm):
@@ -80,8 +73,9 @@ class ApiKeyForm(forms.ModelForm):
 
 
 class ModelConfigForm(ApiKeyForm):
-    """The toolbox rules of the API (`model_config_validate`): where a config may send
-    requests, and with which key."""
+    """The toolbox rules of the API (`model_config_validate`), shown on their fields: where
+    a config may send requests, and with which key. `BotAdmin.save_formset` stores it
+    through the services."""
 
     class Meta:
         model = ModelConfig
@@ -108,7 +102,6 @@ class ModelConfigForm(ApiKeyForm):
 class ModelConfigInline(admin.TabularInline):
     model = ModelConfig
     form = ModelConfigForm
-    formset = ModelConfigFormSet
     extra = 0
     fields = [
         "task_type",
@@ -161,21 +154,83 @@ class DocumentInline(admin.TabularInline):
         return False
 
 
+BOT_FIELDS = ["name_es", "name_en", "description_es", "description_en", "system_prompt", "language"]
+
+
 @admin.register(Bot)
-class BotAdmin(admin.ModelAdmin):
+class BotAdmin(ServiceAdmin):
+    """Bots are created with `bot_create` (the owner's plan limit, the default local
+    model; further models are added on the change page) and changed with `bot_update`
+    (a new language re-indexes the documents). Deleting is the soft delete; the owner is
+    set once."""
+
     list_display = ["__str__", "owner", "category", "language", "is_public", "is_active", "created_at"]
     list_filter = ["is_public", "is_active", "language", "category"]
     search_fields = ["name_es", "name_en", "owner__email"]
     list_select_related = ["owner", "category"]
     autocomplete_fields = ["owner", "category"]
+    fields = ["id", "owner", *BOT_FIELDS, "category", "is_public", "is_active", "created_at", "updated_at"]
     readonly_fields = ["id", "created_at", "updated_at"]
     inlines = [ModelConfigInline, DocumentInline]
     actions = ["reindex_documents"]
 
-    def save_related(self, request, form, formsets, change) -> None:
-        super().save_related(request, form, formsets, change)
-        if not form.instance.model_configs.filter(is_active=True).exists():
-            ModelConfig.objects.create(bot=form.instance, **DEFAULT_LOCAL_CONFIG)
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return [*self.readonly_fields, "is_active"]
+        return [*self.readonly_fields, "owner", "is_active"]
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else []
+
+    def save_model(self, request, obj: Bot, form, change: bool) -> None:
+        data = form.cleaned_data
+        if change:
+            current = Bot.objects.get(pk=obj.pk)
+            changes = {
+                name: data[name]
+                for name in form.changed_data
+                if name in [*BOT_FIELDS, "category", "is_public"]
+            }
+            bot = services.bot_update(user=request.user, bot=current, **changes)
+        else:
+            owner = data.get("owner")
+            bot = services.bot_create(
+                user=owner or request.user,
+                platform=owner is None,
+                category=data.get("category"),
+                **{name: data[name] for name in BOT_FIELDS},
+            )
+            if data.get("is_public"):
+                bot = services.bot_update(user=request.user, bot=bot, is_public=True)
+        # The admin goes on with the form's instance (inlines, log entry, redirect).
+        obj.__dict__.update({key: value for key, value in bot.__dict__.items() if key != "_state"})
+        obj._state.adding, obj._state.db = False, bot._state.db
+
+    def save_formset(self, request, form, formset, change) -> None:
+        if formset.model is not ModelConfig:
+            return super().save_formset(request, form, formset, change)
+        # Added and activated configs first, so that a bot swapping its models never
+        # passes through having none active; the services refuse to remove the last one.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        kept = [f for f in formset.forms if f.has_changed() and f not in formset.deleted_forms]
+        for config_form in sorted(kept, key=lambda f: not f.cleaned_data.get("is_active", False)):
+            adding = config_form.instance._state.adding
+            names = STORED_CONFIG_FIELDS if adding else config_form.changed_data
+            fields = {name: config_form.cleaned_data[name] for name in names if name in STORED_CONFIG_FIELDS}
+            key = config_form.api_key_change()
+            if key is not None:
+                fields["api_key"] = key
+            if adding:
+                formset.new_objects.append(services.model_config_add(bot=form.instance, **fields))
+            elif fields:
+                config = ModelConfig.objects.get(pk=config_form.instance.pk)
+                services.model_config_update(config=config, **fields)
+                formset.changed_objects.append((config, config_form.changed_data))
+        for config_form in formset.deleted_forms:
+            if not config_form.instance._state.adding:
+                config = ModelConfig.objects.get(pk=config_form.instance.pk)
+                services.model_config_remove(config=config)
+                formset.deleted_objects.append(config)
 
     # Deleting here is the API's soft delete: conversations and analytics keep the bot.
     def delete_model(self, request, obj: Bot) -> None:

@@ -4,6 +4,7 @@ from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery
 
 from accounts.models import User
 from analytics.models import Run, RunStatus
+from bytchat.errors import NotFound
 from chat.models import Citation, Conversation, Feedback, Message, Rating
 
 SUGGESTION_LIMIT = 6
@@ -16,6 +17,14 @@ def conversation_list(*, user: User, bot_id=None, archived: bool | None = None) 
     if archived is not None:
         conversations = conversations.filter(archived=archived)
     return conversations
+
+
+def conversation_get(*, user: User, conversation_id) -> Conversation:
+    """The user's own conversation; NotFound for anyone else's."""
+    conversation = Conversation.objects.select_related("bot").filter(pk=conversation_id, user=user).first()
+    if conversation is None:
+        raise NotFound("Conversation not found.")
+    return conversation
 
 
 def message_list(*, conversation: Conversation) -> QuerySet[Message]:

@@ -124,7 +124,9 @@ class ConversationListView(GenericAPIView):
         responses={200: s.AdminConversationSerializer(many=True)},
     )
     def get(self, request):
-        conversations = selectors.conversation_list_all(**_query(request, s.ConversationFilterSerializer))
+        conversations = selectors.conversation_list_all(
+            actor=request.user, **_query(request, s.ConversationFilterSerializer)
+        )
         page = self.paginate_queryset(conversations)
         context = {"language": request.user.language}
         return self.get_paginated_response(
@@ -141,7 +143,7 @@ class ConversationDetailView(APIView):
 
     @extend_schema(responses={204: None})
     def delete(self, request, conversation_id):
-        conversation = selectors.conversation_get_any(conversation_id=conversation_id)
+        conversation = selectors.conversation_get_any(actor=request.user, conversation_id=conversation_id)
         conversation_delete(conversation=conversation)
         logger.info("Admin %s deleted conversation %s", request.user.pk, conversation_id)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -9,6 +9,7 @@ from django.db.models import OuterRef, QuerySet, Subquery
 from accounts.models import User
 from analytics.models import Run
 from analytics.periods import day_start
+from bots.errors import StaffOnly
 from bots.models import Bot
 from bytchat.errors import NotFound
 from chat.models import Conversation, Feedback
@@ -53,11 +54,18 @@ def run_list(
 # --- Conversations (admins) -------------------------------------------------------------
 
 
+def _check_admin(actor: User) -> None:
+    """Every user's conversations are for administrators alone, whichever surface asks."""
+    if not actor.is_admin:
+        raise StaffOnly("Only administrators can see every user's conversations.")
+
+
 def conversation_list_all(
-    *, user: User | None = None, bot: Bot | None = None, archived: bool | None = None
+    *, actor: User, user: User | None = None, bot: Bot | None = None, archived: bool | None = None
 ) -> QuerySet[Conversation]:
-    """Every user's conversations, for admins; message counts are the conversation's own
-    counter, kept by the chat engine."""
+    """Every user's conversations, for an admin `actor`; message counts are the
+    conversation's own counter, kept by the chat engine."""
+    _check_admin(actor)
     conversations = Conversation.objects.select_related("user", "bot")
     if user is not None:
         conversations = conversations.filter(user=user)
@@ -68,8 +76,9 @@ def conversation_list_all(
     return conversations
 
 
-def conversation_get_any(*, conversation_id) -> Conversation:
-    """Any user's conversation, for admins."""
+def conversation_get_any(*, actor: User, conversation_id) -> Conversation:
+    """Any user's conversation, for an admin `actor`."""
+    _check_admin(actor)
     conversation = Conversation.objects.filter(pk=conversation_id).first()
     if conversation is None:
         raise NotFound("Conversation not found.")

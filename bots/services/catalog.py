@@ -9,7 +9,9 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 
-from accounts.models import Plan, User
+from accounts.models import User
+from accounts.selectors import user_plan
+from accounts.services import user_limits_lock
 from bots.errors import LastModelConfig, PlanLimitReached, StaffOnly
 from bots.models import Bot, Category, DocumentStatus, ModelConfig, ModelEndpoint, Provider, TaskType
 from bytchat import outbound
@@ -83,15 +85,6 @@ def _check_category(category: Category | None) -> None:
 
 
 # --- Bots --------------------------------------------------------------------------------
-def _user_plan(user: User) -> Plan:
-    return user.plan or Plan.objects.filter(is_default=True).first() or Plan()
-
-
-def _lock_user(user: User) -> None:
-    """Parallel creations by one user queue here, so the plan count cannot be outrun."""
-    User.objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True).first()
-
-
 def _names(
     *, language: str, name: str | None, description: str | None, fields: dict[str, str]
 ) -> dict[str, str]:
@@ -143,8 +136,8 @@ def bot_create(
         raise InvalidInput(fields={"initial_configs": ["At least one model config must be active."]})
     with transaction.atomic():
         if not platform:
-            _lock_user(user)
-            limit = _user_plan(user).max_bots
+            user_limits_lock(user=user)
+            limit = user_plan(user).max_bots
             if limit is not None and Bot.objects.filter(owner=user, is_active=True).count() >= limit:
                 raise PlanLimitReached(
                     f"Your plan allows {limit} bots. Delete one or move to a bigger plan.",

@@ -1,6 +1,7 @@
 import pytest
 
-from bots.models import Document, DocumentStatus
+from accounts.models import Plan
+from bots.models import Bot, Document, DocumentStatus
 from bots.tests.factories import make_bot, make_category, make_indexed_document, upload_document
 
 pytestmark = pytest.mark.django_db
@@ -80,11 +81,84 @@ def _bot_change_form(bot, **overrides):
 def test_the_admin_refuses_to_remove_a_bots_last_active_model_config(admin_browser, user):
     bot = make_bot(owner=user)
     response = admin_browser.post(
-        f"/admin/bots/bot/{bot.pk}/change/", _bot_change_form(bot, **{"model_configs-0-DELETE": "on"})
+        f"/admin/bots/bot/{bot.pk}/change/",
+        _bot_change_form(bot, **{"model_configs-0-DELETE": "on"}),
+        follow=True,
     )
     assert response.status_code == 200
-    assert "at least one active model config" in response.content.decode()
+    assert "at least one active model" in response.content.decode()
     assert bot.model_configs.filter(is_active=True).count() == 1
+
+
+def _bot_add_form(**overrides):
+    data = {
+        "name_es": "Nuevo",
+        "name_en": "",
+        "description_es": "",
+        "description_en": "",
+        "system_prompt": "",
+        "language": "es",
+    }
+    return {**data, **overrides}
+
+
+def test_a_bot_created_in_the_admin_respects_its_owners_plan(admin_browser, user):
+    user.plan = Plan.objects.create(name="One bot", max_bots=1)
+    user.save()
+    make_bot(owner=user)
+    response = admin_browser.post("/admin/bots/bot/add/", _bot_add_form(owner=str(user.pk)), follow=True)
+    assert "Your plan allows 1 bots" in response.content.decode()
+    assert Bot.objects.filter(owner=user).count() == 1
+
+
+def test_a_bot_created_in_the_admin_gets_the_default_local_model(admin_browser, user):
+    response = admin_browser.post("/admin/bots/bot/add/", _bot_add_form(owner=str(user.pk)))
+    assert response.status_code == 302
+    bot = Bot.objects.get(owner=user)
+    assert list(bot.model_configs.values_list("provider", "model_id", "is_active")) == [
+        ("local", "local", True)
+    ]
+
+
+def test_a_platform_agent_created_in_the_admin_can_be_public(admin_browser):
+    response = admin_browser.post("/admin/bots/bot/add/", _bot_add_form(is_public="on"))
+    assert response.status_code == 302
+    bot = Bot.objects.get()
+    assert (bot.owner, bot.is_public) == (None, True)
+
+
+def test_changing_a_bots_language_in_the_admin_reindexes_its_documents(
+    admin_browser, user, django_capture_on_commit_callbacks
+):
+    bot = make_bot(owner=user, language="es")
+    document = make_indexed_document(bot=bot, text="Texto del documento.")
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = admin_browser.post(
+            f"/admin/bots/bot/{bot.pk}/change/", _bot_change_form(bot, language="en")
+        )
+    assert response.status_code == 302
+    document.refresh_from_db()
+    bot.refresh_from_db()
+    assert (bot.language, document.status, len(callbacks)) == ("en", DocumentStatus.PENDING, 1)
+
+
+def test_the_admin_inline_adds_a_model_through_the_service(admin_browser, user):
+    bot = make_bot(owner=user)
+    data = _bot_change_form(
+        bot,
+        **{
+            "model_configs-TOTAL_FORMS": "2",
+            "model_configs-1-bot": str(bot.pk),
+            "model_configs-1-task_type": "general",
+            "model_configs-1-provider": "local",
+            "model_configs-1-model_id": "local",
+            "model_configs-1-priority": "5",
+            "model_configs-1-is_active": "on",
+        },
+    )
+    response = admin_browser.post(f"/admin/bots/bot/{bot.pk}/change/", data)
+    assert response.status_code == 302
+    assert sorted(bot.model_configs.values_list("model_id", "priority")) == [("local", 1), ("local", 5)]
 
 
 def test_deleting_a_bot_or_category_in_the_admin_is_a_soft_delete(admin_browser, user):

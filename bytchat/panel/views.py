@@ -35,7 +35,6 @@ from bytchat.panel import forms
 from bytchat.panel.texts import error_text, js_texts
 from chat import selectors as chat_selectors
 from chat.api.serializers import ConversationSerializer, MessageSerializer
-from chat.services import conversations as conversation_services
 
 LANGUAGES = {code for code, _label in Language.choices}
 
@@ -348,6 +347,6 @@ def bot_chat_view(request: HttpRequest, bot_id) -> HttpResponse:
 
 @panel_page
 def conversation_view(request: HttpRequest, conversation_id) -> HttpResponse:
-    conversation = conversation_services.conversation_get(user=request.user, conversation_id=conversation_id)
+    conversation = chat_selectors.conversation_get(user=request.user, conversation_id=conversation_id)
     bot = bot_selectors.bot_get_visible(user=request.user, bot_id=conversation.bot_id)
     return _chat_page(request, bot=bot, conversation=conversation)

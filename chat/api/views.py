@@ -82,12 +82,12 @@ class ConversationDetailView(GenericAPIView):
 
     @extend_schema(responses={200: s.ConversationSerializer})
     def get(self, request, conversation_id):
-        conversation = conversations.conversation_get(user=request.user, conversation_id=conversation_id)
+        conversation = selectors.conversation_get(user=request.user, conversation_id=conversation_id)
         return Response(s.ConversationSerializer(conversation).data)
 
     @extend_schema(responses={200: s.ConversationSerializer})
     def patch(self, request, conversation_id):
-        conversation = conversations.conversation_get(user=request.user, conversation_id=conversation_id)
+        conversation = selectors.conversation_get(user=request.user, conversation_id=conversation_id)
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         conversation = conversations.conversation_rename(
@@ -97,7 +97,7 @@ class ConversationDetailView(GenericAPIView):
 
     @extend_schema(responses={204: None})
     def delete(self, request, conversation_id):
-        conversation = conversations.conversation_get(user=request.user, conversation_id=conversation_id)
+        conversation = selectors.conversation_get(user=request.user, conversation_id=conversation_id)
         conversations.conversation_delete(conversation=conversation)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -108,7 +108,7 @@ class ConversationArchiveView(GenericAPIView):
 
     @extend_schema(responses={200: s.ConversationSerializer})
     def post(self, request, conversation_id):
-        conversation = conversations.conversation_get(user=request.user, conversation_id=conversation_id)
+        conversation = selectors.conversation_get(user=request.user, conversation_id=conversation_id)
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         conversation = conversations.conversation_set_archived(
@@ -131,7 +131,7 @@ class MessageListView(GenericAPIView):
 
     @extend_schema(responses={200: s.MessageSerializer(many=True)})
     def get(self, request, conversation_id):
-        conversation = conversations.conversation_get(user=request.user, conversation_id=conversation_id)
+        conversation = selectors.conversation_get(user=request.user, conversation_id=conversation_id)
         page = self.paginate_queryset(selectors.message_list(conversation=conversation))
         return self.get_paginated_response(s.MessageSerializer(page, many=True).data)
 

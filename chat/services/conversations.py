@@ -10,7 +10,8 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from accounts.models import Plan, User
-from accounts.services import user_limits_lock, user_plan
+from accounts.selectors import user_plan
+from accounts.services import user_limits_lock
 from bytchat.errors import Conflict, InvalidInput, NotFound
 from chat.errors import (
     ConversationArchived,
@@ -19,6 +20,7 @@ from chat.errors import (
     MessageLimitReached,
 )
 from chat.models import Conversation
+from chat.selectors import conversation_get
 
 TITLE_MAX = 200
 # A turn is two messages: the question and the answer it reserves a place for. Counted
@@ -202,13 +204,6 @@ def _check_turn_fits(plan: Plan, *, message_count: int) -> None:
             f"This conversation has {message_count} messages, the most your plan allows. "
             "Start a new conversation."
         )
-
-
-def conversation_get(*, user: User, conversation_id) -> Conversation:
-    conversation = Conversation.objects.select_related("bot").filter(pk=conversation_id, user=user).first()
-    if conversation is None:
-        raise NotFound("Conversation not found.")
-    return conversation
 
 
 def conversation_rename(*, conversation: Conversation, title: str) -> Conversation:

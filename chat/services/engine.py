@@ -23,7 +23,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.services import user_plan
+from accounts.selectors import user_plan
 from analytics.models import Run, RunStatus, UsageSource
 from bytchat.crypto import DecryptionFailed
 from bytchat.db import async_db_step

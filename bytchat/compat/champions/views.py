@@ -150,7 +150,7 @@ class ConversationListView(ChampionsView):
 
 class ConversationDetailView(ChampionsView):
     def get(self, request, conversation_id):
-        conversation = conversations.conversation_get(user=request.user, conversation_id=conversation_id)
+        conversation = chat_selectors.conversation_get(user=request.user, conversation_id=conversation_id)
         messages = list(chat_selectors.message_list(conversation=conversation))
         return Response(
             {
@@ -165,7 +165,7 @@ class ConversationDetailView(ChampionsView):
         )
 
     def patch(self, request, conversation_id):
-        conversation = conversations.conversation_get(user=request.user, conversation_id=conversation_id)
+        conversation = chat_selectors.conversation_get(user=request.user, conversation_id=conversation_id)
         title = _body(request, s.RenameSerializer)["title"]
         conversation = conversations.conversation_rename(conversation=conversation, title=title)
         return Response(
@@ -175,7 +175,7 @@ class ConversationDetailView(ChampionsView):
 
 class ConversationArchiveView(ChampionsView):
     def post(self, request, conversation_id):
-        conversation = conversations.conversation_get(user=request.user, conversation_id=conversation_id)
+        conversation = chat_selectors.conversation_get(user=request.user, conversation_id=conversation_id)
         archived = _body(request, s.ArchiveSerializer)["archived"]
         conversation = conversations.conversation_set_archived(conversation=conversation, archived=archived)
         return Response(
@@ -282,7 +282,7 @@ class AdminConversationListView(ChampionsView):
 
     def get(self, request):
         query = _query(request, s.PageQuerySerializer)
-        items = analytics_selectors.conversation_list_all().order_by("-created_at", "-id")
+        items = analytics_selectors.conversation_list_all(actor=request.user).order_by("-created_at", "-id")
         page = items[query["offset"] : query["offset"] + query["limit"]]
         return Response({"items": s.AdminConversationSerializer(page, many=True).data})
 
@@ -291,7 +291,9 @@ class AdminConversationDeleteView(ChampionsView):
     permission_classes = [IsAdmin]
 
     def delete(self, request, conversation_id):
-        conversation = analytics_selectors.conversation_get_any(conversation_id=conversation_id)
+        conversation = analytics_selectors.conversation_get_any(
+            actor=request.user, conversation_id=conversation_id
+        )
         conversations.conversation_delete(conversation=conversation)
         logger.info("Admin %s deleted conversation %s", request.user.pk, conversation_id)
         return Response({"deleted": True})
@@ -328,7 +330,7 @@ def _prepare(*, user: User, data: dict[str, Any]) -> engine.Turn:
     bot_id = data.get("bot")
     conversation_id = data.get("conversation_id")
     if not bot_id and conversation_id:
-        bot_id = conversations.conversation_get(user=user, conversation_id=conversation_id).bot_id
+        bot_id = chat_selectors.conversation_get(user=user, conversation_id=conversation_id).bot_id
     bot = champions_bot(user=user, bot_id=bot_id)
     # Champions defines its limit as active conversations, refused until one is archived.
     return engine.chat_prepare(

@@ -57,7 +57,7 @@ def chat_get(*, user: User, chat_id: Any) -> Conversation:
     except ValueError as exc:
         raise ChatNotFound() from exc
     try:
-        chat = conversations.conversation_get(user=user, conversation_id=chat_id)
+        chat = selectors.conversation_get(user=user, conversation_id=chat_id)
     except NotFound as exc:
         raise ChatNotFound() from exc
     bot = escombot_bot(user=user)

@@ -12,7 +12,7 @@ from typing import Any
 from rest_framework import serializers
 
 from accounts.models import Language, Plan, Role, User
-from accounts.services import user_plan
+from accounts.selectors import user_plan
 from bots.models import Bot, Category, Provider
 from bytchat.api.fields import OffsetField
 from chat.llm.routing import order_specs

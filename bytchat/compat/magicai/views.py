@@ -25,7 +25,7 @@ from rest_framework.views import APIView
 
 from accounts import selectors as account_selectors
 from accounts import services as account_services
-from accounts.services import user_plan
+from accounts.selectors import user_plan
 from analytics import selectors as analytics_selectors
 from analytics.periods import MAX_DAYS, Period
 from analytics.selectors.totals import bot_conversation_totals, user_conversation_totals
@@ -284,18 +284,18 @@ class ConversationListCreateView(MagicAIView):
 
 class ConversationDetailView(MagicAIView):
     def get(self, request, conversation_id):
-        conversation = conversations.conversation_get(user=request.user, conversation_id=conversation_id)
+        conversation = chat_selectors.conversation_get(user=request.user, conversation_id=conversation_id)
         return Response(s.ConversationSerializer(conversation).data)
 
     def delete(self, request, conversation_id):
-        conversation = conversations.conversation_get(user=request.user, conversation_id=conversation_id)
+        conversation = chat_selectors.conversation_get(user=request.user, conversation_id=conversation_id)
         conversations.conversation_delete(conversation=conversation)
         return message("Conversation deleted successfully")
 
 
 class ConversationTitleView(MagicAIView):
     def put(self, request, conversation_id):
-        conversation = conversations.conversation_get(user=request.user, conversation_id=conversation_id)
+        conversation = chat_selectors.conversation_get(user=request.user, conversation_id=conversation_id)
         data = self.valid(s.TitleSerializer, request.data).validated_data
         conversation = conversations.conversation_rename(conversation=conversation, title=data["title"])
         return Response(s.ConversationSerializer(conversation).data)
@@ -316,7 +316,7 @@ def magicai_errors(view):
 @db_step
 def _message_page(user, conversation_id, params) -> dict[str, Any]:
     query = MagicAIView.valid(s.MessagePageQuerySerializer, params).validated_data
-    conversation = conversations.conversation_get(user=user, conversation_id=conversation_id)
+    conversation = chat_selectors.conversation_get(user=user, conversation_id=conversation_id)
     messages = chat_selectors.message_list(conversation=conversation)
     limit, offset = query["limit"], query["offset"]
     return {
@@ -329,7 +329,7 @@ def _message_page(user, conversation_id, params) -> dict[str, Any]:
 
 @db_step
 def _prepare_turn(user, conversation_id, content: str) -> engine.Turn:
-    conversation = conversations.conversation_get(user=user, conversation_id=conversation_id)
+    conversation = chat_selectors.conversation_get(user=user, conversation_id=conversation_id)
     return engine.chat_prepare(
         user=user, bot_id=conversation.bot_id, conversation_id=conversation.pk, message=content
     )
