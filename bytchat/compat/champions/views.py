@@ -6,7 +6,6 @@ Errors go through `errors.py` (one table from native codes to the documented one
 
 from __future__ import annotations
 
-import functools
 import logging
 from typing import Any
 
@@ -29,7 +28,7 @@ from analytics.models import Run
 from analytics.periods import Period
 from bots import selectors as bot_selectors
 from bytchat.api.async_views import authenticate, parse_json
-from bytchat.api.errors import describe_or_internal
+from bytchat.api.errors import errors_rendered_by
 from bytchat.api.permissions import IsAdmin, IsManagerOrAdmin
 from bytchat.api.sse import sse_event, sse_response
 from bytchat.db import db_step
@@ -310,19 +309,6 @@ class AdminDocumentListView(ChampionsView):
 # --- Streaming chat: a plain async view (DRF views run in a thread and would buffer) ------
 
 
-def champions_errors(view):
-    """Errors raised before a stream starts answer in the Champions error body."""
-
-    @functools.wraps(view)
-    async def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        try:
-            return await view(request, *args, **kwargs)
-        except Exception as exc:
-            return error_response(describe_or_internal(exc))
-
-    return wrapper
-
-
 def _prepare(*, user: User, data: dict[str, Any]) -> engine.Turn:
     """The turn, with the bot the request names, else its conversation's, else the default."""
     bot_id = data.get("bot")
@@ -400,7 +386,7 @@ result_body = sync_to_async(_result_body)
 
 @csrf_exempt
 @require_POST
-@champions_errors
+@errors_rendered_by(error_response)
 async def chat_view(request: HttpRequest) -> HttpResponse:
     user = await authenticate(request)
     data = parse_json(request, s.ChatRequestSerializer)

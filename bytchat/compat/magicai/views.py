@@ -7,7 +7,6 @@ lives in the services; a MagicAI client gets the same answers as a native one.
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -32,7 +31,7 @@ from analytics.selectors.totals import bot_conversation_totals, user_conversatio
 from bots import selectors as bot_selectors
 from bots import services as bot_services
 from bytchat.api.async_views import authenticate, parse_json
-from bytchat.api.errors import describe_or_internal
+from bytchat.api.errors import errors_rendered_by
 from bytchat.api.permissions import IsAdmin, IsManagerOrAdmin
 from bytchat.compat.magicai import serializers as s
 from bytchat.compat.magicai.errors import error_response, exception_handler
@@ -302,17 +301,6 @@ class ConversationTitleView(MagicAIView):
 
 
 # --- Messages: a plain async view, so an answer being written holds no thread ----------
-def magicai_errors(view):
-    @functools.wraps(view)
-    async def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        try:
-            return await view(request, *args, **kwargs)
-        except Exception as exc:
-            return error_response(describe_or_internal(exc))
-
-    return wrapper
-
-
 @db_step
 def _message_page(user, conversation_id, params) -> dict[str, Any]:
     query = MagicAIView.valid(s.MessagePageQuerySerializer, params).validated_data
@@ -345,7 +333,7 @@ def _result_body(result: engine.ChatResult) -> dict[str, Any]:
 
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
-@magicai_errors
+@errors_rendered_by(error_response)
 async def messages_view(request: HttpRequest, conversation_id) -> HttpResponse:
     user = await authenticate(request)
     if request.method == "GET":
