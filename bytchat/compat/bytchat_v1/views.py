@@ -39,7 +39,7 @@ from bytchat.compat.bytchat_v1.errors import exception_handler, v1_errors
 from bytchat.db import db_step
 from bytchat.errors import InvalidInput
 from chat.errors import ChatFailed
-from chat.services import engine
+from chat.services import conversations, engine
 
 
 class V1View(GenericAPIView):
@@ -212,8 +212,10 @@ async def chat_view(request: HttpRequest, bot_id: str) -> HttpResponse:
     user = await authenticate(request)
     question = _question(request)
     # v1 cannot confirm deleting the bot's oldest conversation when the plan's limit per
-    # bot is reached; every v1 chat is a new conversation, so it confirms by itself.
-    turn = await prepare_turn(user=user, bot_id=bot_id, message=question, confirm_delete=True)
+    # bot is reached; every v1 chat is a new conversation, so the oldest goes unasked.
+    turn = await prepare_turn(
+        user=user, bot_id=bot_id, message=question, at_limit=conversations.AtLimit.DELETE_OLDEST
+    )
     events = aiter(engine.chat_events(turn))
     try:
         first = await _first_text(events)

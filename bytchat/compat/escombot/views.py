@@ -46,6 +46,10 @@ from chat import selectors
 from chat.models import Conversation
 from chat.services import conversations, engine
 
+# ESCOMBOT clients can neither delete nor archive: at the plan's limit the oldest active
+# chat is archived (kept, readable in the other APIs), never deleted.
+AT_LIMIT = conversations.AtLimit.ARCHIVE_OLDEST
+
 
 def chat_get(*, user: User, chat_id: Any) -> Conversation:
     """The user's chat with ESCOMBOT, or ChatNotFound (another user's, another bot's, no id)."""
@@ -118,13 +122,8 @@ class ChatListCreateView(EscombotView):
         bot = escombot_bot(user=request.user)
         if bot is None:
             raise EscombotUnavailable()
-        # ESCOMBOT clients can neither delete nor archive: at the plan's limit the oldest
-        # active chat is archived (kept, readable in the other APIs), never deleted.
         chat = conversations.conversation_create(
-            user=request.user,
-            bot=bot,
-            title=serializer.validated_data["title"],
-            at_limit=conversations.AtLimit.ARCHIVE_OLDEST,
+            user=request.user, bot=bot, title=serializer.validated_data["title"], at_limit=AT_LIMIT
         )
         return Response({"chat": s.ChatSerializer(chat).data}, status=status.HTTP_201_CREATED)
 
@@ -149,7 +148,7 @@ def _message_prepare(request: HttpRequest) -> engine.Turn:
         raise ChatIdAndMessageRequired() from exc
     chat = chat_get(user=user, chat_id=data["chatId"])
     return engine.chat_prepare(
-        user=user, bot_id=chat.bot_id, message=data["message"], conversation_id=chat.pk
+        user=user, bot_id=chat.bot_id, message=data["message"], conversation_id=chat.pk, at_limit=AT_LIMIT
     )
 
 

@@ -24,7 +24,6 @@ from rest_framework.views import APIView
 
 from accounts import selectors as account_selectors
 from accounts import services as account_services
-from accounts.services import user_plan
 from analytics import selectors as analytics_selectors
 from analytics.periods import MAX_DAYS, Period
 from analytics.selectors.totals import bot_conversation_totals, user_conversation_totals
@@ -243,6 +242,9 @@ class AgentDetailView(AdminWritesView):
 
 
 # --- Conversations -----------------------------------------------------------------------
+# MagicAI's rule at the plan's per-bot limit: the client confirms deleting the oldest.
+AT_LIMIT = conversations.AtLimit.CONFIRM_THEN_DELETE
+
 WARNINGS = {
     "es": "Has alcanzado el límite de {limit} conversaciones para este agente. "
     "La conversación '{title}' será eliminada al crear una nueva.",
@@ -264,17 +266,20 @@ class ConversationListCreateView(MagicAIView):
         bot = bot_selectors.bot_get_visible(user=request.user, bot_id=data["agentId"])
         try:
             conversation = conversations.conversation_create(
-                user=request.user, bot=bot, title=data.get("title"), confirm_delete=data["confirmDelete"]
+                user=request.user,
+                bot=bot,
+                title=data.get("title"),
+                at_limit=AT_LIMIT,
+                confirm_delete=data["confirmDelete"],
             )
         except ConversationConfirmationRequired as needed:
             # Not an error for MagicAI: a 200 that asks the client to confirm the eviction.
             oldest = needed.extra["oldest_conversation"]
-            limit = user_plan(request.user).max_conversations_per_bot
             warning = WARNINGS.get(request.user.language, WARNINGS["es"])
             return Response(
                 {
                     "requiresConfirmation": True,
-                    "warning": warning.format(limit=limit, title=oldest["title"]),
+                    "warning": warning.format(limit=needed.extra["limit"], title=oldest["title"]),
                     "oldestConversation": {"id": oldest["id"], "title": oldest["title"]},
                 }
             )
@@ -319,7 +324,11 @@ def _message_page(user, conversation_id, params) -> dict[str, Any]:
 def _prepare_turn(user, conversation_id, content: str) -> engine.Turn:
     conversation = conversations.conversation_get(user=user, conversation_id=conversation_id)
     return engine.chat_prepare(
-        user=user, bot_id=conversation.bot_id, conversation_id=conversation.pk, message=content
+        user=user,
+        bot_id=conversation.bot_id,
+        conversation_id=conversation.pk,
+        message=content,
+        at_limit=AT_LIMIT,
     )
 
 
