@@ -217,29 +217,20 @@ def _bot_card(bot, language: str) -> dict[str, Any]:
 @panel_page
 def dashboard_view(request: HttpRequest) -> HttpResponse:
     user, language = request.user, request.user.language
-    visible = bot_selectors.bot_list(user=user)
-    own_bots = [_bot_card(bot, language) for bot in visible if bot.owner_id == user.pk]
-    groups: dict[Any, dict[str, Any]] = {}
-    for bot in visible:
-        if bot.owner_id == user.pk or not bot.is_public:
-            continue
-        category = bot.category if bot.category and bot.category.is_active else None
-        key = category.pk if category else None
-        group = groups.setdefault(
-            key,
-            {
-                "name": category.name_for(language) if category else _("Other agents"),
-                "icon": category.icon if category else "",
-                "order": (0, category.display_order, category.name_for(language)) if category else (1, 0, ""),
-                "bots": [],
-            },
-        )
-        group["bots"].append(_bot_card(bot, language))
+    catalogue = bot_selectors.bot_catalogue(user=user, language=language)
+    agent_groups = [
+        {
+            "name": group.category.name_for(language) if group.category else _("Other agents"),
+            "icon": group.category.icon if group.category else "",
+            "bots": [_bot_card(bot, language) for bot in group.bots],
+        }
+        for group in catalogue.public_groups
+    ]
     recent = chat_selectors.conversation_list(user=user, archived=False).select_related("bot")[:8]
     context = base_context(
         request,
-        own_bots=own_bots,
-        agent_groups=sorted(groups.values(), key=lambda group: group["order"]),
+        own_bots=[_bot_card(bot, language) for bot in catalogue.own],
+        agent_groups=agent_groups,
         recent_conversations=recent,
         language=language,
         active="dashboard",
