@@ -22,7 +22,6 @@ from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
-from rest_framework.throttling import BaseThrottle
 
 from accounts import services as account_services
 from accounts.models import Language
@@ -30,6 +29,7 @@ from bots import selectors as bot_selectors
 from bots import services as bot_services
 from bots.api.serializers import DocumentSerializer, ModelConfigSerializer
 from bots.models import Provider, TaskType
+from bytchat.api.client import client_ip
 from bytchat.errors import DomainError, Forbidden, NotFound
 from bytchat.panel import forms
 from bytchat.panel.texts import error_text, js_texts
@@ -38,11 +38,6 @@ from chat.api.serializers import ConversationSerializer, MessageSerializer
 from chat.services import conversations as conversation_services
 
 LANGUAGES = {code for code, _label in Language.choices}
-
-
-def _client_ip(request: HttpRequest) -> str:
-    # The same notion of the client address as the API's login (honours NUM_PROXIES).
-    return BaseThrottle().get_ident(request)
 
 
 def _not_found(request: HttpRequest) -> HttpResponse:
@@ -106,7 +101,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
             user = account_services.user_authenticate(
                 email=form.cleaned_data["email"],
                 password=form.cleaned_data["password"],
-                ip=_client_ip(request),
+                ip=client_ip(request),
             )
         except DomainError as exc:
             form.add_error(None, error_text(exc))

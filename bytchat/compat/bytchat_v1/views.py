@@ -18,7 +18,6 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import BaseThrottle
 
 from accounts import services as account_services
 from accounts.models import User
@@ -30,9 +29,10 @@ from bots.api.serializers import (
     DocumentUploadSerializer,
     ModelConfigSerializer,
 )
-from bots.api.views import UploadSizeLimit
+from bots.api.uploads import UploadSizeLimit
 from bots.models import Bot
 from bytchat.api.async_views import authenticate, parse_json
+from bytchat.api.client import client_ip
 from bytchat.api.permissions import RegistrationAllowed
 from bytchat.compat.bytchat_v1 import serializers as s
 from bytchat.compat.bytchat_v1.errors import exception_handler, v1_errors
@@ -83,9 +83,9 @@ class TokenView(V1View):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        # DRF's notion of the client address, which honours NUM_PROXIES behind nginx.
-        ip = BaseThrottle().get_ident(request)
-        _user, tokens = account_services.auth_login(email=data["username"], password=data["password"], ip=ip)
+        _user, tokens = account_services.auth_login(
+            email=data["username"], password=data["password"], ip=client_ip(request)
+        )
         return Response(s.TokenSerializer({"access_token": tokens.access, "token_type": "bearer"}).data)
 
 

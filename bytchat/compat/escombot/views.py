@@ -21,6 +21,7 @@ from rest_framework.views import APIView
 from accounts.models import User
 from accounts.services import user_authenticate
 from bytchat.api.async_views import parse_json
+from bytchat.api.client import client_ip
 from bytchat.api.errors import errors_rendered_by
 from bytchat.compat.escombot import serializers as s
 from bytchat.compat.escombot.auth import (
@@ -39,7 +40,7 @@ from bytchat.compat.escombot.errors import (
     error_response,
     exception_handler,
 )
-from bytchat.compat.escombot.throttles import ChatCreateThrottle, LoginThrottle, MessageThrottle, client_ip
+from bytchat.compat.escombot.throttles import ChatCreateThrottle, LoginThrottle, MessageThrottle
 from bytchat.db import db_step
 from bytchat.errors import NotFound
 from chat import selectors

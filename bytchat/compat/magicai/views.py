@@ -19,7 +19,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.throttling import BaseThrottle, ScopedRateThrottle
+from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from accounts import selectors as account_selectors
@@ -30,6 +30,7 @@ from analytics.selectors.totals import bot_conversation_totals, user_conversatio
 from bots import selectors as bot_selectors
 from bots import services as bot_services
 from bytchat.api.async_views import authenticate, parse_json
+from bytchat.api.client import client_ip
 from bytchat.api.errors import errors_rendered_by
 from bytchat.api.permissions import IsAdmin, IsManagerOrAdmin
 from bytchat.compat.magicai import serializers as s
@@ -76,7 +77,7 @@ class LoginView(MagicAIView):
     def post(self, request):
         data = self.valid(s.LoginSerializer, request.data).validated_data
         user, tokens = account_services.auth_login(
-            email=data["email"], password=data["password"], ip=BaseThrottle().get_ident(request)
+            email=data["email"], password=data["password"], ip=client_ip(request)
         )
         return Response({"token": tokens.access, "user": s.UserSerializer(user).data})
 
