@@ -12,6 +12,7 @@ Knowledge (documents, search): the owner, and staff for the bots they can see.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -55,6 +56,41 @@ def bot_list(*, user: User, category_id: Any = None) -> QuerySet[Bot]:
 def bot_list_owned(*, user: User) -> QuerySet[Bot]:
     """The user's own active bots, without the public and platform ones they may also use."""
     return bot_list(user=user).filter(owner=user)
+
+
+@dataclass
+class BotGroup:
+    """Public bots of one active category; `category` None for those of none."""
+
+    category: Category | None
+    bots: list[Bot] = field(default_factory=list)
+
+
+@dataclass
+class BotCatalogue:
+    own: list[Bot]
+    public_groups: list[BotGroup]
+
+
+def bot_catalogue(*, user: User, language: str) -> BotCatalogue:
+    """What a user can chat with, in one query: their own bots, and the public bots of
+    others grouped by active category (by display order, then name in `language`), the
+    bots of no active category last."""
+    visible = list(bot_list(user=user))
+    own = [bot for bot in visible if bot.owner_id == user.pk]
+    groups: dict[Any, BotGroup] = {}
+    for bot in visible:
+        if bot.owner_id == user.pk or not bot.is_public:
+            continue
+        category = bot.category if bot.category and bot.category.is_active else None
+        groups.setdefault(category.pk if category else None, BotGroup(category=category)).bots.append(bot)
+
+    def order(group: BotGroup) -> tuple:
+        if group.category is None:
+            return (1, 0, "")
+        return (0, group.category.display_order, group.category.name_for(language))
+
+    return BotCatalogue(own=own, public_groups=sorted(groups.values(), key=order))
 
 
 def bot_single_assistant(*, user: User, configured_id: str = "") -> Bot | None:

@@ -3,7 +3,7 @@ from rest_framework import status
 from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.throttling import BaseThrottle, ScopedRateThrottle
+from rest_framework.throttling import ScopedRateThrottle
 
 from accounts import selectors, services
 from accounts.api import serializers as s
@@ -17,14 +17,10 @@ from accounts.errors import (
     SelfModificationForbidden,
 )
 from accounts.models import User
+from bytchat.api.client import client_ip
 from bytchat.api.pagination import CursorPagination
 from bytchat.api.permissions import IsAdmin, IsManagerOrAdmin, RegistrationAllowed
 from bytchat.api.schema import raises
-
-
-def _client_ip(request) -> str:
-    # DRF's own notion of the client address, which honours NUM_PROXIES behind nginx.
-    return BaseThrottle().get_ident(request)
 
 
 def _login_response(user: User, tokens: services.TokenPair) -> Response:
@@ -57,7 +53,7 @@ class TokenView(GenericAPIView):
     def post(self, request):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user, tokens = services.auth_login(**serializer.validated_data, ip=_client_ip(request))
+        user, tokens = services.auth_login(**serializer.validated_data, ip=client_ip(request))
         return _login_response(user, tokens)
 
 

@@ -6,8 +6,6 @@ decided in `bots.selectors` (through `BotScopedView.get_bot`), never here.
 
 from __future__ import annotations
 
-from django.conf import settings
-from django.core.files.uploadhandler import FileUploadHandler
 from django.utils.translation.trans_real import parse_accept_lang_header
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -19,6 +17,7 @@ from rest_framework.response import Response
 from accounts.models import Language
 from bots import selectors, services
 from bots.api import serializers as s
+from bots.api.uploads import UploadSizeLimit
 from bots.errors import (
     DocumentBusy,
     EmptyFile,
@@ -251,35 +250,6 @@ class ModelConfigDetailView(BotScopedView):
 
 
 # --- Knowledge ---------------------------------------------------------------------------
-class UploadSizeLimit(FileUploadHandler):
-    """Stops reading an upload as soon as it passes MAX_UPLOAD_MB, instead of spooling
-    the whole body to disk first."""
-
-    # Room for the multipart envelope around the file.
-    ENVELOPE_BYTES = 64 * 1024
-
-    def __init__(self, request=None):
-        super().__init__(request)
-        self.limit = services.max_upload_bytes()
-
-    def _too_large(self) -> FileTooLarge:
-        return FileTooLarge(
-            f"The file is larger than {settings.MAX_UPLOAD_MB} MB.", extra={"max_bytes": self.limit}
-        )
-
-    def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None):
-        if content_length and content_length > self.limit + self.ENVELOPE_BYTES:
-            raise self._too_large()
-
-    def receive_data_chunk(self, raw_data, start):
-        if start + len(raw_data) > self.limit:
-            raise self._too_large()
-        return raw_data
-
-    def file_complete(self, file_size):
-        return None
-
-
 @extend_schema(tags=["knowledge"])
 class DocumentListCreateView(BotScopedView):
     pagination_class = CursorPagination

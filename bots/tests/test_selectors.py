@@ -60,3 +60,27 @@ def test_an_unpublished_platform_agent_is_for_staff_only():
         bot_get_for_chat(user=make_user(), bot_id=agent.pk)
     found, _ = bot_get_for_chat(user=make_user(role="manager"), bot_id=agent.pk)
     assert found == agent
+
+
+def test_the_catalogue_groups_others_public_bots_by_active_category_in_one_query(
+    owner, django_assert_num_queries
+):
+    from bots.selectors import bot_catalogue
+    from bots.tests.factories import make_category
+
+    second = make_category(name_en="B second", name_es="A segunda", display_order=1)
+    first = make_category(name_en="A first", name_es="Z primera", display_order=1)
+    retired = make_category(is_active=False)
+    mine = make_bot(owner=owner, is_public=True, category=first)
+    in_second = make_bot(owner=None, is_public=True, category=second)
+    in_first = make_bot(owner=None, is_public=True, category=first)
+    in_retired = make_bot(owner=make_user(), is_public=True, category=retired)
+    uncategorised = make_bot(owner=None, is_public=True)
+    make_bot(owner=make_user(), is_public=False, category=first)  # another user's private bot
+    with django_assert_num_queries(2):  # the bots, and their model configs
+        catalogue = bot_catalogue(user=owner, language="en")
+    assert catalogue.own == [mine]
+    groups = [(group.category, set(group.bots)) for group in catalogue.public_groups]
+    assert groups == [(first, {in_first}), (second, {in_second}), (None, {in_retired, uncategorised})]
+    spanish = bot_catalogue(user=owner, language="es").public_groups
+    assert [group.category for group in spanish] == [second, first, None]  # "A segunda" < "Z primera"

@@ -3,18 +3,17 @@ through DRF: JWT authentication, JSON body parsing and the error envelope."""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 from rest_framework import exceptions
 from rest_framework.serializers import Serializer
 
 from accounts.authentication import JWTAuthentication
-from bytchat.api.errors import describe_or_internal, json_error_response
+from bytchat.api.errors import errors_rendered_by, json_error_response
 from bytchat.api.parsers import load_json
 from bytchat.db import db_step
 
@@ -56,14 +55,5 @@ def parse_json(request: HttpRequest, serializer_class: type[Serializer]) -> dict
     return serializer.validated_data
 
 
-def api_errors(view):
-    """Errors raised before a stream starts answer in the native error envelope."""
-
-    @functools.wraps(view)
-    async def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        try:
-            return await view(request, *args, **kwargs)
-        except Exception as exc:
-            return json_error_response(describe_or_internal(exc))
-
-    return wrapper
+# Errors raised before a stream starts answer in the native error envelope.
+api_errors = errors_rendered_by(json_error_response)

@@ -153,3 +153,34 @@ def json_error_response(error: ApiError) -> JsonResponse:
     for name, value in error.headers.items():
         response[name] = value
     return response
+
+
+def errors_rendered_by(render: ErrorRenderer):
+    """Decorator for the plain `async def` views (the streaming endpoints, which do not run
+    through DRF): an error raised before the response exists, before a stream starts,
+    answers in the surface's documented format, written by `render`. Once a stream has
+    started, errors are events of the stream (chat.services.engine)."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        async def wrapper(request, *args, **kwargs) -> HttpResponse:
+            try:
+                return await view(request, *args, **kwargs)
+            except Exception as exc:
+                return render(describe_or_internal(exc))
+
+        wrapper.error_renderer = render
+        return wrapper
+
+    return decorate
+
+
+def exception_handler_rendered_by(
+    render: ErrorRenderer,
+) -> Callable[[Exception, dict[str, Any]], HttpResponse]:
+    """A DRF exception handler (DRF accepts any HttpResponse) that answers in `render`'s format."""
+
+    def handler(exc: Exception, context: dict[str, Any]) -> HttpResponse:
+        return render(describe_or_internal(exc))
+
+    return handler

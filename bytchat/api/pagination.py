@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models
+from django.db.models import Q, QuerySet
 from rest_framework.exceptions import NotFound
 from rest_framework.pagination import Cursor
 from rest_framework.pagination import CursorPagination as DrfCursorPagination
@@ -54,3 +58,29 @@ class CursorPagination(DrfCursorPagination):
         if value is None or (isinstance(field, models.DateTimeField) and value.tzinfo is None):
             raise InvalidCursor()
         return value
+
+
+@dataclass
+class Page:
+    items: list[Any]
+    more: bool
+
+    @property
+    def last(self) -> Any:
+        """The row a next page continues after, None on the last page."""
+        return self.items[-1] if self.more and self.items else None
+
+
+def newest_first_page(queryset: QuerySet, *, limit: int, offset: int = 0, after: Any = None) -> Page:
+    """`limit` rows of `queryset`, newest first by (created_at, id), from `offset` rows
+    after the row whose primary key is `after` (the last row of the previous page), for
+    the compatibility APIs whose documents define such cursors. One query more than the
+    page tells whether another page follows; an `after` that names no row is a 400."""
+    rows = queryset.order_by("-created_at", "-id")
+    if after is not None:
+        created_at = queryset.model.objects.filter(pk=after).values_list("created_at", flat=True).first()
+        if created_at is None:
+            raise InvalidInput(fields={"cursor": ["Unknown cursor."]})
+        rows = rows.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=after))
+    items = list(rows[offset : offset + limit + 1])
+    return Page(items=items[:limit], more=len(items) > limit)

@@ -12,71 +12,56 @@ import functools
 
 from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse
+from django.urls import URLPattern, path
 from django.views.decorators.http import require_POST
 from rest_framework import exceptions
 from rest_framework.authentication import SessionAuthentication
 
-from bots.api import views as bot_views
+from bots.api import urls as bot_urls
 from bytchat.api.async_views import api_errors, parse_json_after
 from bytchat.db import db_step
 from chat.api import serializers as chat_serializers
+from chat.api import urls as chat_urls
 from chat.api import views as chat_views
 
-SESSION = [SessionAuthentication]
+# The native routes the panel's JavaScript calls, by their native URL names.
+NATIVE_ROUTES = (
+    "bot-detail",
+    "bot-model-list",
+    "bot-model-detail",
+    "bot-document-list",
+    "bot-document-detail",
+    "bot-document-reindex",
+    "conversation-list",
+    "conversation-detail",
+    "conversation-archive",
+    "conversation-messages",
+    "message-feedback",
+    "suggestions",
+)
 
 
-class SessionAuthenticated:
-    """Session authentication for a native API view."""
-
-    authentication_classes = SESSION
-
-
-class BotDetailView(SessionAuthenticated, bot_views.BotDetailView):
-    pass
+def panel_name(native_name: str) -> str:
+    """The panel's name of a native route: `bot-model-list` is `api-bot-models`,
+    `bot-model-detail` is `api-bot-model`."""
+    if native_name.endswith("-list"):
+        return f"api-{native_name.removesuffix('-list')}s"
+    return f"api-{native_name.removesuffix('-detail')}"
 
 
-class ModelConfigListCreateView(SessionAuthenticated, bot_views.ModelConfigListCreateView):
-    pass
-
-
-class ModelConfigDetailView(SessionAuthenticated, bot_views.ModelConfigDetailView):
-    pass
-
-
-class DocumentListCreateView(SessionAuthenticated, bot_views.DocumentListCreateView):
-    pass
-
-
-class DocumentDetailView(SessionAuthenticated, bot_views.DocumentDetailView):
-    pass
-
-
-class DocumentReindexView(SessionAuthenticated, bot_views.DocumentReindexView):
-    pass
-
-
-class ConversationListCreateView(SessionAuthenticated, chat_views.ConversationListCreateView):
-    pass
-
-
-class ConversationDetailView(SessionAuthenticated, chat_views.ConversationDetailView):
-    pass
-
-
-class ConversationArchiveView(SessionAuthenticated, chat_views.ConversationArchiveView):
-    pass
-
-
-class MessageListView(SessionAuthenticated, chat_views.MessageListView):
-    pass
-
-
-class FeedbackView(SessionAuthenticated, chat_views.FeedbackView):
-    pass
-
-
-class SuggestionListView(SessionAuthenticated, chat_views.SuggestionListView):
-    pass
+def session_variants(native_patterns: list[URLPattern]) -> list[URLPattern]:
+    """Each native route of NATIVE_ROUTES again under `api/`, served by the same view class
+    with session authentication instead of a Bearer token (DRF's SessionAuthentication also
+    refuses an unsafe request without a valid CSRF token)."""
+    by_name = {pattern.name: pattern for pattern in native_patterns if pattern.name}
+    variants = []
+    for name in NATIVE_ROUTES:
+        native = by_name[name]
+        view = native.callback.cls.as_view(
+            **native.callback.initkwargs, authentication_classes=[SessionAuthentication]
+        )
+        variants.append(path(f"api/{native.pattern}", view, name=panel_name(name)))
+    return variants
 
 
 @require_POST
@@ -95,3 +80,10 @@ def _session_user(request: HttpRequest):
     if not request.user.is_authenticated:
         raise exceptions.NotAuthenticated()
     return request.user
+
+
+# Under /app/ (panel/urls.py): the session variants, then the streaming chat.
+urlpatterns = [
+    *session_variants([*bot_urls.urlpatterns, *chat_urls.urlpatterns]),
+    path("api/chat", chat_stream, name="api-chat"),
+]

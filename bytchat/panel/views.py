@@ -22,7 +22,6 @@ from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
-from rest_framework.throttling import BaseThrottle
 
 from accounts import services as account_services
 from accounts.models import Language
@@ -30,6 +29,7 @@ from bots import selectors as bot_selectors
 from bots import services as bot_services
 from bots.api.serializers import DocumentSerializer, ModelConfigSerializer
 from bots.models import Provider, TaskType
+from bytchat.api.client import client_ip
 from bytchat.errors import DomainError, Forbidden, NotFound
 from bytchat.panel import forms
 from bytchat.panel.texts import error_text, js_texts
@@ -37,11 +37,6 @@ from chat import selectors as chat_selectors
 from chat.api.serializers import ConversationSerializer, MessageSerializer
 
 LANGUAGES = {code for code, _label in Language.choices}
-
-
-def _client_ip(request: HttpRequest) -> str:
-    # The same notion of the client address as the API's login (honours NUM_PROXIES).
-    return BaseThrottle().get_ident(request)
 
 
 def _not_found(request: HttpRequest) -> HttpResponse:
@@ -105,7 +100,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
             user = account_services.user_authenticate(
                 email=form.cleaned_data["email"],
                 password=form.cleaned_data["password"],
-                ip=_client_ip(request),
+                ip=client_ip(request),
             )
         except DomainError as exc:
             form.add_error(None, error_text(exc))
@@ -216,29 +211,20 @@ def _bot_card(bot, language: str) -> dict[str, Any]:
 @panel_page
 def dashboard_view(request: HttpRequest) -> HttpResponse:
     user, language = request.user, request.user.language
-    visible = bot_selectors.bot_list(user=user)
-    own_bots = [_bot_card(bot, language) for bot in visible if bot.owner_id == user.pk]
-    groups: dict[Any, dict[str, Any]] = {}
-    for bot in visible:
-        if bot.owner_id == user.pk or not bot.is_public:
-            continue
-        category = bot.category if bot.category and bot.category.is_active else None
-        key = category.pk if category else None
-        group = groups.setdefault(
-            key,
-            {
-                "name": category.name_for(language) if category else _("Other agents"),
-                "icon": category.icon if category else "",
-                "order": (0, category.display_order, category.name_for(language)) if category else (1, 0, ""),
-                "bots": [],
-            },
-        )
-        group["bots"].append(_bot_card(bot, language))
+    catalogue = bot_selectors.bot_catalogue(user=user, language=language)
+    agent_groups = [
+        {
+            "name": group.category.name_for(language) if group.category else _("Other agents"),
+            "icon": group.category.icon if group.category else "",
+            "bots": [_bot_card(bot, language) for bot in group.bots],
+        }
+        for group in catalogue.public_groups
+    ]
     recent = chat_selectors.conversation_list(user=user, archived=False).select_related("bot")[:8]
     context = base_context(
         request,
-        own_bots=own_bots,
-        agent_groups=sorted(groups.values(), key=lambda group: group["order"]),
+        own_bots=[_bot_card(bot, language) for bot in catalogue.own],
+        agent_groups=agent_groups,
         recent_conversations=recent,
         language=language,
         active="dashboard",

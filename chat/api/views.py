@@ -32,6 +32,10 @@ from chat.errors import (
 from chat.services import conversations, engine
 from chat.services.feedback import feedback_submit
 
+# At the plan's per-bot limit the native API (and the panel, which serves these views)
+# asks the client to confirm deleting the oldest conversation.
+AT_LIMIT = conversations.AtLimit.CONFIRM_THEN_DELETE
+
 
 def _visible_bot(user, bot_id):
     from bots.selectors import bot_get_visible
@@ -71,6 +75,7 @@ class ConversationListCreateView(GenericAPIView):
             user=request.user,
             bot=_visible_bot(request.user, data["bot"]),
             title=data.get("title"),
+            at_limit=AT_LIMIT,
             confirm_delete=data["confirm_delete"],
         )
         return Response(s.ConversationSerializer(conversation).data, status=status.HTTP_201_CREATED)
@@ -177,6 +182,7 @@ def _prepare_turn(user_of: Callable[[], Any], data: dict) -> engine.Turn:
         message=data["message"],
         conversation_id=data.get("conversation"),
         task_type=data.get("task_type"),
+        at_limit=AT_LIMIT,
         confirm_delete=data["confirm_delete"],
     )
 

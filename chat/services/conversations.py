@@ -31,12 +31,16 @@ TURN_MESSAGES = 2
 
 class AtLimit(enum.Enum):
     """What creating a conversation does at the plan's per-bot limit; each API surface
-    picks the one its clients understand. Only active (non-archived) conversations count,
-    so archiving one always frees a place."""
+    picks the one its clients understand, and no surface decides anything else. Only
+    active (non-archived) conversations count, so archiving one always frees a place.
+    The errors say which limit was reached (`limit` in their extra details)."""
 
     # Refuse until the client confirms (`confirm_delete`), then delete the oldest active
-    # conversations: the native API, the panel, MagicAI, Bytchat v1.
+    # conversations: the native API, the panel, MagicAI.
     CONFIRM_THEN_DELETE = "confirm_then_delete"
+    # Delete the oldest active conversations with the bot, unasked: Bytchat v1, where
+    # every chat is a new conversation and the client has no way to confirm.
+    DELETE_OLDEST = "delete_oldest"
     # Refuse with CONVERSATION_LIMIT; the user archives or deletes one: Champions.
     REFUSE = "refuse"
     # Archive the oldest active conversations with the bot: ESCOMBOT, whose clients can
@@ -57,11 +61,12 @@ def conversation_create(
     *,
     user: User,
     bot,
+    at_limit: AtLimit,
     title: str | None = None,
     confirm_delete: bool = False,
-    at_limit: AtLimit = AtLimit.CONFIRM_THEN_DELETE,
 ) -> Conversation:
-    """Create a conversation under the plan's limits."""
+    """Create a conversation under the plan's limits; `at_limit` is the caller's policy at
+    the per-bot limit, `confirm_delete` the client's consent where that policy asks for it."""
     with transaction.atomic():
         return conversation_create_in_transaction(
             user=user,
@@ -78,9 +83,9 @@ def conversation_create_in_transaction(
     user: User,
     plan: Plan,
     bot,
+    at_limit: AtLimit,
     title: str | None = None,
     confirm_delete: bool = False,
-    at_limit: AtLimit = AtLimit.CONFIRM_THEN_DELETE,
     first_turn: bool = False,
 ) -> Conversation:
     """`conversation_create` for a caller that holds a transaction (a chat turn). With
@@ -110,13 +115,15 @@ def conversation_create_in_transaction(
             if at_limit is not AtLimit.ARCHIVE_OLDEST:
                 raise ConversationLimitReached(
                     f"You have {active_limit} active conversations, the most your plan allows. "
-                    "Archive or delete one first."
+                    "Archive or delete one first.",
+                    extra={"limit": active_limit},
                 )
             # Only this bot's conversations: another API's conversations are not ours to archive.
             surplus = counts["active"] - active_limit + 1
             if _archive_oldest(user=user, bot=bot, count=surplus) < surplus:
                 raise ConversationLimitReached(
-                    f"You have {active_limit} active conversations, the most your plan allows."
+                    f"You have {active_limit} active conversations, the most your plan allows.",
+                    extra={"limit": active_limit},
                 )
     return Conversation.objects.create(
         user=user,
@@ -136,17 +143,19 @@ def _make_room(*, user: User, bot, limit: int, count: int, confirm_delete: bool,
     if at_limit is AtLimit.REFUSE:
         raise ConversationLimitReached(
             f"You have {limit} active conversations with this bot, the most your plan allows. "
-            "Archive or delete one first."
+            "Archive or delete one first.",
+            extra={"limit": limit},
         )
     if at_limit is AtLimit.ARCHIVE_OLDEST:
         return _archive_oldest(user=user, bot=bot, count=count)
-    if not confirm_delete:
+    if at_limit is AtLimit.CONFIRM_THEN_DELETE and not confirm_delete:
         oldest = _oldest_active(user=user, bot=bot).first()
         raise ConversationConfirmationRequired(
             f"You have reached the limit of {limit} conversations for this bot. "
             f"Creating a new one deletes '{oldest.title}'. Send confirm_delete: true to go ahead.",
             extra={
                 "requires_confirmation": True,
+                "limit": limit,
                 "oldest_conversation": {"id": str(oldest.pk), "title": oldest.title},
             },
         )

@@ -107,12 +107,14 @@ def chat_prepare(
     user: User,
     bot_id: Any,
     message: str,
+    at_limit: conversations.AtLimit,
     conversation_id: Any = None,
     task_type: str | None = None,
     confirm_delete: bool = False,
-    at_limit: conversations.AtLimit = conversations.AtLimit.CONFIRM_THEN_DELETE,
 ) -> Turn:
-    """Check every limit and store the user message, before any provider is called."""
+    """Check every limit and store the user message, before any provider is called.
+    `at_limit` is the surface's policy when the turn starts a conversation at the
+    plan's per-bot limit (`conversations.conversation_create`)."""
     from bots import selectors as bot_selectors
 
     question = _clean_question(message)
@@ -457,7 +459,11 @@ def _unstored_result(turn: Turn) -> ChatResult:
     return ChatResult(conversation, user_message, assistant)
 
 
-def chat_complete(**kwargs: Any) -> ChatResult:
-    """Non-streaming chat from sync code: the same engine, consumed to the end."""
-    turn = chat_prepare(**kwargs)
+def chat_complete(
+    *, at_limit: conversations.AtLimit = conversations.AtLimit.REFUSE, **kwargs: Any
+) -> ChatResult:
+    """Non-streaming chat from sync code (scripts, tests): the same engine, consumed to the
+    end. Unless told otherwise it refuses at the conversation limit, the one policy that
+    touches nothing the user did not ask for."""
+    turn = chat_prepare(at_limit=at_limit, **kwargs)
     return async_to_sync(chat_complete_async)(turn)

@@ -7,6 +7,7 @@ from accounts.tests.test_auth_api import assert_error
 from analytics.models import Run
 from chat.models import Conversation, Feedback, Message
 from chat.services import engine
+from chat.services.conversations import AtLimit
 from chat.tests.helpers import add_knowledge, make_bot, stream_chat
 
 pytestmark = pytest.mark.django_db
@@ -108,7 +109,9 @@ class TestStreaming:
         assert run.failed_attempts[0]["provider"] == "openai_compatible"
 
     def test_a_client_that_goes_away_leaves_a_partial_answer_marked_incomplete(self, user, bot):
-        turn = engine.chat_prepare(user=user, bot_id=bot.pk, message="How many days for a refund?")
+        turn = engine.chat_prepare(
+            user=user, bot_id=bot.pk, message="How many days for a refund?", at_limit=AtLimit.REFUSE
+        )
 
         async def read_a_little():
             events = engine.chat_events(turn)

@@ -113,3 +113,43 @@ def test_a_conversation_deleted_while_its_answer_runs_still_answers(user_client,
     run = Run.objects.get()
     assert (run.conversation_id, run.message_id, run.status) == (None, None, "success")
     assert run.tokens_used > 0
+
+
+def test_every_caller_picks_a_policy(user, bot):
+    with pytest.raises(TypeError):
+        conversations.conversation_create(user=user, bot=bot)
+
+
+def test_delete_oldest_policy_deletes_the_oldest_active_one_unasked(user, bot):
+    archived = make_conversation(user=user, bot=bot, title="Archived", archived=True)
+    oldest = make_conversation(user=user, bot=bot, title="Oldest active")
+    newer = make_conversation(user=user, bot=bot, title="Newer")
+    created = conversations.conversation_create(
+        user=user, bot=bot, at_limit=conversations.AtLimit.DELETE_OLDEST
+    )
+    assert not Conversation.objects.filter(pk=oldest.pk).exists()
+    assert set(Conversation.objects.values_list("pk", flat=True)) == {archived.pk, newer.pk, created.pk}
+
+
+def test_the_confirmation_error_says_the_limit(user_client, user, bot):
+    make_conversation(user=user, bot=bot, title="Oldest")
+    make_conversation(user=user, bot=bot)
+    response = user_client.post("/api/v1/conversations", {"bot": str(bot.pk)}, format="json")
+    assert response.status_code == 409
+    error = response.json()["error"]
+    assert (error["code"], error["limit"], error["oldest_conversation"]["title"]) == (
+        "CONVERSATION_LIMIT_PER_BOT",
+        2,
+        "Oldest",
+    )
+
+
+@pytest.mark.parametrize("limit_field", ["max_conversations_per_bot", "max_active_conversations"])
+def test_a_refusal_says_the_limit(user, limit_field):
+    user.plan = Plan.objects.create(name="Limited", **{limit_field: 1})
+    user.save()
+    bot = make_bot(owner=user)
+    make_conversation(user=user, bot=bot)
+    with pytest.raises(conversations.ConversationLimitReached) as refused:
+        conversations.conversation_create(user=user, bot=bot, at_limit=conversations.AtLimit.REFUSE)
+    assert refused.value.extra == {"limit": 1}

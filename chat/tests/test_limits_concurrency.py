@@ -107,7 +107,9 @@ class TestEvictionRace:
         token = with_plan(user, max_conversations_per_bot=self.LIMIT)
         bot = make_bot(owner=user)
         for number in range(self.LIMIT):
-            conversations.conversation_create(user=user, bot=bot, title=f"Old {number}")
+            conversations.conversation_create(
+                user=user, bot=bot, title=f"Old {number}", at_limit=conversations.AtLimit.REFUSE
+            )
         return token, {"bot": str(bot.pk), "message": "hello there", "confirm_delete": True}
 
     def _assert_every_answer_and_run_stored(self, user):

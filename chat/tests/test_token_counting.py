@@ -15,6 +15,7 @@ from chat.llm import registry
 from chat.llm.base import ProviderUnavailable, TextDelta, Usage, estimate_tokens
 from chat.models import TokenReservation, TokenUsage
 from chat.services import engine, limits
+from chat.services.conversations import AtLimit
 from chat.tests.helpers import make_bot
 
 pytestmark = pytest.mark.django_db
@@ -77,7 +78,9 @@ def prompt_estimate(turn) -> int:
 
 def test_reported_usage_is_stored_as_the_providers(provider, quota_user):
     provider("usage")
-    turn = engine.chat_prepare(user=quota_user, bot_id=make_bot(owner=quota_user).pk, message="How long?")
+    turn = engine.chat_prepare(
+        user=quota_user, bot_id=make_bot(owner=quota_user).pk, message="How long?", at_limit=AtLimit.REFUSE
+    )
     read(turn)
     run = Run.objects.get()
     assert (run.input_tokens, run.output_tokens, run.usage_source) == (40, 7, "provider")
@@ -86,7 +89,9 @@ def test_reported_usage_is_stored_as_the_providers(provider, quota_user):
 
 def test_a_client_gone_after_the_last_delta_is_counted_by_estimate(provider, quota_user):
     provider("usage")
-    turn = engine.chat_prepare(user=quota_user, bot_id=make_bot(owner=quota_user).pk, message="How long?")
+    turn = engine.chat_prepare(
+        user=quota_user, bot_id=make_bot(owner=quota_user).pk, message="How long?", at_limit=AtLimit.REFUSE
+    )
     read(turn, stop_after_deltas=len(PIECES))  # the usage report is never read
     run = Run.objects.get()
     assert run.status == "incomplete" and run.usage_source == "estimated"
@@ -99,7 +104,9 @@ def test_a_client_gone_after_the_last_delta_is_counted_by_estimate(provider, quo
 @pytest.mark.parametrize("ending", ["drop", "malformed"])
 def test_an_answer_cut_by_the_provider_is_counted_by_estimate(provider, quota_user, ending):
     provider(ending)
-    turn = engine.chat_prepare(user=quota_user, bot_id=make_bot(owner=quota_user).pk, message="How long?")
+    turn = engine.chat_prepare(
+        user=quota_user, bot_id=make_bot(owner=quota_user).pk, message="How long?", at_limit=AtLimit.REFUSE
+    )
     events = read(turn)
     assert events[-1]["type"] == "error"
     run = Run.objects.get()
@@ -114,7 +121,7 @@ def test_no_model_reached_counts_nothing(quota_user):
         owner=quota_user,
         configs=[{"provider": "no-such-provider", "model_id": "x"}],
     )
-    turn = engine.chat_prepare(user=quota_user, bot_id=bot.pk, message="How long?")
+    turn = engine.chat_prepare(user=quota_user, bot_id=bot.pk, message="How long?", at_limit=AtLimit.REFUSE)
     read(turn)
     run = Run.objects.get()
     assert (run.status, run.tokens_used, run.usage_source) == ("error", 0, "")
@@ -149,7 +156,7 @@ class TestQuota:
         user.save()
         bot = make_bot(owner=user)
         # A turn admitted, then its process died before storing the answer.
-        engine.chat_prepare(user=user, bot_id=bot.pk, message="hi")
+        engine.chat_prepare(user=user, bot_id=bot.pk, message="hi", at_limit=AtLimit.REFUSE)
         usage = TokenUsage.objects.get(user=user)
         assert usage.reserved > 0
         body = {"bot": str(bot.pk), "message": "hi", "stream": False}
@@ -173,6 +180,13 @@ class TestQuota:
 
 def test_the_runs_api_says_how_tokens_were_counted(provider, quota_user, admin_client_api):
     provider("drop")
-    read(engine.chat_prepare(user=quota_user, bot_id=make_bot(owner=quota_user).pk, message="How long?"))
+    read(
+        engine.chat_prepare(
+            user=quota_user,
+            bot_id=make_bot(owner=quota_user).pk,
+            message="How long?",
+            at_limit=AtLimit.REFUSE,
+        )
+    )
     [row] = admin_client_api.get("/api/v1/analytics/runs").json()["results"]
     assert row["usage_source"] == "estimated" and row["tokens_used"] > 0

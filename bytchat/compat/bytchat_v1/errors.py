@@ -7,12 +7,11 @@ surface; this module only writes them the way v1 clients read them.
 from __future__ import annotations
 
 import dataclasses
-import functools
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import JsonResponse
 
-from bytchat.api.errors import ApiError, describe_or_internal
+from bytchat.api.errors import ApiError, errors_rendered_by, exception_handler_rendered_by
 from bytchat.compat.errors import detail_error_response
 
 # The message every validation error carries when the fields say what is wrong.
@@ -52,19 +51,6 @@ def error_response(error: ApiError) -> JsonResponse:
     return response
 
 
-def exception_handler(exc: Exception, context: dict[str, Any]) -> HttpResponse:
-    """DRF exception handler for the v1 views."""
-    return error_response(describe_or_internal(exc))
-
-
-def v1_errors(view):
-    """For the plain async views: errors raised before a stream starts, in v1's body."""
-
-    @functools.wraps(view)
-    async def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        try:
-            return await view(request, *args, **kwargs)
-        except Exception as exc:
-            return error_response(describe_or_internal(exc))
-
-    return wrapper
+# The DRF views' exception handler, and the plain async views' errors before a stream starts.
+exception_handler = exception_handler_rendered_by(error_response)
+v1_errors = errors_rendered_by(error_response)

@@ -18,7 +18,6 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import BaseThrottle
 
 from accounts import services as account_services
 from accounts.models import User
@@ -30,16 +29,17 @@ from bots.api.serializers import (
     DocumentUploadSerializer,
     ModelConfigSerializer,
 )
-from bots.api.views import UploadSizeLimit
+from bots.api.uploads import UploadSizeLimit
 from bots.models import Bot
 from bytchat.api.async_views import authenticate, parse_json
+from bytchat.api.client import client_ip
 from bytchat.api.permissions import RegistrationAllowed
 from bytchat.compat.bytchat_v1 import serializers as s
 from bytchat.compat.bytchat_v1.errors import exception_handler, v1_errors
 from bytchat.db import db_step
 from bytchat.errors import InvalidInput
 from chat.errors import ChatFailed
-from chat.services import engine
+from chat.services import conversations, engine
 
 
 class V1View(GenericAPIView):
@@ -83,9 +83,9 @@ class TokenView(V1View):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        # DRF's notion of the client address, which honours NUM_PROXIES behind nginx.
-        ip = BaseThrottle().get_ident(request)
-        _user, tokens = account_services.auth_login(email=data["username"], password=data["password"], ip=ip)
+        _user, tokens = account_services.auth_login(
+            email=data["username"], password=data["password"], ip=client_ip(request)
+        )
         return Response(s.TokenSerializer({"access_token": tokens.access, "token_type": "bearer"}).data)
 
 
@@ -212,8 +212,10 @@ async def chat_view(request: HttpRequest, bot_id: str) -> HttpResponse:
     user = await authenticate(request)
     question = _question(request)
     # v1 cannot confirm deleting the bot's oldest conversation when the plan's limit per
-    # bot is reached; every v1 chat is a new conversation, so it confirms by itself.
-    turn = await prepare_turn(user=user, bot_id=bot_id, message=question, confirm_delete=True)
+    # bot is reached; every v1 chat is a new conversation, so the oldest goes unasked.
+    turn = await prepare_turn(
+        user=user, bot_id=bot_id, message=question, at_limit=conversations.AtLimit.DELETE_OLDEST
+    )
     events = aiter(engine.chat_events(turn))
     try:
         first = await _first_text(events)

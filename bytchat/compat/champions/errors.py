@@ -10,11 +10,10 @@ their native name and status (VALIDATION_ERROR, EMAIL_DOMAIN_NOT_ALLOWED, ...).
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
 from django.http import JsonResponse
 
-from bytchat.api.errors import ApiError, describe_or_internal
+from bytchat.api.errors import ApiError, exception_handler_rendered_by
 from bytchat.compat.errors import detail_code_response
 from bytchat.errors import InvalidInput
 
@@ -56,6 +55,5 @@ def error_response(error: ApiError) -> JsonResponse:
     return detail_code_response(champions_error(error))
 
 
-def exception_handler(exc: Exception, context: dict[str, Any]) -> JsonResponse:
-    """DRF exception handler of every Champions view (DRF accepts any HttpResponse)."""
-    return error_response(describe_or_internal(exc))
+# DRF exception handler of every Champions view.
+exception_handler = exception_handler_rendered_by(error_response)

@@ -6,34 +6,31 @@ Errors go through `errors.py` (one table from native codes to the documented one
 
 from __future__ import annotations
 
-import functools
 import logging
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from rest_framework import serializers as drf_serializers
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from accounts import selectors as account_selectors
 from accounts import services as account_services
 from accounts.models import User
 from analytics import selectors as analytics_selectors
-from analytics.models import Run
 from analytics.periods import Period
 from bots import selectors as bot_selectors
 from bytchat.api.async_views import authenticate, parse_json
-from bytchat.api.errors import describe_or_internal
+from bytchat.api.client import client_ip
+from bytchat.api.errors import errors_rendered_by
+from bytchat.api.pagination import newest_first_page
 from bytchat.api.permissions import IsAdmin, IsManagerOrAdmin
 from bytchat.api.sse import sse_event, sse_response
 from bytchat.db import db_step
-from bytchat.errors import InvalidInput
 from chat import selectors as chat_selectors
 from chat.services import conversations, engine
 from chat.services.feedback import feedback_submit
@@ -80,9 +77,9 @@ class LoginView(ChampionsView):
 
     def post(self, request):
         data = _body(request, s.LoginSerializer)
-        # DRF's notion of the client address honours NUM_PROXIES behind nginx.
-        ip = BaseThrottle().get_ident(request)
-        user, tokens = account_services.auth_login(email=data["email"], password=data["password"], ip=ip)
+        user, tokens = account_services.auth_login(
+            email=data["email"], password=data["password"], ip=client_ip(request)
+        )
         return Response(
             {"access_token": tokens.access, "token_type": tokens.token_type, "user": s.user_brief(user)}
         )
@@ -130,20 +127,16 @@ class ConversationListView(ChampionsView):
     def get(self, request):
         query = _query(request, s.ConversationListQuerySerializer)
         archived = None if query["include_archived"] else False
-        items = chat_selectors.conversation_list(user=request.user, archived=archived).order_by(
-            "-created_at", "-id"
-        )
+        items = chat_selectors.conversation_list(user=request.user, archived=archived)
         # The cursor is the creation time of the last conversation of the previous page,
         # as the Champions document shows it.
         if "cursor" in query:
             items = items.filter(created_at__lt=query["cursor"])
-        page = list(items[: query["limit"] + 1])
-        more = len(page) > query["limit"]
-        page = page[: query["limit"]]
+        page = newest_first_page(items, limit=query["limit"])
         return Response(
             {
-                "items": s.ConversationSerializer(page, many=True).data,
-                "next_cursor": _timestamp(page[-1].created_at) if more else None,
+                "items": s.ConversationSerializer(page.items, many=True).data,
+                "next_cursor": _timestamp(page.last.created_at) if page.last else None,
             }
         )
 
@@ -240,23 +233,15 @@ class RunListView(ChampionsView):
     def get(self, request):
         query = _query(request, s.RunQuerySerializer)
         runs = analytics_selectors.run_list(status=query.get("status"), user=query.get("user_id"))
-        runs = runs.order_by("-created_at", "-id")
-        total = runs.count()
-        if "cursor" in query:
-            # `next_cursor` is the last run of a page: continue after it.
-            after = Run.objects.filter(pk=query["cursor"]).values_list("created_at", flat=True).first()
-            if after is None:
-                raise InvalidInput(fields={"cursor": ["Unknown cursor."]})
-            runs = runs.filter(Q(created_at__lt=after) | Q(created_at=after, id__lt=query["cursor"]))
-        start, limit = query["offset"], query["limit"]
-        page = list(runs[start : start + limit + 1])
-        more = len(page) > limit
-        page = page[:limit]
+        # `next_cursor` is the last run of a page: the next page continues after it.
+        page = newest_first_page(
+            runs, limit=query["limit"], offset=query["offset"], after=query.get("cursor")
+        )
         return Response(
             {
-                "items": s.RunSerializer(page, many=True).data,
-                "total": total,
-                "next_cursor": str(page[-1].pk) if more else None,
+                "items": s.RunSerializer(page.items, many=True).data,
+                "total": runs.count(),
+                "next_cursor": str(page.last.pk) if page.last else None,
             }
         )
 
@@ -310,19 +295,6 @@ class AdminDocumentListView(ChampionsView):
 
 
 # --- Streaming chat: a plain async view (DRF views run in a thread and would buffer) ------
-
-
-def champions_errors(view):
-    """Errors raised before a stream starts answer in the Champions error body."""
-
-    @functools.wraps(view)
-    async def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        try:
-            return await view(request, *args, **kwargs)
-        except Exception as exc:
-            return error_response(describe_or_internal(exc))
-
-    return wrapper
 
 
 def _prepare(*, user: User, data: dict[str, Any]) -> engine.Turn:
@@ -402,7 +374,7 @@ result_body = sync_to_async(_result_body)
 
 @csrf_exempt
 @require_POST
-@champions_errors
+@errors_rendered_by(error_response)
 async def chat_view(request: HttpRequest) -> HttpResponse:
     user = await authenticate(request)
     data = parse_json(request, s.ChatRequestSerializer)

@@ -12,7 +12,7 @@ from dataclasses import replace
 
 from django.http import JsonResponse
 
-from bytchat.api.errors import ApiError
+from bytchat.api.errors import ApiError, exception_handler_rendered_by
 from bytchat.compat.errors import error_message_response
 from bytchat.errors import DomainError, InvalidInput, NotFound
 
@@ -99,6 +99,10 @@ def error_response(error: ApiError) -> JsonResponse:
     return error_message_response(in_spanish(error))
 
 
+# DRF exception handler of every ESCOMBOT view.
+exception_handler = exception_handler_rendered_by(error_response)
+
+
 __all__ = [
     "ChatIdAndMessageRequired",
     "ChatNotFound",
@@ -106,5 +110,6 @@ __all__ = [
     "EscombotUnavailable",
     "TitleRequired",
     "error_response",
+    "exception_handler",
     "in_spanish",
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from rest_framework import exceptions
 from rest_framework.throttling import BaseThrottle
 
+from bytchat.api.client import client_ip
 from bytchat.counters import window_hit
 
 
@@ -19,11 +20,6 @@ def rate_check(*, scope: str, subject: str, limit: int, window_seconds: int) -> 
     counted = window_hit(scope=f"escombot-rate:{scope}", subject=subject, window_seconds=window_seconds)
     if counted.count > limit:
         raise exceptions.Throttled(wait=counted.seconds_left)
-
-
-def client_ip(request) -> str:
-    # DRF's notion of the client address, which honours NUM_PROXIES behind nginx.
-    return BaseThrottle().get_ident(request)
 
 
 class _Throttle(BaseThrottle):

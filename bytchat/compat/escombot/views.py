@@ -21,7 +21,8 @@ from rest_framework.views import APIView
 from accounts.models import User
 from accounts.services import user_authenticate
 from bytchat.api.async_views import parse_json
-from bytchat.api.errors import describe_or_internal
+from bytchat.api.client import client_ip
+from bytchat.api.errors import errors_rendered_by
 from bytchat.compat.escombot import serializers as s
 from bytchat.compat.escombot.auth import (
     SessionCookieAuthentication,
@@ -37,17 +38,18 @@ from bytchat.compat.escombot.errors import (
     EscombotUnavailable,
     TitleRequired,
     error_response,
+    exception_handler,
 )
-from bytchat.compat.escombot.throttles import ChatCreateThrottle, LoginThrottle, MessageThrottle, client_ip
+from bytchat.compat.escombot.throttles import ChatCreateThrottle, LoginThrottle, MessageThrottle
 from bytchat.db import db_step
 from bytchat.errors import NotFound
 from chat import selectors
 from chat.models import Conversation
 from chat.services import conversations, engine
 
-
-def _exception_handler(exc: Exception, context: dict[str, Any]) -> HttpResponse:
-    return error_response(describe_or_internal(exc))
+# ESCOMBOT clients can neither delete nor archive: at the plan's limit the oldest active
+# chat is archived (kept, readable in the other APIs), never deleted.
+AT_LIMIT = conversations.AtLimit.ARCHIVE_OLDEST
 
 
 def chat_get(*, user: User, chat_id: Any) -> Conversation:
@@ -82,7 +84,7 @@ class EscombotView(APIView):
         return [*super().get_throttles(), *(throttle() for throttle in self.escombot_throttles)]
 
     def get_exception_handler(self):
-        return _exception_handler
+        return exception_handler
 
 
 @extend_schema(exclude=True)
@@ -121,13 +123,8 @@ class ChatListCreateView(EscombotView):
         bot = escombot_bot(user=request.user)
         if bot is None:
             raise EscombotUnavailable()
-        # ESCOMBOT clients can neither delete nor archive: at the plan's limit the oldest
-        # active chat is archived (kept, readable in the other APIs), never deleted.
         chat = conversations.conversation_create(
-            user=request.user,
-            bot=bot,
-            title=serializer.validated_data["title"],
-            at_limit=conversations.AtLimit.ARCHIVE_OLDEST,
+            user=request.user, bot=bot, title=serializer.validated_data["title"], at_limit=AT_LIMIT
         )
         return Response({"chat": s.ChatSerializer(chat).data}, status=status.HTTP_201_CREATED)
 
@@ -152,7 +149,7 @@ def _message_prepare(request: HttpRequest) -> engine.Turn:
         raise ChatIdAndMessageRequired() from exc
     chat = chat_get(user=user, chat_id=data["chatId"])
     return engine.chat_prepare(
-        user=user, bot_id=chat.bot_id, message=data["message"], conversation_id=chat.pk
+        user=user, bot_id=chat.bot_id, message=data["message"], conversation_id=chat.pk, at_limit=AT_LIMIT
     )
 
 
@@ -168,12 +165,10 @@ message_result_body = sync_to_async(db_step(_message_result_body))
 
 
 @csrf_exempt  # unsafe requests must be application/json instead (auth.json_body_required)
+@errors_rendered_by(error_response)
 async def message_create_view(request: HttpRequest) -> HttpResponse:
-    try:
-        if request.method != "POST":
-            raise exceptions.MethodNotAllowed(request.method)
-        turn = await message_prepare(request)
-        result = await engine.chat_complete_async(turn)
-        return JsonResponse(await message_result_body(result), status=status.HTTP_201_CREATED)
-    except Exception as exc:
-        return error_response(describe_or_internal(exc))
+    if request.method != "POST":
+        raise exceptions.MethodNotAllowed(request.method)
+    turn = await message_prepare(request)
+    result = await engine.chat_complete_async(turn)
+    return JsonResponse(await message_result_body(result), status=status.HTTP_201_CREATED)

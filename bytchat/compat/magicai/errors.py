@@ -4,12 +4,9 @@ the status codes its document lists. Every MagicAI view and the middleware answe
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.http import HttpResponse
-from rest_framework.response import Response
 
-from bytchat.api.errors import ApiError, describe_or_internal
+from bytchat.api.errors import ApiError, exception_handler_rendered_by
 from bytchat.compat.errors import message_error_response
 
 # MagicAI answers a broken rule (a message limit reached, a conversation that belongs to
@@ -34,9 +31,8 @@ def error_response(error: ApiError) -> HttpResponse:
     return message_error_response(mapped)
 
 
-def exception_handler(exc: Exception, context: dict[str, Any]) -> HttpResponse | Response:
-    """DRF exception handler for the MagicAI views."""
-    return error_response(describe_or_internal(exc))
+# DRF exception handler for the MagicAI views.
+exception_handler = exception_handler_rendered_by(error_response)
 
 
 __all__ = ["error_response", "exception_handler"]

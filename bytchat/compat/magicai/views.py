@@ -7,7 +7,6 @@ lives in the services; a MagicAI client gets the same answers as a native one.
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -20,19 +19,19 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.throttling import BaseThrottle, ScopedRateThrottle
+from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from accounts import selectors as account_selectors
 from accounts import services as account_services
-from accounts.selectors import user_plan
 from analytics import selectors as analytics_selectors
 from analytics.periods import MAX_DAYS, Period
 from analytics.selectors.totals import bot_conversation_totals, user_conversation_totals
 from bots import selectors as bot_selectors
 from bots import services as bot_services
 from bytchat.api.async_views import authenticate, parse_json
-from bytchat.api.errors import describe_or_internal
+from bytchat.api.client import client_ip
+from bytchat.api.errors import errors_rendered_by
 from bytchat.api.permissions import IsAdmin, IsManagerOrAdmin
 from bytchat.compat.magicai import serializers as s
 from bytchat.compat.magicai.errors import error_response, exception_handler
@@ -78,7 +77,7 @@ class LoginView(MagicAIView):
     def post(self, request):
         data = self.valid(s.LoginSerializer, request.data).validated_data
         user, tokens = account_services.auth_login(
-            email=data["email"], password=data["password"], ip=BaseThrottle().get_ident(request)
+            email=data["email"], password=data["password"], ip=client_ip(request)
         )
         return Response({"token": tokens.access, "user": s.UserSerializer(user).data})
 
@@ -244,6 +243,9 @@ class AgentDetailView(AdminWritesView):
 
 
 # --- Conversations -----------------------------------------------------------------------
+# MagicAI's rule at the plan's per-bot limit: the client confirms deleting the oldest.
+AT_LIMIT = conversations.AtLimit.CONFIRM_THEN_DELETE
+
 WARNINGS = {
     "es": "Has alcanzado el límite de {limit} conversaciones para este agente. "
     "La conversación '{title}' será eliminada al crear una nueva.",
@@ -265,17 +267,20 @@ class ConversationListCreateView(MagicAIView):
         bot = bot_selectors.bot_get_visible(user=request.user, bot_id=data["agentId"])
         try:
             conversation = conversations.conversation_create(
-                user=request.user, bot=bot, title=data.get("title"), confirm_delete=data["confirmDelete"]
+                user=request.user,
+                bot=bot,
+                title=data.get("title"),
+                at_limit=AT_LIMIT,
+                confirm_delete=data["confirmDelete"],
             )
         except ConversationConfirmationRequired as needed:
             # Not an error for MagicAI: a 200 that asks the client to confirm the eviction.
             oldest = needed.extra["oldest_conversation"]
-            limit = user_plan(request.user).max_conversations_per_bot
             warning = WARNINGS.get(request.user.language, WARNINGS["es"])
             return Response(
                 {
                     "requiresConfirmation": True,
-                    "warning": warning.format(limit=limit, title=oldest["title"]),
+                    "warning": warning.format(limit=needed.extra["limit"], title=oldest["title"]),
                     "oldestConversation": {"id": oldest["id"], "title": oldest["title"]},
                 }
             )
@@ -302,17 +307,6 @@ class ConversationTitleView(MagicAIView):
 
 
 # --- Messages: a plain async view, so an answer being written holds no thread ----------
-def magicai_errors(view):
-    @functools.wraps(view)
-    async def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        try:
-            return await view(request, *args, **kwargs)
-        except Exception as exc:
-            return error_response(describe_or_internal(exc))
-
-    return wrapper
-
-
 @db_step
 def _message_page(user, conversation_id, params) -> dict[str, Any]:
     query = MagicAIView.valid(s.MessagePageQuerySerializer, params).validated_data
@@ -331,7 +325,11 @@ def _message_page(user, conversation_id, params) -> dict[str, Any]:
 def _prepare_turn(user, conversation_id, content: str) -> engine.Turn:
     conversation = chat_selectors.conversation_get(user=user, conversation_id=conversation_id)
     return engine.chat_prepare(
-        user=user, bot_id=conversation.bot_id, conversation_id=conversation.pk, message=content
+        user=user,
+        bot_id=conversation.bot_id,
+        conversation_id=conversation.pk,
+        message=content,
+        at_limit=AT_LIMIT,
     )
 
 
@@ -345,7 +343,7 @@ def _result_body(result: engine.ChatResult) -> dict[str, Any]:
 
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
-@magicai_errors
+@errors_rendered_by(error_response)
 async def messages_view(request: HttpRequest, conversation_id) -> HttpResponse:
     user = await authenticate(request)
     if request.method == "GET":

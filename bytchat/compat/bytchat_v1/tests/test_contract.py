@@ -320,6 +320,17 @@ class TestChat:
         assert first.headers["x-conversation-id"] != second.headers["x-conversation-id"]
         assert Conversation.objects.filter(user=user, bot=alice_bot).count() == 2
 
+    def test_at_the_plans_limit_per_bot_the_oldest_conversation_goes_unasked(self, user, alice_bot):
+        from accounts.models import Plan
+
+        user.plan = Plan.objects.create(name="One per bot", max_conversations_per_bot=1)
+        user.save()
+        first = v1_chat(token_for(user), alice_bot.pk, body={"query": "Refunds?"})
+        second = v1_chat(token_for(user), alice_bot.pk, body={"query": "Refunds again?"})
+        assert (first.status, second.status) == (200, 200), second.text
+        kept = Conversation.objects.filter(user=user, bot=alice_bot).values_list("pk", flat=True)
+        assert [str(pk) for pk in kept] == [second.headers["x-conversation-id"]]
+
     def test_a_public_platform_bot_answers_too(self, user, platform_bot):
         assert v1_chat(token_for(user), platform_bot.pk, body={"query": "Hello?"}).status == 200
 

@@ -16,7 +16,7 @@ from bytchat.compat.escombot.auth import COOKIE_NAME
 from bytchat.compat.escombot.tests.helpers import EMAIL, PASSWORD, create_chat, login, url
 from bytchat.compat.escombot.throttles import MessageThrottle
 from chat.models import Conversation, Message
-from chat.services.conversations import conversation_create
+from chat.services.conversations import AtLimit, conversation_create
 from chat.tests.helpers import make_bot
 
 pytestmark = pytest.mark.django_db
@@ -241,7 +241,9 @@ class TestChatMessages:
 
     def test_a_conversation_with_another_bot_is_not_an_escombot_chat(self, client_logged_in, doc_user):
         own_bot = make_bot(owner=doc_user)
-        conversation = conversation_create(user=doc_user, bot=own_bot, title="Otro bot")
+        conversation = conversation_create(
+            user=doc_user, bot=own_bot, title="Otro bot", at_limit=AtLimit.REFUSE
+        )
         response = client_logged_in.get(url(f"chats/{conversation.pk}/messages"))
         assert_error(response, 404, "Chat no encontrado")
         assert client_logged_in.get(url("chats")).json() == {"chats": []}
