@@ -251,7 +251,7 @@ class AdminUserListView(UserListView):
 
 
 class AdminUserStatusView(ChampionsView):
-    # Changing an account is an admin's act in Bytchat; managers read (see the README).
+    # Changing an account is an admin's act in Bytchat; managers read (see docs/compat.md, Champions).
     permission_classes = [IsAdmin]
 
     def patch(self, request, user_id):
