@@ -4,33 +4,17 @@ from django.contrib.auth.forms import ReadOnlyPasswordHashField
 
 from accounts import services
 from accounts.models import Plan, User, UserStatus
+from bytchat.admin import ServiceAdmin
 
 
 class UserCreationForm(forms.ModelForm):
+    """The admin's add form. Its password and e-mail rules are `services.user_create`'s."""
+
     password = forms.CharField(widget=forms.PasswordInput, strip=False)
 
     class Meta:
         model = User
         fields = ["email", "full_name", "role", "language", "plan"]
-
-    def clean(self):
-        cleaned = super().clean()
-        from django.contrib.auth.password_validation import validate_password
-
-        if cleaned.get("password"):
-            candidate = User(email=cleaned.get("email", ""), full_name=cleaned.get("full_name", ""))
-            try:
-                validate_password(cleaned["password"], user=candidate)
-            except forms.ValidationError as exc:
-                self.add_error("password", exc)
-        return cleaned
-
-    def save(self, commit=True):
-        user = super().save(commit=False)
-        user.set_password(self.cleaned_data["password"])
-        if commit:
-            user.save()
-        return user
 
 
 class UserChangeForm(forms.ModelForm):
@@ -40,11 +24,14 @@ class UserChangeForm(forms.ModelForm):
 
     class Meta:
         model = User
-        fields = ["email", "password", "full_name", "role", "plan", "language", "onboarding_completed"]
+        fields = ["password", "full_name", "role", "plan", "language"]
 
 
 @admin.register(User)
-class UserAdmin(admin.ModelAdmin):
+class UserAdmin(ServiceAdmin):
+    """Users are created and changed through the account services: the e-mail domain
+    policy, the password rules, and "not your own role or status" hold here as in the API."""
+
     form = UserChangeForm
     add_form = UserCreationForm
     list_display = ["email", "full_name", "role", "status", "plan", "language", "created_at", "last_login"]
@@ -52,7 +39,8 @@ class UserAdmin(admin.ModelAdmin):
     search_fields = ["email", "full_name"]
     ordering = ["-created_at"]
     # Status changes go through the suspend/activate actions, which revoke tokens.
-    readonly_fields = ["id", "status", "created_at", "last_login"]
+    # The e-mail is the login (no service changes it) and onboarding is the user's own step.
+    readonly_fields = ["id", "email", "status", "onboarding_completed", "created_at", "last_login"]
     list_select_related = ["plan"]
     actions = ["suspend", "activate"]
     fieldsets = [
@@ -75,6 +63,31 @@ class UserAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [] if obj is None else self.readonly_fields
+
+    def save_model(self, request, obj: User, form, change: bool) -> None:
+        data = form.cleaned_data
+        if not change:
+            created = services.user_create(
+                email=data["email"],
+                password=data["password"],
+                full_name=data.get("full_name", ""),
+                language=data["language"],
+                role=data["role"],
+                plan=data.get("plan"),
+            )
+            obj.pk = created.pk
+            obj._state.adding = False
+            obj.refresh_from_db()
+            return
+        # The form has already set the new values on `obj`: the services compare with the
+        # stored user.
+        stored = User.objects.get(pk=obj.pk)
+        services.user_admin_update(actor=request.user, user=stored, role=data["role"], plan=data.get("plan"))
+        services.user_update_profile(user=stored, full_name=data["full_name"], language=data["language"])
+
+    def save_related(self, request, form, formsets, change: bool) -> None:
+        # Users have no inlines or many-to-many fields in these forms.
+        pass
 
     def _set_status(self, request, queryset, status: str, verb: str) -> None:
         changed = 0

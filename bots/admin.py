@@ -1,25 +1,13 @@
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count
-from django.http import HttpResponseRedirect
 from django.utils.text import Truncator
 
 from bots import services
 from bots.models import Bot, Category, Chunk, Document, ModelConfig, ModelEndpoint
 from bots.services.catalog import STORED_CONFIG_FIELDS
-from bytchat.errors import DomainError, InvalidInput
-
-
-class ServiceAdmin(admin.ModelAdmin):
-    """An admin whose writes go through the services: a rule a service refuses (a plan
-    limit, the last active model config) is shown as an error and nothing is stored."""
-
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except DomainError as exc:  # raised inside the view's transaction: rolled back
-            self.message_user(request, exc.message, messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
+from bytchat.admin import ServiceAdmin
+from bytchat.errors import InvalidInput
 
 
 @admin.register(Category)
