@@ -24,7 +24,6 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.services import user_plan
-from analytics.models import Run, RunStatus, UsageSource
 from bytchat.crypto import DecryptionFailed
 from bytchat.db import async_db_step
 from bytchat.errors import InvalidInput
@@ -32,7 +31,16 @@ from chat.errors import ChatFailed
 from chat.llm.base import ChatMessage, ChatRequest, ModelSpec, Source, TextDelta, Usage, estimate_tokens
 from chat.llm.failover import AllProvidersFailed, ModelChosen, stream_with_failover
 from chat.llm.routing import classify_task, order_specs
-from chat.models import Citation, Conversation, Message, MessageRole, MessageStatus
+from chat.models import (
+    Citation,
+    Conversation,
+    Message,
+    MessageRole,
+    MessageStatus,
+    Run,
+    RunStatus,
+    UsageSource,
+)
 from chat.services import conversations, limits
 from chat.services.citations import inline_citations
 

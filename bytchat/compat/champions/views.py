@@ -25,7 +25,6 @@ from accounts import selectors as account_selectors
 from accounts import services as account_services
 from accounts.models import User
 from analytics import selectors as analytics_selectors
-from analytics.models import Run
 from analytics.periods import Period
 from bots import selectors as bot_selectors
 from bytchat.api.async_views import authenticate, parse_json
@@ -35,6 +34,7 @@ from bytchat.api.sse import sse_event, sse_response
 from bytchat.db import db_step
 from bytchat.errors import InvalidInput
 from chat import selectors as chat_selectors
+from chat.models import Run
 from chat.services import conversations, engine
 from chat.services.feedback import feedback_submit
 
