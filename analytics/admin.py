@@ -18,10 +18,10 @@ from django.utils.html import format_html
 from django.utils.text import Truncator
 
 from analytics import charts, selectors
-from analytics.models import Dashboard, Run
+from analytics.models import Dashboard
 from analytics.periods import Period
 from bots.models import ModelConfig, Provider
-from chat.models import Conversation, Feedback, Message
+from chat.models import Conversation, Feedback, Message, Run
 
 DASHBOARD_PERIODS = (7, 30, 90)
 

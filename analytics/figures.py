@@ -22,9 +22,9 @@ from typing import Any
 from django.db.models import Count, F, Max, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, TruncDate
 
-from analytics.models import LatencyMetric, Run, RunStatus
+from analytics.models import LatencyMetric
 from analytics.percentiles import bucket_expression, grouped_percentiles
-from chat.models import Conversation, Feedback, Message, Rating
+from chat.models import Conversation, Feedback, Message, Rating, Run, RunStatus
 
 SUMMED = (
     "runs",

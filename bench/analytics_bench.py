@@ -238,8 +238,8 @@ def _percentile(samples: list[float], fraction: float) -> float:
 def endpoints() -> list[tuple[str, str]]:
     from django.utils import timezone
 
-    from analytics.models import Run
     from bots.models import Bot
+    from chat.models import Run
 
     busiest_bot = Run.objects.values_list("bot_id", flat=True).order_by().first()
     bot = Bot.objects.filter(pk=busiest_bot).first() or Bot.objects.first()
@@ -311,8 +311,8 @@ def time_endpoints(repeat: int) -> list[dict]:
     session.force_login(admin)
     for label, url in [
         ("admin dashboard page (30 days)", "/admin/analytics/dashboard/"),
-        ("admin runs list", "/admin/analytics/run/"),
-        ("admin runs list, status=error", "/admin/analytics/run/?status__exact=error"),
+        ("admin runs list", "/admin/chat/run/"),
+        ("admin runs list, status=error", "/admin/chat/run/?status__exact=error"),
         ("admin conversations list", "/admin/chat/conversation/"),
         ("admin feedback list", "/admin/chat/feedback/"),
     ]:

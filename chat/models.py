@@ -147,3 +147,72 @@ class TokenReservation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tokens} tokens until {self.expires_at:%Y-%m-%d %H:%M}"
+
+
+class RunStatus(models.TextChoices):
+    SUCCESS = "success", "Success"
+    ERROR = "error", "Error"
+    INCOMPLETE = "incomplete", "Incomplete"
+
+
+class UsageSource(models.TextChoices):
+    # No model answered (nothing was counted), or the run predates this field.
+    NONE = "", "Not counted"
+    PROVIDER = "provider", "Reported by the provider"
+    # The provider's usage never arrived (a client gone, a stream cut short): counted with
+    # `chat.llm.base.estimate_tokens` over the prompt and the text streamed so far.
+    ESTIMATED = "estimated", "Estimated"
+
+
+class Run(models.Model):
+    """One per answer, whatever its outcome: the record of each model call, which the chat
+    engine writes and the token quota reads, and the raw material of every usage figure
+    (analytics reads it)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # No single-column index on user and bot: the (user, created_at) and (bot, created_at)
+    # indexes below lead with them and serve the same lookups, for one index less per write.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="runs", db_index=False
+    )
+    bot = models.ForeignKey(
+        "bots.Bot", null=True, on_delete=models.SET_NULL, related_name="runs", db_index=False
+    )
+    conversation = models.ForeignKey(Conversation, null=True, on_delete=models.SET_NULL, related_name="runs")
+    message = models.ForeignKey(Message, null=True, on_delete=models.SET_NULL, related_name="runs")
+    input_text = models.TextField(blank=True)
+    task_type = models.CharField(max_length=16, blank=True)
+    provider = models.CharField(max_length=32, blank=True)
+    model = models.CharField(max_length=200, blank=True)
+    input_tokens = models.PositiveIntegerField(default=0)
+    output_tokens = models.PositiveIntegerField(default=0)
+    # Blank on runs no model answered (and on runs stored before this was recorded).
+    usage_source = models.CharField(max_length=16, choices=UsageSource.choices, blank=True, default="")
+    ttft_ms = models.PositiveIntegerField(null=True, blank=True)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=RunStatus.choices)
+    error_code = models.CharField(max_length=64, blank=True)
+    failed_attempts = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        # Created by analytics, which held this model before the chat engine did.
+        db_table = "analytics_run"
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["status", "-created_at"], name="run_status_time"),
+            models.Index(fields=["user", "-created_at"], name="run_user_time"),
+            models.Index(fields=["bot", "-created_at"], name="run_bot_time"),
+            models.Index(fields=["model", "-created_at"], name="run_model_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.provider}/{self.model} at {self.created_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def tokens_used(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+    @property
+    def input_preview(self) -> str:
+        return self.input_text if len(self.input_text) <= 80 else self.input_text[:77] + "..."

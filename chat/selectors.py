@@ -3,9 +3,8 @@ from __future__ import annotations
 from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery
 
 from accounts.models import User
-from analytics.models import Run, RunStatus
 from bytchat.errors import NotFound
-from chat.models import Citation, Conversation, Feedback, Message, Rating
+from chat.models import Citation, Conversation, Feedback, Message, Rating, Run, RunStatus
 
 SUGGESTION_LIMIT = 6
 

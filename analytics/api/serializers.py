@@ -2,10 +2,9 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import User
-from analytics.models import Run, RunStatus
 from analytics.periods import DEFAULT_DAYS, MAX_DAYS
 from bots.models import Bot
-from chat.models import Conversation, Rating
+from chat.models import Conversation, Rating, Run, RunStatus
 
 # --- Query parameters -------------------------------------------------------------------
 

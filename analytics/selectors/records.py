@@ -7,12 +7,11 @@ from datetime import date, timedelta
 from django.db.models import OuterRef, QuerySet, Subquery
 
 from accounts.models import User
-from analytics.models import Run
 from analytics.periods import day_start
 from bots.errors import StaffOnly
 from bots.models import Bot
 from bytchat.errors import NotFound
-from chat.models import Conversation, Feedback
+from chat.models import Conversation, Feedback, Run
 
 # --- Runs -------------------------------------------------------------------------------
 

@@ -11,10 +11,11 @@ from django.db.models import Count, Exists, OuterRef, Q, Sum
 
 from accounts.models import User
 from analytics import figures
-from analytics.models import DailyActivity, DailyLatencyBucket, DailyStats, LatencyMetric, Run
+from analytics.models import DailyActivity, DailyLatencyBucket, DailyStats, LatencyMetric
 from analytics.percentiles import histogram_percentiles
 from analytics.periods import Period, day_start
 from analytics.selectors.common import BotRef, first_live_day, ratio, rolled_sums, rounded, unprefixed
+from chat.models import Run
 
 # --- Overview ---------------------------------------------------------------------------
 

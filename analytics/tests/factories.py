@@ -8,8 +8,7 @@ from datetime import datetime, timedelta
 from django.db.models import F
 from django.utils import timezone
 
-from analytics.models import Run, RunStatus
-from chat.models import Conversation, Feedback, Message, MessageRole, MessageStatus
+from chat.models import Conversation, Feedback, Message, MessageRole, MessageStatus, Run, RunStatus
 
 _sequence = itertools.count(1)
 

@@ -81,7 +81,7 @@ class TestReadOnlyLists:
     def test_runs_are_listed_and_filtered_but_not_editable(self, admin_user, activity):
         client = admin_session(admin_user)
         run = activity[4]
-        changelist = reverse("admin:analytics_run_changelist")
+        changelist = reverse("admin:chat_run_changelist")
         for query in [
             "",
             "?status=error",
@@ -93,11 +93,11 @@ class TestReadOnlyLists:
         errors = client.get(changelist + "?status=error").content.decode()
         assert str(run.pk) in errors  # every fifth run failed
         html = client.get(changelist).content.decode()
-        assert reverse("admin:analytics_run_add") not in html
-        change = reverse("admin:analytics_run_change", args=[run.pk])
+        assert reverse("admin:chat_run_add") not in html
+        change = reverse("admin:chat_run_change", args=[run.pk])
         assert client.get(change).status_code == 200
         assert client.post(change, {"status": "success"}).status_code == 403
-        assert client.get(reverse("admin:analytics_run_add")).status_code == 403
+        assert client.get(reverse("admin:chat_run_add")).status_code == 403
 
     def test_a_run_shows_the_feedback_on_its_answer(self, admin_user, user):
         bot = make_bot(owner=user)
@@ -105,11 +105,7 @@ class TestReadOnlyLists:
             conversation=make_conversation(user=user, bot=bot, at=at_days_ago(1)), at=at_days_ago(1)
         )
         rate(run, "thumbs_down", "Too vague")
-        html = (
-            admin_session(admin_user)
-            .get(reverse("admin:analytics_run_change", args=[run.pk]))
-            .content.decode()
-        )
+        html = admin_session(admin_user).get(reverse("admin:chat_run_change", args=[run.pk])).content.decode()
         assert "Too vague" in html
 
     def test_a_conversation_shows_its_messages_and_their_feedback(self, manager, user):

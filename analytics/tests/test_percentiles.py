@@ -10,7 +10,6 @@ from django.db import connection
 from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 
-from analytics.models import Run
 from analytics.percentiles import (
     BUCKETS_PER_E,
     bucket_expression,
@@ -20,6 +19,7 @@ from analytics.percentiles import (
     interpolate,
 )
 from analytics.tests.factories import make_conversation, make_exchange
+from chat.models import Run
 from chat.tests.helpers import make_bot
 
 pytestmark = pytest.mark.django_db

@@ -1,5 +1,6 @@
 """Pieces for the plain `async def` API views (the streaming endpoints), which do not run
-through DRF: JWT authentication, JSON body parsing and the error envelope."""
+through DRF: authentication (the native API's, from DRF's settings), JSON body parsing
+and the error envelope."""
 
 from __future__ import annotations
 
@@ -11,19 +12,24 @@ from django.conf import settings
 from django.http import HttpRequest
 from rest_framework import exceptions
 from rest_framework.serializers import Serializer
+from rest_framework.settings import api_settings
 
-from accounts.authentication import JWTAuthentication
 from bytchat.api.errors import errors_rendered_by, json_error_response
 from bytchat.api.parsers import load_json
 from bytchat.db import db_step
 
 
 def request_user(request: HttpRequest):
-    """The user of a Bearer token, or NotAuthenticated / AuthenticationFailed (sync)."""
-    result = JWTAuthentication().authenticate(request)
-    if result is None:
-        raise exceptions.NotAuthenticated()
-    return result[0]
+    """The user of a Bearer token, or NotAuthenticated / AuthenticationFailed (sync).
+
+    The authenticators are the native API's (`REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"]`,
+    accounts' JWT), named in the settings rather than imported: this module sits below the
+    domain apps, which import it."""
+    for authenticator_class in api_settings.DEFAULT_AUTHENTICATION_CLASSES:
+        result = authenticator_class().authenticate(request)
+        if result is not None:
+            return result[0]
+    raise exceptions.NotAuthenticated()
 
 
 async def authenticate(request: HttpRequest):

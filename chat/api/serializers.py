@@ -1,9 +1,8 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from bots.models import TaskType
 from chat.models import Citation, Conversation, Feedback, Message, Rating
-
-TASK_TYPES = ["general", "simple", "complex"]
 
 
 class ConversationSerializer(serializers.ModelSerializer):
@@ -97,7 +96,7 @@ class ChatRequestSerializer(serializers.Serializer):
     # Blank and length checks live in the engine, so every surface gets the same rule.
     message = serializers.CharField(allow_blank=True, trim_whitespace=False)
     conversation = serializers.UUIDField(required=False, allow_null=True)
-    task_type = serializers.ChoiceField(choices=TASK_TYPES, required=False, allow_null=True)
+    task_type = serializers.ChoiceField(choices=TaskType.choices, required=False, allow_null=True)
     stream = serializers.BooleanField(required=False, default=True)
     confirm_delete = serializers.BooleanField(required=False, default=False)
 

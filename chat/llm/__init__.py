@@ -1,9 +1,10 @@
 """Model providers for the chat engine: a typed streaming interface, the offline `local`
-provider, the OpenAI and Gemini SDK providers, routing by task type and failover.
+provider, the OpenAI and Gemini SDK providers and failover. Which models to try (routing
+by task type) is the engine's choice: `chat.services.routing`.
 
 The engine's entry points:
 
-    configs = order_specs(active_model_configs, resolve_task_type(task_type, question))
+    configs = order_specs(active_model_configs, task_type_resolve(task_type, message=question))
     specs = [ModelSpec(provider=c.provider, model_id=c.model_id, ...) for c in configs]
     async for item in stream_with_failover(specs, ChatRequest(...)):
         ModelChosen -> which model answers (and the attempts that failed before it)
@@ -34,7 +35,6 @@ from .base import (
 )
 from .failover import stream_with_failover
 from .registry import aclose_clients, provider_for
-from .routing import RoutableConfig, classify_task, order_specs, resolve_task_type
 
 __all__ = [
     "AllProvidersFailed",
@@ -50,15 +50,11 @@ __all__ = [
     "ProviderRateLimited",
     "ProviderTimeout",
     "ProviderUnavailable",
-    "RoutableConfig",
     "Source",
     "StreamItem",
     "TextDelta",
     "Usage",
     "aclose_clients",
-    "classify_task",
-    "order_specs",
     "provider_for",
-    "resolve_task_type",
     "stream_with_failover",
 ]

@@ -24,22 +24,29 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.selectors import user_plan
-from analytics.models import Run, RunStatus, UsageSource
 from bytchat.crypto import DecryptionFailed
 from bytchat.db import async_db_step
 from bytchat.errors import InvalidInput
 from chat.errors import ChatFailed
 from chat.llm.base import ChatMessage, ChatRequest, ModelSpec, Source, TextDelta, Usage, estimate_tokens
 from chat.llm.failover import AllProvidersFailed, ModelChosen, stream_with_failover
-from chat.llm.routing import classify_task, order_specs
-from chat.models import Citation, Conversation, Message, MessageRole, MessageStatus
+from chat.models import (
+    Citation,
+    Conversation,
+    Message,
+    MessageRole,
+    MessageStatus,
+    Run,
+    RunStatus,
+    UsageSource,
+)
 from chat.services import conversations, limits
 from chat.services.citations import inline_citations
+from chat.services.routing import order_specs, task_type_resolve
 
 logger = logging.getLogger(__name__)
 
 HISTORY_MESSAGES = 20
-TASK_TYPES = ("general", "simple", "complex")
 
 
 @dataclass
@@ -119,8 +126,7 @@ def chat_prepare(
 
     question = _clean_question(message)
     history: list[ChatMessage] | None = None
-    if task_type is not None and task_type not in TASK_TYPES:
-        raise InvalidInput(fields={"task_type": [f"Must be one of: {', '.join(TASK_TYPES)}."]})
+    chosen_task = task_type_resolve(task_type, message=question)
     bot, configs = bot_selectors.bot_get_for_chat(user=user, bot_id=bot_id)
     plan = user_plan(user)
     limits.message_rate_check(user=user, plan=plan)
@@ -160,7 +166,6 @@ def chat_prepare(
             .values_list("role", "content")[:HISTORY_MESSAGES]
         )
         history = [ChatMessage(role=role, content=content) for role, content in reversed(recent)]
-    chosen_task = task_type or classify_task(question)
     return Turn(
         user_id=user.pk,
         bot_id=bot.pk,

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from accounts.models import Plan, User
 from chat.errors import MessageRateLimited, TokenQuotaExceeded
-from chat.models import TokenReservation, TokenUsage
+from chat.models import Run, TokenReservation, TokenUsage
 
 
 def message_rate_check(*, user: User, plan: Plan) -> None:
@@ -57,8 +57,6 @@ def seconds_until_next_month(now: datetime | None = None) -> int:
 
 def tokens_used_this_month(*, user: User) -> int:
     """Tokens of the user's stored answers this month, from the runs."""
-    from analytics.models import Run
-
     total = Run.objects.filter(user=user, created_at__gte=month_start()).aggregate(
         total=Sum(F("input_tokens") + F("output_tokens"))
     )["total"]

@@ -92,7 +92,7 @@ def test_archive_policy_frees_a_place_under_the_active_limit_with_this_bot_only(
 @pytest.mark.parametrize("deleted", ["before the answer is stored", "right after"])
 def test_a_conversation_deleted_while_its_answer_runs_still_answers(user_client, user, monkeypatch, deleted):
     """What a parallel eviction does to a running answer, in a fixed order."""
-    from analytics.models import Run
+    from chat.models import Run
     from chat.services import engine
 
     store_answer = engine._store_answer

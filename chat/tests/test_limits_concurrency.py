@@ -17,8 +17,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import Plan
 from accounts.services import auth_tokens_issue
-from analytics.models import Run
-from chat.models import Conversation, Message, TokenReservation, TokenUsage
+from chat.models import Conversation, Message, Run, TokenReservation, TokenUsage
 from chat.services import conversations
 from chat.tests.helpers import make_bot, stream_chat
 

@@ -12,8 +12,8 @@ import socket
 import pytest
 
 from accounts.services import auth_tokens_issue
-from analytics.models import Run
 from bots.models import ModelEndpoint
+from chat.models import Run
 from chat.tests.fakes.llm_servers import FakeServer, GeminiHandler, OpenAIHandler
 from chat.tests.helpers import make_bot, stream_chat
 

@@ -10,10 +10,9 @@ from asgiref.sync import async_to_sync
 from django.utils import timezone
 
 from accounts.models import Plan
-from analytics.models import Run
 from chat.llm import registry
 from chat.llm.base import ProviderUnavailable, TextDelta, Usage, estimate_tokens
-from chat.models import TokenReservation, TokenUsage
+from chat.models import Run, TokenReservation, TokenUsage
 from chat.services import engine, limits
 from chat.services.conversations import AtLimit
 from chat.tests.helpers import make_bot

@@ -10,10 +10,9 @@ from typing import Any
 from rest_framework import serializers
 
 from accounts.models import Role, User, UserStatus
-from analytics.models import RunStatus
 from analytics.periods import DEFAULT_DAYS, MAX_DAYS
 from bytchat.api.fields import OffsetField
-from chat.models import Rating
+from chat.models import Rating, RunStatus
 
 ROLE_NAMES = {Role.USER: "rep", Role.MANAGER: "manager", Role.ADMIN: "admin"}
 ROLES_BY_NAME = {name: role for role, name in ROLE_NAMES.items()}

@@ -13,9 +13,9 @@ from rest_framework import serializers
 
 from accounts.models import Language, Plan, Role, User
 from accounts.selectors import user_plan
-from bots.models import Bot, Category, Provider
+from bots.models import Bot, Category, Provider, TaskType
 from bytchat.api.fields import OffsetField
-from chat.llm.routing import order_specs
+from chat.services.routing import order_specs
 
 # A Bytchat manager reads everything an admin reads, so MagicAI clients see an ADMIN.
 ROLE_NAMES = {Role.USER: "USER", Role.MANAGER: "ADMIN", Role.ADMIN: "ADMIN"}
@@ -203,7 +203,7 @@ class CategoryWriteSerializer(serializers.Serializer):
 # --- Agents ------------------------------------------------------------------------------
 def primary_config(bot: Bot):
     """The model a general question goes to first: what MagicAI calls the agent's model."""
-    ordered = order_specs(bot.model_configs.all(), "general")
+    ordered = order_specs(bot.model_configs.all(), TaskType.GENERAL)
     return ordered[0] if ordered else None
 
 

@@ -1,18 +1,19 @@
-"""Which model configs to try, in which order, for a message.
+"""Which task a message is, and which model configs to try for it, in which order.
 
-The functions take any object with `task_type`, `priority` and `is_active` attributes
-(`RoutableConfig`), so the engine can pass `bots.ModelConfig` rows or `ModelSpec`-like
-test doubles alike.
+The task types are `bots.models.TaskType`, their one definition; `task_type_resolve` is the
+one place that checks a requested task type or guesses one. `order_specs` takes any object
+with `task_type`, `priority` and `is_active` attributes (`RoutableConfig`), so the engine
+can pass `bots.ModelConfig` rows or test doubles alike.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Literal, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
-TaskType = Literal["simple", "complex", "general"]
-TASK_TYPES: tuple[TaskType, ...] = ("simple", "complex", "general")
+from bots.models import TaskType
+from bytchat.errors import InvalidInput
 
 SIMPLE_MAX_WORDS = 20
 COMPLEX_MIN_WORDS = 80
@@ -44,17 +45,21 @@ def classify_task(message: str) -> TaskType:
     questions = message.count("?")
     list_lines = len(_LIST_LINE.findall(message))
     if words >= COMPLEX_MIN_WORDS or questions >= 2 or list_lines >= 2 or _COMPLEX_CUES.search(message):
-        return "complex"
+        return TaskType.COMPLEX
     if words <= SIMPLE_MAX_WORDS and "\n" not in message.strip():
-        return "simple"
-    return "general"
+        return TaskType.SIMPLE
+    return TaskType.GENERAL
 
 
-def resolve_task_type(requested: str | None, message: str) -> TaskType:
-    """The request's task type when it names one, else the heuristic's guess."""
-    if requested in TASK_TYPES:
-        return requested  # type: ignore[return-value]
-    return classify_task(message)
+def task_type_resolve(requested: str | None, *, message: str) -> TaskType:
+    """The requested task type, or the heuristic's guess when none is requested. A name
+    that is not a task type is bad input, whichever surface sent it."""
+    if requested is None:
+        return classify_task(message)
+    try:
+        return TaskType(requested)
+    except ValueError:
+        raise InvalidInput(fields={"task_type": [f"Must be one of: {', '.join(TaskType.values)}."]}) from None
 
 
 def order_specs(configs: Iterable[Config], task_type: str) -> list[Config]:
@@ -65,6 +70,6 @@ def order_specs(configs: Iterable[Config], task_type: str) -> list[Config]:
     def group(config: Config) -> int:
         if config.task_type == task_type:
             return 0
-        return 1 if config.task_type == "general" else 2
+        return 1 if config.task_type == TaskType.GENERAL else 2
 
     return sorted(active, key=lambda config: (group(config), config.priority))

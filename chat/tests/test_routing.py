@@ -4,7 +4,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from chat.llm import classify_task, order_specs, resolve_task_type
+from bytchat.errors import InvalidInput
+from chat.services.routing import classify_task, order_specs, task_type_resolve
 
 
 @pytest.mark.parametrize(
@@ -41,9 +42,16 @@ def test_something_in_between_is_general():
 
 
 def test_the_requests_task_type_wins_over_the_heuristic():
-    assert resolve_task_type("complex", "hi") == "complex"
-    assert resolve_task_type(None, "hi") == "simple"
-    assert resolve_task_type("nonsense", "hi") == "simple"
+    assert task_type_resolve("complex", message="hi") == "complex"
+    assert task_type_resolve(None, message="hi") == "simple"
+
+
+@pytest.mark.parametrize("requested", ["nonsense", "", "GENERAL"])
+def test_a_name_that_is_not_a_task_type_is_bad_input(requested):
+    with pytest.raises(InvalidInput) as raised:
+        task_type_resolve(requested, message="hi")
+
+    assert raised.value.fields == {"task_type": ["Must be one of: general, simple, complex."]}
 
 
 @dataclass
