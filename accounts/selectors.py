@@ -23,7 +23,3 @@ def user_get(*, user_id) -> User:
 
 def plan_list() -> QuerySet[Plan]:
     return Plan.objects.all()
-
-
-def plan_default() -> Plan | None:
-    return Plan.objects.filter(is_default=True).first()

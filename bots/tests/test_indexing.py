@@ -139,8 +139,16 @@ def test_a_task_for_a_ready_document_does_nothing(bot, run_on_commit):
     assert [chunk.pk for chunk in _chunks(document)] == ids
 
 
-def test_a_task_for_a_deleted_document_returns_quietly():
-    index_document.delay("00000000-0000-0000-0000-000000000000")
+def test_a_task_for_a_deleted_document_returns_quietly(bot):
+    document = upload_document(bot=bot, name="guia.txt", content=GUIDE.encode())  # its task not run yet
+    document_id = document.pk
+    services.document_delete(document=document)
+    with mock.patch.object(services, "document_fail") as fail:
+        result = index_document.delay(str(document_id))
+    assert result.successful() and result.result is None
+    fail.assert_not_called()
+    assert not Document.objects.filter(pk=document_id).exists()
+    assert not Chunk.objects.filter(document_id=document_id).exists()
 
 
 def test_a_transient_database_error_is_retried(bot):
