@@ -13,8 +13,8 @@ from accounts.tests.test_auth_api import assert_error
 from analytics.models import Run
 from analytics.services import rollup_refresh
 from analytics.tests.factories import at_days_ago, earlier_today, make_conversation, make_exchange, rate
+from bots.tests.factories import make_bot
 from chat.models import Conversation, Feedback, Message
-from chat.tests.helpers import make_bot
 
 pytestmark = pytest.mark.django_db
 

@@ -20,7 +20,7 @@ from analytics.percentiles import (
     interpolate,
 )
 from analytics.tests.factories import make_conversation, make_exchange
-from chat.tests.helpers import make_bot
+from bots.tests.factories import make_bot
 
 pytestmark = pytest.mark.django_db
 

@@ -10,8 +10,8 @@ from accounts.tests.factories import make_user
 from analytics.services import rollup_refresh
 from analytics.tests.factories import populate
 from analytics.tests.helpers import count_queries
+from bots.tests.factories import make_bot
 from chat.models import Conversation
-from chat.tests.helpers import make_bot
 
 pytestmark = pytest.mark.django_db
 

@@ -5,9 +5,10 @@ from accounts.models import Plan
 from accounts.services import auth_tokens_issue
 from accounts.tests.test_auth_api import assert_error
 from analytics.models import Run
+from bots.tests.factories import make_bot
 from chat.models import Conversation, Feedback, Message
 from chat.services import engine
-from chat.tests.helpers import add_knowledge, make_bot, stream_chat
+from chat.tests.helpers import add_knowledge, stream_chat
 
 pytestmark = pytest.mark.django_db
 

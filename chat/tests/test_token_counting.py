@@ -11,11 +11,11 @@ from django.utils import timezone
 
 from accounts.models import Plan
 from analytics.models import Run
+from bots.tests.factories import make_bot
 from chat.llm import registry
 from chat.llm.base import ProviderUnavailable, TextDelta, Usage, estimate_tokens
 from chat.models import TokenReservation, TokenUsage
 from chat.services import engine, limits
-from chat.tests.helpers import make_bot
 
 pytestmark = pytest.mark.django_db
 

@@ -12,9 +12,8 @@ from django.urls import reverse
 from accounts.models import User
 from accounts.tests.factories import make_user
 from bots.models import Bot
-from bots.tests.factories import make_category
+from bots.tests.factories import make_bot, make_category
 from chat.models import Conversation
-from chat.tests.helpers import make_bot
 
 pytestmark = pytest.mark.django_db
 

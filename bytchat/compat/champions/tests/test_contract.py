@@ -13,6 +13,7 @@ from accounts.models import Plan
 from accounts.services import auth_tokens_issue
 from accounts.tests.factories import PASSWORD, make_user
 from analytics.tests.factories import make_conversation, make_exchange, rate
+from bots.tests.factories import make_bot
 from bytchat.compat.champions.tests.helpers import (
     LOAN_GUIDE,
     assert_error,
@@ -22,7 +23,7 @@ from bytchat.compat.champions.tests.helpers import (
     url,
 )
 from chat.models import Conversation, Feedback, Message
-from chat.tests.helpers import add_knowledge, make_bot
+from chat.tests.helpers import add_knowledge
 
 pytestmark = pytest.mark.django_db
 
