@@ -11,7 +11,9 @@ from django.urls import reverse
 
 from accounts.tests.factories import PASSWORD
 
-pytestmark = pytest.mark.django_db
+# Django's handler closes the request's connection when it starts and ends, as in
+# production; a test transaction around the request would lose its connection.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 LOGIN = reverse("panel:login")
 
