@@ -28,7 +28,3 @@ def user_plan(user: User) -> Plan:
 
 def plan_list() -> QuerySet[Plan]:
     return Plan.objects.all()
-
-
-def plan_default() -> Plan | None:
-    return Plan.objects.filter(is_default=True).first()

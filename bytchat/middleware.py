@@ -24,7 +24,6 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.handlers import asgi
 from django.http import HttpRequest, HttpResponseBase
 from django.middleware import clickjacking, common, csrf, locale, security
-from django.test.utils import override_settings
 
 
 def _in_thread(hook):
@@ -130,6 +129,15 @@ class ASGIHandler(asgi.ASGIHandler):
     """Django's ASGI handler, with the middleware above in place of Django's own."""
 
     def load_middleware(self, is_async: bool = False) -> None:
-        stack = [INLINE.get(path, path) if is_async else path for path in settings.MIDDLEWARE]
-        with override_settings(MIDDLEWARE=stack):
+        if not is_async:
             super().load_middleware(is_async)
+            return
+        # Django builds the chain from settings.MIDDLEWARE and offers no other way to name
+        # it; the handler is built once per process, before any request, and the settings
+        # get Django's names back at once (the deploy checks and the WSGI handler use them).
+        django_names = settings.MIDDLEWARE
+        settings.MIDDLEWARE = [INLINE.get(path, path) for path in django_names]
+        try:
+            super().load_middleware(is_async)
+        finally:
+            settings.MIDDLEWARE = django_names

@@ -1,4 +1,4 @@
-from bytchat.errors import Conflict, DomainError, InvalidInput, RateLimited
+from bytchat.errors import Conflict, DomainError, RateLimited
 
 
 class ConversationArchived(Conflict):
@@ -32,10 +32,6 @@ class TokenQuotaExceeded(DomainError):
     status_code = 429
     code = "TOKEN_QUOTA_EXCEEDED"
     default_message = "You have used this month's token quota of your plan."
-
-
-class InvalidMessage(InvalidInput):
-    pass
 
 
 class ChatFailed(DomainError):

@@ -10,8 +10,8 @@ from django.test import Client
 from django.urls import reverse
 
 from analytics.tests.factories import at_days_ago, make_conversation, make_exchange, populate, rate
+from bots.tests.factories import make_bot
 from chat.models import Conversation
-from chat.tests.helpers import make_bot
 
 pytestmark = pytest.mark.django_db
 

@@ -12,8 +12,8 @@ from accounts.tests.factories import make_user
 from accounts.tests.test_auth_api import assert_error
 from analytics.services import rollup_refresh
 from analytics.tests.factories import at_days_ago, earlier_today, make_conversation, make_exchange, rate
+from bots.tests.factories import make_bot
 from chat.models import Conversation, Feedback, Message, Run
-from chat.tests.helpers import make_bot
 
 pytestmark = pytest.mark.django_db
 

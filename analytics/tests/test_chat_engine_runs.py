@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from chat.tests.helpers import add_knowledge, make_bot
+from bots.tests.factories import make_bot
+from chat.tests.helpers import add_knowledge
 
 pytestmark = pytest.mark.django_db
 

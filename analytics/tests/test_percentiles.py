@@ -19,8 +19,8 @@ from analytics.percentiles import (
     interpolate,
 )
 from analytics.tests.factories import make_conversation, make_exchange
+from bots.tests.factories import make_bot
 from chat.models import Run
-from chat.tests.helpers import make_bot
 
 pytestmark = pytest.mark.django_db
 

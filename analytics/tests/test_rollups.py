@@ -14,7 +14,7 @@ from analytics.models import DailyActivity, DailyLatencyBucket, DailyStats
 from analytics.services import rollup_refresh
 from analytics.tasks import refresh_daily_rollups
 from analytics.tests.factories import at_days_ago, earlier_today, make_conversation, make_exchange, populate
-from chat.tests.helpers import make_bot
+from bots.tests.factories import make_bot
 
 pytestmark = pytest.mark.django_db
 

@@ -23,11 +23,14 @@ def make_category(**fields) -> Category:
     return Category.objects.create(**fields)
 
 
-def make_bot(*, owner: User | None, **fields) -> Bot:
-    number = next(_sequence)
-    fields.setdefault("name_es", f"Bot {number}")
-    bot = Bot.objects.create(owner=owner, **fields)
-    bot.model_configs.create(provider="local", model_id="local")
+def make_bot(*, owner: User | None, language: str = "en", configs: list[dict] | None = None, **fields) -> Bot:
+    """A bot answering with the offline provider, or with the model `configs` given."""
+    fields.setdefault("name_es", f"Bot {next(_sequence)}")
+    fields.setdefault("name_en", "Helper")
+    fields.setdefault("system_prompt", "You help with the company handbook.")
+    bot = Bot.objects.create(owner=owner, language=language, **fields)
+    for config in [{"provider": "local", "model_id": "local"}] if configs is None else configs:
+        bot.model_configs.create(**config)
     return bot
 
 

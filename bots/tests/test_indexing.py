@@ -26,18 +26,14 @@ def bot(user):
     return make_bot(owner=user, language="es")
 
 
-@pytest.fixture
-def run_on_commit(django_capture_on_commit_callbacks):
-    """Run what services enqueue after commit (tests run inside one transaction)."""
-    return lambda: django_capture_on_commit_callbacks(execute=True)
-
-
 def _chunks(document):
     return list(Chunk.objects.filter(document=document).order_by("position"))
 
 
-def test_an_uploaded_text_becomes_ready_with_counts_and_searchable_chunks(bot, run_on_commit):
-    with run_on_commit():
+def test_an_uploaded_text_becomes_ready_with_counts_and_searchable_chunks(
+    bot, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
         document = upload_document(bot=bot, name="guia.txt", content=GUIDE.encode())
     document.refresh_from_db()
     assert document.status == DocumentStatus.READY
@@ -50,8 +46,8 @@ def test_an_uploaded_text_becomes_ready_with_counts_and_searchable_chunks(bot, r
     assert "factura número 17" in hit.text and hit.page_numbers == [1]
 
 
-def test_a_pdf_is_indexed_with_its_page_numbers(bot, run_on_commit):
-    with run_on_commit():
+def test_a_pdf_is_indexed_with_its_page_numbers(bot, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
         document = upload_document(
             bot=bot, name="manual.pdf", content=pdf_bytes(["Instalación del equipo", "", "Garantía limitada"])
         )
@@ -68,8 +64,10 @@ def test_a_pdf_is_indexed_with_its_page_numbers(bot, run_on_commit):
         (pdf_bytes(["", ""]), "no text that can be extracted"),
     ],
 )
-def test_an_unreadable_pdf_fails_with_a_clear_message_and_no_chunks(bot, run_on_commit, content, message):
-    with run_on_commit():
+def test_an_unreadable_pdf_fails_with_a_clear_message_and_no_chunks(
+    bot, django_capture_on_commit_callbacks, content, message
+):
+    with django_capture_on_commit_callbacks(execute=True):
         document = upload_document(bot=bot, name="scan.pdf", content=content)
     document.refresh_from_db()
     assert document.status == DocumentStatus.FAILED
@@ -77,17 +75,17 @@ def test_an_unreadable_pdf_fails_with_a_clear_message_and_no_chunks(bot, run_on_
     assert (document.chunk_count, _chunks(document)) == (0, [])
 
 
-def test_text_in_another_encoding_is_decoded(bot, run_on_commit):
-    with run_on_commit():
+def test_text_in_another_encoding_is_decoded(bot, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
         document = upload_document(
             bot=bot, name="viejo.txt", content="Año de fundación: 1998.".encode("cp1252")
         )
     assert _chunks(document)[0].text == "Año de fundación: 1998."
 
 
-def test_a_huge_single_line_file_is_indexed(bot, run_on_commit):
+def test_a_huge_single_line_file_is_indexed(bot, django_capture_on_commit_callbacks):
     line = " ".join(f"palabra{number}" for number in range(60_000))
-    with run_on_commit():
+    with django_capture_on_commit_callbacks(execute=True):
         document = upload_document(bot=bot, name="linea.txt", content=line.encode())
     document.refresh_from_db()
     assert document.status == DocumentStatus.READY and document.chunk_count > 400
@@ -95,11 +93,11 @@ def test_a_huge_single_line_file_is_indexed(bot, run_on_commit):
     assert len(search(bot, "palabra59999", 1)) == 1
 
 
-def test_reindexing_replaces_the_chunks_instead_of_adding_to_them(bot, run_on_commit):
-    with run_on_commit():
+def test_reindexing_replaces_the_chunks_instead_of_adding_to_them(bot, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
         document = upload_document(bot=bot, name="guia.txt", content=GUIDE.encode())
     before = _chunks(document)
-    with run_on_commit():
+    with django_capture_on_commit_callbacks(execute=True):
         services.document_reindex(document=Document.objects.get(pk=document.pk))
     after = _chunks(document)
     assert [chunk.text for chunk in after] == [chunk.text for chunk in before]
@@ -116,8 +114,10 @@ def test_a_busy_document_cannot_be_reindexed(bot):
         services.document_reindex(document=document)
 
 
-def test_a_task_redelivered_after_its_worker_died_ends_with_one_set_of_chunks(bot, run_on_commit):
-    with run_on_commit():
+def test_a_task_redelivered_after_its_worker_died_ends_with_one_set_of_chunks(
+    bot, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
         document = upload_document(bot=bot, name="guia.txt", content=GUIDE.encode())
     expected = [chunk.text for chunk in _chunks(document)]
     # The worker that was re-indexing it died after claiming it: status processing.
@@ -131,16 +131,24 @@ def test_a_task_redelivered_after_its_worker_died_ends_with_one_set_of_chunks(bo
     assert [hit.text for hit in search(bot, '"factura número 17"', 50)] == holding
 
 
-def test_a_task_for_a_ready_document_does_nothing(bot, run_on_commit):
-    with run_on_commit():
+def test_a_task_for_a_ready_document_does_nothing(bot, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
         document = upload_document(bot=bot, name="guia.txt", content=GUIDE.encode())
     ids = [chunk.pk for chunk in _chunks(document)]
     index_document.delay(str(document.pk))
     assert [chunk.pk for chunk in _chunks(document)] == ids
 
 
-def test_a_task_for_a_deleted_document_returns_quietly():
-    index_document.delay("00000000-0000-0000-0000-000000000000")
+def test_a_task_for_a_deleted_document_returns_quietly(bot):
+    document = upload_document(bot=bot, name="guia.txt", content=GUIDE.encode())  # its task not run yet
+    document_id = document.pk
+    services.document_delete(document=document)
+    with mock.patch.object(services, "document_fail") as fail:
+        result = index_document.delay(str(document_id))
+    assert result.successful() and result.result is None
+    fail.assert_not_called()
+    assert not Document.objects.filter(pk=document_id).exists()
+    assert not Chunk.objects.filter(document_id=document_id).exists()
 
 
 def test_a_transient_database_error_is_retried(bot):
@@ -171,20 +179,22 @@ def test_after_the_last_retry_the_document_is_marked_failed(bot):
     assert (document.status, document.error_message) == (DocumentStatus.FAILED, GAVE_UP)
 
 
-def test_changing_the_bots_language_reindexes_its_documents(bot, user, run_on_commit):
-    with run_on_commit():
+def test_changing_the_bots_language_reindexes_its_documents(bot, user, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
         document = upload_document(bot=bot, name="guide.txt", content=b"Running shoes for every runner.")
-    with run_on_commit():
+    with django_capture_on_commit_callbacks(execute=True):
         services.bot_update(user=user, bot=bot, language="en")
     document.refresh_from_db()
     assert document.status == DocumentStatus.READY
     assert len(search(bot, "run", 5)) == 1
 
 
-def test_a_broker_that_refuses_the_task_leaves_the_upload_pending_with_its_file(bot, run_on_commit):
+def test_a_broker_that_refuses_the_task_leaves_the_upload_pending_with_its_file(
+    bot, django_capture_on_commit_callbacks
+):
     with (
         mock.patch.object(index_document, "delay", side_effect=ConnectionError("broker down")),
-        run_on_commit(),
+        django_capture_on_commit_callbacks(execute=True),
     ):
         document = upload_document(bot=bot, name="guia.txt", content=GUIDE.encode())
     document.refresh_from_db()
@@ -192,12 +202,12 @@ def test_a_broker_that_refuses_the_task_leaves_the_upload_pending_with_its_file(
     assert document.file.storage.exists(document.file.name)
 
 
-def test_the_sweep_queues_again_only_documents_whose_task_was_lost(bot, run_on_commit):
-    with mock.patch.object(index_document, "delay"), run_on_commit():
+def test_the_sweep_queues_again_only_documents_whose_task_was_lost(bot, django_capture_on_commit_callbacks):
+    with mock.patch.object(index_document, "delay"), django_capture_on_commit_callbacks(execute=True):
         lost = upload_document(bot=bot, name="lost.txt", content=GUIDE.encode())
         fresh = upload_document(bot=bot, name="fresh.txt", content=GUIDE.encode())
     Document.objects.filter(pk=lost.pk).update(updated_at=timezone.now() - timedelta(hours=1))
-    with run_on_commit():
+    with django_capture_on_commit_callbacks(execute=True):
         assert requeue_stale_documents.delay().get() == 1
     lost.refresh_from_db()
     fresh.refresh_from_db()

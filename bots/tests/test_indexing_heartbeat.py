@@ -40,15 +40,12 @@ def bot(user):
     return make_bot(owner=user, language="en")
 
 
-@pytest.fixture
-def run_on_commit(django_capture_on_commit_callbacks):
-    return lambda: django_capture_on_commit_callbacks(execute=True)
-
-
-def orphan(bot, run_on_commit, *, heartbeat_age: timedelta | None, name: str = "orphan.txt") -> Document:
+def orphan(
+    bot, django_capture_on_commit_callbacks, *, heartbeat_age: timedelta | None, name: str = "orphan.txt"
+) -> Document:
     """A document left `processing` by a worker that was killed: its task's message is
     still unacknowledged in the broker, and nothing indexes it."""
-    with mock.patch.object(index_document, "delay"), run_on_commit():
+    with mock.patch.object(index_document, "delay"), django_capture_on_commit_callbacks(execute=True):
         document = upload_document(bot=bot, name=name, content=TEXT.encode())
     now = timezone.now()
     Document.objects.filter(pk=document.pk).update(
@@ -72,9 +69,11 @@ def test_the_sweep_runs_every_minute():
     assert entry["schedule"] <= timedelta(minutes=1)
 
 
-def test_a_processing_document_whose_heartbeat_stopped_is_queued_again_and_indexed_once(bot, run_on_commit):
-    document = orphan(bot, run_on_commit, heartbeat_age=timedelta(seconds=90))
-    with run_on_commit():
+def test_a_processing_document_whose_heartbeat_stopped_is_queued_again_and_indexed_once(
+    bot, django_capture_on_commit_callbacks
+):
+    document = orphan(bot, django_capture_on_commit_callbacks, heartbeat_age=timedelta(seconds=90))
+    with django_capture_on_commit_callbacks(execute=True):
         assert requeue_stale_documents.delay().get() == 1
     document.refresh_from_db()
     assert document.status == DocumentStatus.READY
@@ -83,9 +82,11 @@ def test_a_processing_document_whose_heartbeat_stopped_is_queued_again_and_index
     assert positions == list(range(document.chunk_count))
 
 
-def test_a_processing_document_with_a_fresh_heartbeat_is_left_to_its_worker(bot, run_on_commit):
-    document = orphan(bot, run_on_commit, heartbeat_age=timedelta(seconds=5))
-    with run_on_commit():
+def test_a_processing_document_with_a_fresh_heartbeat_is_left_to_its_worker(
+    bot, django_capture_on_commit_callbacks
+):
+    document = orphan(bot, django_capture_on_commit_callbacks, heartbeat_age=timedelta(seconds=5))
+    with django_capture_on_commit_callbacks(execute=True):
         assert requeue_stale_documents.delay().get() == 0
     # A duplicate message for it (a redelivery) does not take it from the live worker.
     assert services.document_index(document_id=document.pk) is None
@@ -94,9 +95,11 @@ def test_a_processing_document_with_a_fresh_heartbeat_is_left_to_its_worker(bot,
     assert chunk_set(document) == []
 
 
-def test_the_dead_workers_task_coming_back_late_leaves_the_one_chunk_set(bot, run_on_commit):
-    document = orphan(bot, run_on_commit, heartbeat_age=timedelta(minutes=2))
-    with run_on_commit():
+def test_the_dead_workers_task_coming_back_late_leaves_the_one_chunk_set(
+    bot, django_capture_on_commit_callbacks
+):
+    document = orphan(bot, django_capture_on_commit_callbacks, heartbeat_age=timedelta(minutes=2))
+    with django_capture_on_commit_callbacks(execute=True):
         requeue_stale_documents.delay().get()
     first = chunk_set(document)
     assert first
@@ -107,11 +110,11 @@ def test_the_dead_workers_task_coming_back_late_leaves_the_one_chunk_set(bot, ru
     assert chunk_set(document) == first
 
 
-def test_two_runs_racing_on_one_orphan_leave_one_chunk_set(bot, run_on_commit):
+def test_two_runs_racing_on_one_orphan_leave_one_chunk_set(bot, django_capture_on_commit_callbacks):
     """The requeued task and the dead worker's redelivered one both start before either
     finishes: the one that claims second is refused while the first beats; if the first
     dies too, the second replaces whatever the first left."""
-    document = orphan(bot, run_on_commit, heartbeat_age=timedelta(minutes=2))
+    document = orphan(bot, django_capture_on_commit_callbacks, heartbeat_age=timedelta(minutes=2))
     real_chunk_pages = documents.chunk_pages
     inner_results = []
 
@@ -128,32 +131,37 @@ def test_two_runs_racing_on_one_orphan_leave_one_chunk_set(bot, run_on_commit):
     assert Chunk.objects.filter(document=document).count() == document.chunk_count > 1
 
 
-def test_a_pending_document_is_queued_again_only_after_it_waited_long(bot, run_on_commit):
-    with mock.patch.object(index_document, "delay"), run_on_commit():
+def test_a_pending_document_is_queued_again_only_after_it_waited_long(
+    bot, django_capture_on_commit_callbacks
+):
+    with mock.patch.object(index_document, "delay"), django_capture_on_commit_callbacks(execute=True):
         waiting = upload_document(bot=bot, name="waiting.txt", content=TEXT.encode())
         lost = upload_document(bot=bot, name="lost.txt", content=TEXT.encode())
     Document.objects.filter(pk=waiting.pk).update(updated_at=timezone.now() - timedelta(minutes=3))
     Document.objects.filter(pk=lost.pk).update(updated_at=timezone.now() - timedelta(minutes=11))
-    with run_on_commit():
+    with django_capture_on_commit_callbacks(execute=True):
         assert requeue_stale_documents.delay().get() == 1
     waiting.refresh_from_db()
     lost.refresh_from_db()
     assert (waiting.status, lost.status) == (DocumentStatus.PENDING, DocumentStatus.READY)
 
 
-def test_the_sweep_queues_an_orphan_once_per_heartbeat_period(bot, run_on_commit):
-    orphan(bot, run_on_commit, heartbeat_age=timedelta(minutes=2))
-    with mock.patch.object(index_document, "delay") as delay, run_on_commit():
+def test_the_sweep_queues_an_orphan_once_per_heartbeat_period(bot, django_capture_on_commit_callbacks):
+    orphan(bot, django_capture_on_commit_callbacks, heartbeat_age=timedelta(minutes=2))
+    with (
+        mock.patch.object(index_document, "delay") as delay,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
         assert requeue_stale_documents.delay().get() == 1
-    with mock.patch.object(index_document, "delay"), run_on_commit():
+    with mock.patch.object(index_document, "delay"), django_capture_on_commit_callbacks(execute=True):
         # The queued task has not started yet (a busy queue): not queued a second time.
         assert requeue_stale_documents.delay().get() == 0
     assert delay.call_count == 1
 
 
-def test_the_task_beats_while_it_reads_the_document(bot, run_on_commit, settings):
+def test_the_task_beats_while_it_reads_the_document(bot, django_capture_on_commit_callbacks, settings):
     settings.DOCUMENT_HEARTBEAT_SECONDS = 0
-    with mock.patch.object(index_document, "delay"), run_on_commit():
+    with mock.patch.object(index_document, "delay"), django_capture_on_commit_callbacks(execute=True):
         document = upload_document(
             bot=bot, name="pages.txt", content="\f".join(["A page of text."] * 5).encode()
         )

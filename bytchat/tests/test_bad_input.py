@@ -17,10 +17,9 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from accounts.services import auth_tokens_issue
 from accounts.tests.factories import make_user
-from bots.tests.factories import make_category, make_indexed_document
+from bots.tests.factories import make_bot, make_category, make_indexed_document
 from bytchat.compat.escombot.auth import COOKIE_NAME, session_cookie_set
 from chat.models import Conversation, Message
-from chat.tests.helpers import make_bot
 
 # Django's admin and the static files are Django's own pages, not the project's.
 SKIPPED = ("admin/", "static/", "^static/")

@@ -171,3 +171,15 @@ def test_the_csrf_middleware_refuses_tokens_in_the_session(settings):
     settings.CSRF_USE_SESSIONS = True
     with pytest.raises(ImproperlyConfigured):
         CsrfViewMiddleware(lambda request: None)
+
+
+def test_the_settings_keep_djangos_names_once_the_asgi_stack_is_built(settings):
+    names = list(settings.MIDDLEWARE)
+    handler = ASGIHandler()
+    assert names == settings.MIDDLEWARE
+    layer, modules = handler._middleware_chain, set()
+    while layer is not None:  # each middleware, under the wrapper Django puts around it
+        layer = getattr(layer, "__wrapped__", layer)
+        modules.add(type(layer).__module__)
+        layer = getattr(layer, "get_response", None)
+    assert "bytchat.middleware" in modules

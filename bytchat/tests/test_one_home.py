@@ -60,8 +60,8 @@ class TestNewestFirstPage:
     @pytest.fixture
     def conversations(self, user):
         from analytics.tests.factories import make_conversation
+        from bots.tests.factories import make_bot
         from chat.models import Conversation
-        from chat.tests.helpers import make_bot
 
         bot = make_bot(owner=user)
         made = [make_conversation(user=user, bot=bot, title=str(number)) for number in range(5)]

@@ -109,8 +109,8 @@ def test_a_documented_403_is_what_a_regular_user_gets(user_client, schema):
 def test_a_run_that_counted_no_tokens_matches_the_runs_schema(admin_client_api, schema, user):
     # A run where no model answered (or one stored before usage sources) has none.
     from analytics.tests.factories import make_conversation, make_exchange
+    from bots.tests.factories import make_bot
     from chat.models import Run
-    from chat.tests.helpers import make_bot
 
     make_exchange(conversation=make_conversation(user=user, bot=make_bot(owner=user)))
     assert Run.objects.update(usage_source="") >= 1

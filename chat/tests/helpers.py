@@ -7,20 +7,7 @@ import json
 from asgiref.sync import async_to_sync
 from django.test import AsyncClient
 
-from bots.tests.factories import make_bot as make_plain_bot
 from bots.tests.factories import make_indexed_document
-
-
-def make_bot(*, owner, language: str = "en", configs=None, **fields):
-    """A bot answering with the offline provider, or with `configs` instead."""
-    fields.setdefault("name_en", "Helper")
-    fields.setdefault("system_prompt", "You help with the company handbook.")
-    bot = make_plain_bot(owner=owner, language=language, **fields)
-    if configs is not None:
-        bot.model_configs.all().delete()
-        for config in configs:
-            bot.model_configs.create(**config)
-    return bot
 
 
 def add_knowledge(bot, name: str, text: str):

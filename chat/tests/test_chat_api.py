@@ -4,10 +4,11 @@ from asgiref.sync import async_to_sync
 from accounts.models import Plan
 from accounts.services import auth_tokens_issue
 from accounts.tests.test_auth_api import assert_error
+from bots.tests.factories import make_bot
 from chat.models import Conversation, Feedback, Message, Run
 from chat.services import engine
 from chat.services.conversations import AtLimit
-from chat.tests.helpers import add_knowledge, make_bot, stream_chat
+from chat.tests.helpers import add_knowledge, stream_chat
 
 pytestmark = pytest.mark.django_db
 

@@ -7,9 +7,9 @@ import pytest
 
 from accounts.models import Plan
 from analytics.tests import factories
+from bots.tests.factories import make_bot
 from chat.models import Conversation
 from chat.services import conversations
-from chat.tests.helpers import make_bot
 
 pytestmark = pytest.mark.django_db
 

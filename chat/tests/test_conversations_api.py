@@ -2,8 +2,8 @@ import pytest
 
 from accounts.models import Plan
 from accounts.tests.test_auth_api import assert_error
+from bots.tests.factories import make_bot
 from chat.models import Conversation
-from chat.tests.helpers import make_bot
 
 pytestmark = pytest.mark.django_db
 

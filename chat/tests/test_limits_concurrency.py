@@ -17,9 +17,10 @@ from rest_framework.test import APIClient
 
 from accounts.models import Plan
 from accounts.services import auth_tokens_issue
+from bots.tests.factories import make_bot
 from chat.models import Conversation, Message, Run, TokenReservation, TokenUsage
 from chat.services import conversations
-from chat.tests.helpers import make_bot, stream_chat
+from chat.tests.helpers import stream_chat
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

@@ -13,9 +13,10 @@ import pytest
 
 from accounts.services import auth_tokens_issue
 from bots.models import ModelEndpoint
+from bots.tests.factories import make_bot
 from chat.models import Run
 from chat.tests.fakes.llm_servers import FakeServer, GeminiHandler, OpenAIHandler
-from chat.tests.helpers import make_bot, stream_chat
+from chat.tests.helpers import stream_chat
 
 pytestmark = pytest.mark.django_db
 

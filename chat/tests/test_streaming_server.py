@@ -11,8 +11,8 @@ import pytest
 import uvicorn
 
 from accounts.services import auth_tokens_issue
+from bots.tests.factories import make_bot
 from chat.tests.fakes.llm_servers import OPENAI_PIECES, FakeServer, OpenAIHandler
-from chat.tests.helpers import make_bot
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

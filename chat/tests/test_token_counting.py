@@ -10,12 +10,12 @@ from asgiref.sync import async_to_sync
 from django.utils import timezone
 
 from accounts.models import Plan
+from bots.tests.factories import make_bot
 from chat.llm import registry
 from chat.llm.base import ProviderUnavailable, TextDelta, Usage, estimate_tokens
 from chat.models import Run, TokenReservation, TokenUsage
 from chat.services import engine, limits
 from chat.services.conversations import AtLimit
-from chat.tests.helpers import make_bot
 
 pytestmark = pytest.mark.django_db
 

@@ -4,8 +4,9 @@ import pytest
 from django.test import Client
 
 from accounts.tests.factories import PASSWORD
+from bots.tests.factories import make_bot
 from chat.models import Conversation
-from chat.tests.helpers import add_knowledge, make_bot
+from chat.tests.helpers import add_knowledge
 
 
 @pytest.fixture(autouse=True)

@@ -24,9 +24,9 @@ from django.core.asgi import get_asgi_application
 
 from accounts.models import User
 from accounts.tests.factories import PASSWORD, make_user
+from bots.tests.factories import make_bot
 from chat.models import Conversation, Feedback, Message
 from chat.tests.fakes.llm_servers import FakeServer, OpenAIHandler
-from chat.tests.helpers import make_bot
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"

@@ -12,9 +12,8 @@ from django.urls import reverse
 from accounts.models import User
 from accounts.tests.factories import make_user
 from bots.models import Bot
-from bots.tests.factories import make_category
+from bots.tests.factories import make_bot, make_category
 from chat.models import Conversation
-from chat.tests.helpers import make_bot
 
 pytestmark = pytest.mark.django_db
 
@@ -128,15 +127,13 @@ class TestRegister:
 
 
 class TestPasswordReset:
-    def test_the_whole_reset_flow(self, client, user, settings):
+    def test_the_whole_reset_flow(self, client, user, settings, django_capture_on_commit_callbacks):
         settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
         settings.SITE_URL = "http://testserver"
-        from django.test import TestCase
-
         unknown = client.post(reverse("panel:password-forgot"), {"email": "nobody@example.com"})
         known_page = "Si existe una cuenta con este correo"
         assert unknown.status_code == 200 and known_page in unknown.content.decode()
-        with TestCase.captureOnCommitCallbacks(execute=True):
+        with django_capture_on_commit_callbacks(execute=True):
             response = client.post(reverse("panel:password-forgot"), {"email": user.email})
         assert response.status_code == 200 and known_page in response.content.decode()
         link = re.search(r"http://testserver(/app/password/reset/\S+/)", mail.outbox[-1].body).group(1)

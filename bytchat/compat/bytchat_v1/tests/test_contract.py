@@ -9,10 +9,10 @@ from rest_framework.test import APIClient
 
 from accounts.models import User
 from bots.models import Bot, Document, ModelConfig
-from bots.tests.factories import make_bot as make_platform_bot
+from bots.tests.factories import make_bot
 from bytchat.compat.bytchat_v1.tests.helpers import log_in, token_for, v1, v1_chat
 from chat.models import Conversation, Message
-from chat.tests.helpers import add_knowledge, make_bot
+from chat.tests.helpers import add_knowledge
 
 pytestmark = pytest.mark.django_db
 
@@ -69,7 +69,7 @@ def alice_bot(user):
 
 @pytest.fixture
 def platform_bot(db):
-    return make_platform_bot(owner=None, is_public=True, name_en="Public helper")
+    return make_bot(owner=None, is_public=True, name_en="Public helper")
 
 
 # --- Root --------------------------------------------------------------------------------

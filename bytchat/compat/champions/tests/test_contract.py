@@ -13,6 +13,7 @@ from accounts.models import Plan
 from accounts.services import auth_tokens_issue
 from accounts.tests.factories import PASSWORD, make_user
 from analytics.tests.factories import make_conversation, make_exchange, rate
+from bots.tests.factories import make_bot
 from bytchat.compat.champions.tests.helpers import (
     LOAN_GUIDE,
     assert_error,
@@ -22,7 +23,7 @@ from bytchat.compat.champions.tests.helpers import (
     url,
 )
 from chat.models import Conversation, Feedback, Message
-from chat.tests.helpers import add_knowledge, make_bot
+from chat.tests.helpers import add_knowledge
 
 pytestmark = pytest.mark.django_db
 
@@ -228,7 +229,7 @@ class TestRoleChange:
         response = admin_api.patch(url(f"auth/users/{admin.pk}/role"), {"role": "rep"}, format="json")
         assert_error(response, 403, "FORBIDDEN")
 
-    def test_errors(self, admin_api, rep):
+    def test_an_unknown_user_is_not_found_and_an_unknown_role_is_refused(self, admin_api, rep):
         missing = admin_api.patch(url(f"auth/users/{Conversation().pk}/role"), {"role": "rep"}, format="json")
         assert_error(missing, 404, "NOT_FOUND")
         unknown_role = admin_api.patch(url(f"auth/users/{rep.pk}/role"), {"role": "user"}, format="json")
@@ -373,7 +374,7 @@ class TestChat:
         assert isinstance(body["content"], str) and isinstance(body["tokens_used"], int)
         assert body["citations"] and set(body["citations"][0]) >= CITATION_KEYS
 
-    def test_errors_before_the_stream(self, rep, assistant):
+    def test_no_token_and_a_blank_message_answer_in_the_error_format_before_the_stream(self, rep, assistant):
         status, _, error = stream_chat(None, EXAMPLE_CHAT)
         assert status == 401 and error["detail"]["code"] == "UNAUTHORIZED"
         status, _, error = stream_chat(token(rep), {**EXAMPLE_CHAT, "message": "  "})
@@ -589,7 +590,7 @@ class TestAnalytics:
         body = admin_api.get(url("admin/analytics")).json()
         assert body["period_days"] == 30 and len(body["daily_stats"]) == 30
 
-    def test_errors(self, rep_client, manager_api):
+    def test_reps_are_forbidden_and_a_period_of_zero_days_is_refused(self, rep_client, manager_api):
         assert_error(rep_client.get(url("admin/analytics")), 403, "FORBIDDEN")
         assert_error(manager_api.get(url("admin/analytics"), {"days": 0}), 400, "VALIDATION_ERROR")
 
@@ -653,7 +654,7 @@ class TestRuns:
         seen = {item["id"] for item in first["items"] + by_offset["items"]}
         assert len(seen) == 4
 
-    def test_errors(self, rep_client, manager_api):
+    def test_reps_are_forbidden_and_unknown_filter_values_are_refused(self, rep_client, manager_api):
         assert_error(rep_client.get(url("admin/runs")), 403, "FORBIDDEN")
         assert_error(manager_api.get(url("admin/runs"), {"status": "great"}), 400, "VALIDATION_ERROR")
         assert_error(
@@ -692,7 +693,9 @@ class TestUserStatus:
         rep.refresh_from_db()
         assert rep.status == "active"
 
-    def test_errors(self, admin_api, admin, rep):
+    def test_an_admin_cannot_change_their_own_status_nor_an_unknown_users_nor_set_an_unknown_one(
+        self, admin_api, admin, rep
+    ):
         own = admin_api.patch(url(f"admin/users/{admin.pk}/status"), {"status": "suspended"}, format="json")
         assert_error(own, 403, "FORBIDDEN")
         missing = admin_api.patch(

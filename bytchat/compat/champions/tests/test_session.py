@@ -7,8 +7,9 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.tests.factories import PASSWORD, make_user
+from bots.tests.factories import make_bot
 from bytchat.compat.champions.tests.helpers import LOAN_GUIDE, stream_chat, url
-from chat.tests.helpers import add_knowledge, make_bot
+from chat.tests.helpers import add_knowledge
 
 pytestmark = pytest.mark.django_db
 

@@ -6,8 +6,9 @@ import pytest
 from django.test import Client
 
 from accounts.tests.factories import make_user
+from bots.tests.factories import make_bot
 from bytchat.compat.escombot.tests.helpers import EMAIL, KNOWLEDGE, PASSWORD, login
-from chat.tests.helpers import add_knowledge, make_bot
+from chat.tests.helpers import add_knowledge
 
 
 @pytest.fixture(autouse=True)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from bots.tests.factories import make_bot
 from bytchat.compat.escombot.tests.helpers import create_chat, url
 from chat.models import Conversation
-from chat.tests.helpers import make_bot
 
 pytestmark = pytest.mark.django_db
 

@@ -12,12 +12,12 @@ from django.test import Client
 
 from accounts.models import Plan, UserStatus
 from accounts.tests.factories import make_user
+from bots.tests.factories import make_bot
 from bytchat.compat.escombot.auth import COOKIE_NAME
 from bytchat.compat.escombot.tests.helpers import EMAIL, PASSWORD, create_chat, login, url
 from bytchat.compat.escombot.throttles import MessageThrottle
 from chat.models import Conversation, Message
 from chat.services.conversations import AtLimit, conversation_create
-from chat.tests.helpers import make_bot
 
 pytestmark = pytest.mark.django_db
 

@@ -256,7 +256,7 @@ class TestForgotPassword:
 
 # --- Users -------------------------------------------------------------------------------
 class TestUsers:
-    def test_me(self, user_client, user, plan):
+    def test_me_returns_the_user_with_role_and_language(self, user_client, user, plan):
         response = user_client.get(url("users/me"))
         assert response.status_code == 200
         body = response.json()
@@ -266,7 +266,7 @@ class TestUsers:
     def test_a_manager_reads_as_admin(self, manager_client):
         assert manager_client.get(url("users/me")).json()["role"] == "ADMIN"
 
-    def test_update_me(self, user_client, user):
+    def test_update_me_saves_the_full_name(self, user_client, user):
         response = user_client.put(url("users/me"), {"fullName": "John Smith"}, format="json")
         assert response.status_code == 200
         assert_shape(response.json(), {"id": str, "email": str, "fullName": str})
@@ -303,12 +303,12 @@ class TestUsers:
 
 # --- Onboarding --------------------------------------------------------------------------
 class TestOnboarding:
-    def test_status(self, user_client):
+    def test_a_new_user_has_not_completed_onboarding(self, user_client):
         response = user_client.get(url("onboarding/status"))
         assert response.status_code == 200
         assert response.json() == {"onboardingCompleted": False, "language": "ES"}
 
-    def test_language(self, user_client, user):
+    def test_choosing_the_language_saves_it_on_the_user(self, user_client, user):
         response = user_client.post(url("onboarding/language"), {"language": "EN"}, format="json")
         assert response.status_code == 200
         body = response.json()
@@ -324,7 +324,7 @@ class TestOnboarding:
         )
         assert "language" in body["errors"]
 
-    def test_complete(self, user_client, user):
+    def test_completing_onboarding_is_stored(self, user_client, user):
         response = user_client.post(url("onboarding/complete"))
         assert response.status_code == 200
         assert response.json() == {"onboardingCompleted": True}
@@ -350,7 +350,7 @@ class TestCategories:
         user.save()
         assert user_client.get(url("categories")).json()["categories"][0]["name"] == "Writing and Content"
 
-    def test_detail(self, user_client, writing, agent):
+    def test_a_category_shows_how_many_agents_it_has(self, user_client, writing, agent):
         response = user_client.get(url(f"categories/{writing.pk}"))
         assert response.status_code == 200
         assert_shape(response.json(), CATEGORY_SHAPE)
@@ -410,7 +410,7 @@ class TestCategories:
 
 # --- Agents ------------------------------------------------------------------------------
 class TestAgents:
-    def test_list(self, user_client, agent, private_bot):
+    def test_users_see_the_public_agents_with_their_category(self, user_client, agent, private_bot):
         response = user_client.get(url("agents"))
         assert response.status_code == 200
         [item] = response.json()["agents"]
@@ -426,7 +426,7 @@ class TestAgents:
         item = user_client.get(url("agents")).json()["agents"][0]
         assert (item["name"], item["category"]["name"]) == ("Writing Assistant", "Writing and Content")
 
-    def test_by_category(self, user_client, agent, writing):
+    def test_by_category_lists_only_that_categorys_agents(self, user_client, agent, writing):
         make_bot(owner=None, is_public=True, category=make_category(), name_es="Otro")
         response = user_client.get(url("agents/by-category"), {"categoryId": str(writing.pk)})
         assert response.status_code == 200
@@ -439,7 +439,7 @@ class TestAgents:
         assert_error(user_client.get(url("agents/by-category"), {"categoryId": "nope"}), 400)
         assert_error(user_client.get(url("agents/by-category"), {"categoryId": str(uuid.uuid4())}), 404)
 
-    def test_detail(self, user_client, agent):
+    def test_an_agent_shows_its_model_name(self, user_client, agent):
         response = user_client.get(url(f"agents/{agent.pk}"))
         assert response.status_code == 200
         body = response.json()
@@ -521,7 +521,7 @@ class TestAgents:
 
 # --- Conversations -----------------------------------------------------------------------
 class TestConversations:
-    def test_create(self, user_client, user, agent):
+    def test_a_new_conversation_belongs_to_the_user(self, user_client, user, agent):
         request = {"agentId": str(agent.pk), "title": "Mi nueva conversación", "confirmDelete": False}
         response = user_client.post(url("conversations"), request, format="json")
         assert response.status_code == 201
@@ -585,7 +585,7 @@ class TestConversations:
             "nameEn": "Writing Assistant",
         }
 
-    def test_detail(self, user_client, user, agent):
+    def test_a_conversation_shows_its_owner_agent_and_message_count(self, user_client, user, agent):
         conversation = make_conversation(user=user, bot=agent)
         make_exchange(conversation=conversation)
         response = user_client.get(url(f"conversations/{conversation.pk}"))
@@ -594,7 +594,7 @@ class TestConversations:
         assert_shape(body, {**CONVERSATION_SHAPE, "userId": str, "agentId": str, "lastMessageAt": str})
         assert (body["userId"], body["agentId"], body["messageCount"]) == (str(user.pk), str(agent.pk), 2)
 
-    def test_rename(self, user_client, user, agent):
+    def test_renaming_a_conversation_saves_the_title(self, user_client, user, agent):
         conversation = make_conversation(user=user, bot=agent)
         response = user_client.put(
             url(f"conversations/{conversation.pk}/title"), {"title": "Nuevo título"}, format="json"
@@ -610,7 +610,7 @@ class TestConversations:
             user_client.put(url(f"conversations/{conversation.pk}/title"), {"title": ""}, format="json"), 400
         )
 
-    def test_delete(self, user_client, user, agent):
+    def test_deleting_a_conversation_removes_it(self, user_client, user, agent):
         conversation = make_conversation(user=user, bot=agent)
         response = user_client.delete(url(f"conversations/{conversation.pk}"))
         assert response.status_code == 200
@@ -724,7 +724,9 @@ class TestAdminStats:
             make_exchange(conversation=make_conversation(user=user, bot=agent))
         make_exchange(conversation=make_conversation(user=other_user, bot=local_agent))
 
-    def test_overview(self, admin_client_api, activity, agent):
+    def test_the_overview_counts_users_conversations_messages_and_the_most_used_agent(
+        self, admin_client_api, activity, agent
+    ):
         response = admin_client_api.get(url("admin/stats/overview"))
         assert response.status_code == 200
         body = response.json()
@@ -756,7 +758,7 @@ class TestAdminStats:
             "usageCount": 2,
         }
 
-    def test_users(self, admin_client_api, activity, user):
+    def test_the_user_stats_count_each_users_conversations(self, admin_client_api, activity, user):
         response = admin_client_api.get(url("admin/stats/users"))
         assert response.status_code == 200
         users = response.json()["users"]
@@ -775,7 +777,7 @@ class TestAdminStats:
         counts = {item["email"]: item["conversationCount"] for item in users}
         assert counts == {"alice@example.com": 2, "bob@example.com": 1, "admin@example.com": 0}
 
-    def test_agents(self, admin_client_api, activity, agent):
+    def test_the_agent_stats_count_each_agents_conversations(self, admin_client_api, activity, agent):
         response = admin_client_api.get(url("admin/stats/agents"))
         assert response.status_code == 200
         agents = response.json()["agents"]
