@@ -86,6 +86,12 @@ def pdf_bytes(pages: list[str]) -> bytes:
         page_ids.append(len(objects))
     kids = b" ".join(b"%d 0 R" % page_id for page_id in page_ids)
     objects[1] = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, len(page_ids))
+    return pdf_from_objects(objects)
+
+
+def pdf_from_objects(objects: list[bytes]) -> bytes:
+    """A PDF file of these objects (numbered from 1, the first the catalog), with its
+    cross-reference table."""
     out = io.BytesIO()
     out.write(b"%PDF-1.4\n")
     offsets = []

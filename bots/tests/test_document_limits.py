@@ -13,7 +13,7 @@ import pytest
 
 from bots.knowledge import extraction
 from bots.models import Chunk, Document, DocumentStatus
-from bots.tests.factories import docx_bytes, make_bot, pdf_bytes, upload_document
+from bots.tests.factories import docx_bytes, make_bot, pdf_bytes, pdf_from_objects, upload_document
 
 pytestmark = pytest.mark.django_db
 
@@ -72,18 +72,7 @@ def pdf_bomb(expanded_bytes: int) -> bytes:
         b"/Resources << /Font << /F1 3 0 R >> >> >>",
         b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream",
     ]
-    out = io.BytesIO()
-    out.write(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, 1):
-        offsets.append(out.tell())
-        out.write(b"%d 0 obj\n" % number + body + b"\nendobj\n")
-    xref = out.tell()
-    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
-    for offset in offsets:
-        out.write(b"%010d 00000 n \n" % offset)
-    out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref))
-    return out.getvalue()
+    return pdf_from_objects(objects)
 
 
 def assert_failed_naming(document: Document, setting: str) -> None:

@@ -46,6 +46,13 @@ class Connection:
     api_key: str
     guarded: bool
 
+    # Self-hosted servers (vLLM, Ollama, LM Studio) often need no key, but the SDKs want one.
+    PLACEHOLDER_API_KEY: ClassVar[str] = "not-needed"
+
+    def client_key(self, timeout_seconds: float) -> tuple[str, str | None, float, bool]:
+        """What an SDK client is built from, and cached by."""
+        return (self.api_key or self.PLACEHOLDER_API_KEY, self.base_url, timeout_seconds, self.guarded)
+
 
 def connection_for(spec: ModelSpec, *, platform_key: str, platform_base_url: str | None) -> Connection:
     """The one rule for keys: a platform key goes only to the operator's URL for it, a

@@ -60,10 +60,6 @@ def translate_error(error: Exception) -> ProviderError:
 _HANDLED = (errors.APIError, errors.UnknownApiResponseError, pydantic.ValidationError, *_TRANSPORT_ERRORS)
 
 
-# Servers of one's own may need no key, but the SDK wants one.
-PLACEHOLDER_API_KEY = "not-needed"
-
-
 async def _close(client: genai.Client) -> None:
     await client.aio.aclose()
     client.close()
@@ -95,13 +91,7 @@ class GeminiProvider:
         )
         if not connection.api_key and not spec.base_url:
             raise ProviderUnavailable("GEMINI_API_KEY is not set.")
-        key = (
-            connection.api_key or PLACEHOLDER_API_KEY,
-            connection.base_url,
-            provider_timeout_seconds(),
-            connection.guarded,
-        )
-        return self._clients.get(key)
+        return self._clients.get(connection.client_key(provider_timeout_seconds()))
 
     async def stream(self, spec: ModelSpec, request: ChatRequest) -> AsyncIterator[StreamItem]:
         client = self._client(spec)

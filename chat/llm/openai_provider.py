@@ -28,9 +28,6 @@ from .base import (
 from .clients import ClientCache, provider_timeout_seconds
 from .prompting import build_system_instruction, conversation_messages
 
-# Self-hosted servers (vLLM, Ollama, LM Studio) often need no key, but the SDK wants one.
-PLACEHOLDER_API_KEY = "not-needed"
-
 
 def translate_error(error: openai.OpenAIError) -> ProviderError:
     if isinstance(error, openai.APITimeoutError):
@@ -82,13 +79,7 @@ class OpenAIProvider:
             )
             if not connection.api_key and not spec.base_url:
                 raise ProviderUnavailable("OPENAI_API_KEY is not set.")
-        key = (
-            connection.api_key or PLACEHOLDER_API_KEY,
-            connection.base_url,
-            provider_timeout_seconds(),
-            connection.guarded,
-        )
-        return self._clients.get(key)
+        return self._clients.get(connection.client_key(provider_timeout_seconds()))
 
     @staticmethod
     def _arguments(spec: ModelSpec, request: ChatRequest) -> dict[str, Any]:
