@@ -351,6 +351,21 @@
     }
   });
 
+  // --- The conversation drawer (narrow screens) ---------------------------------------------
+  const drawer = document.getElementById("conversations");
+  const drawerToggle = document.querySelector("[data-drawer-toggle]");
+  function setDrawer(open) {
+    drawer.classList.toggle("open", open);
+    drawerToggle.setAttribute("aria-expanded", String(open));
+    if (open) drawer.querySelector("[data-drawer-close]").focus();
+    else drawerToggle.focus();
+  }
+  drawerToggle.addEventListener("click", () => setDrawer(!drawer.classList.contains("open")));
+  drawer.querySelector("[data-drawer-close]").addEventListener("click", () => setDrawer(false));
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && drawer.classList.contains("open")) setDrawer(false);
+  });
+
   for (const message of data.messages) addMessage(message);
   loadSuggestions();
 })();

@@ -1,0 +1,166 @@
+"""Every panel page on phones and desktops, with realistic long content: no horizontal
+scrolling at 360x740 and 390x844 (mobile, touch) and at 1280x800, in Debian's
+Chromium. Screenshots of each page at each size go to test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+
+from accounts.tests.factories import PASSWORD, make_user
+from bots.models import Document
+from bots.tests.factories import make_bot
+from chat.models import Conversation
+
+from .test_browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    TIMEOUT_MS,
+    _require_browser,
+    expect,
+    panel_server,
+    screenshot,
+    sync_playwright,
+)
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+VIEWPORTS = {
+    "phone-360": {"viewport": {"width": 360, "height": 740}, "is_mobile": True, "has_touch": True},
+    "phone-390": {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True},
+    "desktop-1280": {"viewport": {"width": 1280, "height": 800}},
+}
+
+LONG_TITLE = "Reembolsos de pedidos internacionales con devolución parcial y cambio de talla " * 2
+LONG_WORD = "Supercalifragilisticexpialidocious" * 4
+LONG_URL = "https://docs.example.com/handbook/" + "very-long-section-name/" * 8 + "refunds.html?lang=es&ref=x"
+LONG_FILE = "Manual_de_procedimientos_de_reembolsos_y_devoluciones_internacionales_2026_version_final_v12.pdf"
+ANSWER = (
+    "Los reembolsos se pagan en 30 días [1]. Consulta " + LONG_URL + " para los detalles [2].\n\n"
+    "```\n"
+    'curl -X POST https://api.example.com/v1/refunds --data \'{"order": "A-000000000001", '
+    '"amount": 1999, "currency": "EUR", "reason": "' + "x" * 120 + "\"}'\n"
+    "```\n\n"
+    "Palabra larga: " + LONG_WORD
+)
+
+
+@contextlib.contextmanager
+def sized_page(base_url: str, size: str):
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(base_url=base_url, locale="es-ES", **VIEWPORTS[size])
+            page = context.new_page()
+            page.set_default_timeout(TIMEOUT_MS)
+            expect.set_options(timeout=TIMEOUT_MS)
+            yield page
+        finally:
+            browser.close()
+
+
+def long_content():
+    """A user whose pages hold everything that used to push the layout wider: long bot
+    names, conversation titles, file names, base URLs, URLs and code in answers."""
+    user = make_user(
+        email="someone.with.a.rather.long.address.for.testing@example-company.com", full_name=LONG_TITLE
+    )
+    bot = make_bot(
+        owner=user,
+        name_es=LONG_WORD,
+        description_es="Responde sobre " + LONG_URL,
+        configs=[
+            {"provider": "local", "model_id": "local"},
+            {"provider": "openai_compatible", "model_id": LONG_WORD, "base_url": LONG_URL},
+        ],
+    )
+    for name in (LONG_FILE, LONG_WORD + ".txt"):
+        Document.objects.create(
+            bot=bot,
+            uploaded_by=user,
+            file=f"documents/{name}",
+            original_name=name,
+            content_type="text/plain",
+            size=10,
+            sha256="0" * 64,
+            status="ready",
+        )
+    document = bot.documents.first()
+    conversation = None
+    for number in range(3):
+        conversation = Conversation.objects.create(
+            user=user, bot=bot, title=f"{number} {LONG_TITLE}", message_count=2
+        )
+        conversation.messages.create(role="user", content="¿Cuánto tardan? " + LONG_URL + " " + LONG_WORD)
+        answer = conversation.messages.create(role="assistant", content=ANSWER)
+        answer.citations.create(
+            index=1, document=document, source_name=LONG_FILE, page_numbers=[1, 2], snippet=LONG_URL
+        )
+        answer.citations.create(index=2, source_name=LONG_URL, snippet=LONG_WORD)
+    return user, bot, conversation
+
+
+def assert_fits(page, width: int, name: str) -> None:
+    page.wait_for_load_state("load")
+    screenshot(page, name)
+    scroll_width = page.evaluate("document.documentElement.scrollWidth")
+    assert scroll_width <= width, f"{name}: the page is {scroll_width} px wide in a {width} px viewport"
+
+
+@pytest.mark.parametrize("size", list(VIEWPORTS))
+def test_every_panel_page_fits_the_screen_without_horizontal_scrolling(size):
+    _require_browser()
+    user, bot, conversation = long_content()
+    width = VIEWPORTS[size]["viewport"]["width"]
+    with panel_server() as base_url, sized_page(base_url, size) as page:
+        for path, name in [
+            ("/app/login/", "login"),
+            ("/app/register/", "register"),
+            ("/app/password/forgot/", "password-forgot"),
+            ("/app/password/reset/bad/bad-token/", "password-reset"),
+        ]:
+            page.goto(path)
+            assert_fits(page, width, f"{size}-{name}")
+
+        page.goto("/app/login/")
+        page.get_by_label("Correo electrónico").fill(user.email)
+        page.get_by_label("Contraseña").fill(PASSWORD)
+        page.get_by_role("button", name="Iniciar sesión").click()
+        expect(page.get_by_role("heading", name="Tus bots")).to_be_visible()
+        assert_fits(page, width, f"{size}-dashboard")
+
+        page.goto("/app/profile/")
+        assert_fits(page, width, f"{size}-profile")
+        page.goto("/app/bots/new/")
+        assert_fits(page, width, f"{size}-bot-create")
+
+        page.goto(f"/app/bots/{bot.pk}/")
+        expect(page.locator(".model-item")).to_have_count(2)
+        expect(page.locator(".document-item")).to_have_count(2)
+        assert_fits(page, width, f"{size}-bot-editor")
+
+        page.goto(f"/app/conversations/{conversation.pk}/")
+        expect(page.locator(".message.assistant .source-link")).to_have_count(2)
+        expect(page.locator(".message.assistant pre")).to_have_count(1)
+        assert_fits(page, width, f"{size}-chat")
+        # The code block scrolls inside itself; the page does not.
+        assert page.evaluate(
+            "(() => { const pre = document.querySelector('.message-body pre'); return pre.scrollWidth > pre.clientWidth; })()"
+        )
+        # Long titles are cut short on screen, with the full title one hover away.
+        link = page.locator(".conversation-item a").first
+        assert LONG_TITLE.strip() in link.get_attribute("title")
+        if width < 900:
+            # On a phone the conversation list is a drawer: closed, it leaves the chat the width.
+            conversations = page.get_by_role("complementary", name="Conversaciones")
+            expect(conversations).to_be_hidden()
+            toggle = page.get_by_role("button", name="Conversaciones", exact=True)
+            toggle.click()
+            expect(toggle).to_have_attribute("aria-expanded", "true")
+            expect(conversations.get_by_role("button", name="Nueva conversación")).to_be_visible()
+            assert_fits(page, width, f"{size}-chat-drawer")
+            page.keyboard.press("Escape")
+            expect(conversations).to_be_hidden()
+            expect(toggle).to_be_focused()
