@@ -164,3 +164,64 @@ def test_every_panel_page_fits_the_screen_without_horizontal_scrolling(size):
             page.keyboard.press("Escape")
             expect(conversations).to_be_hidden()
             expect(toggle).to_be_focused()
+
+
+# Controls a finger must hit. Links inside running text are exempt (WCAG 2.5.8's inline
+# exception); everything else is at least 44 x 44 CSS pixels on a phone.
+SMALL_TARGETS = """(() => {
+  const selector = 'button, select, textarea, summary, input:not([type=hidden]):not(.visually-hidden-input),'
+    + ' a.button, label.button, .sidebar a, .conversation-item a, a.brand';
+  return [...document.querySelectorAll(selector)]
+    .filter((node) => node.getClientRects().length && getComputedStyle(node).visibility !== 'hidden')
+    .map((node) => [node, node.getBoundingClientRect()])
+    .filter(([, box]) => box.width < 44 || box.height < 44)
+    .map(([node, box]) => `${node.tagName.toLowerCase()}.${node.className} "${(node.getAttribute('aria-label')
+      || node.textContent).trim().slice(0, 30)}" ${Math.round(box.width)}x${Math.round(box.height)}`);
+})()"""
+SMALL_FONTS = """[...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+  .filter((node) => parseFloat(getComputedStyle(node).fontSize) < 16).map((node) => node.id || node.name)"""
+
+
+def assert_touch_friendly(page, name: str) -> None:
+    page.wait_for_load_state("load")
+    assert page.evaluate(SMALL_TARGETS) == [], f"{name}: targets under 44 px"
+    assert page.evaluate(SMALL_FONTS) == [], f"{name}: inputs under 16 px zoom the page when focused"
+
+
+@pytest.mark.parametrize("size", ["phone-360", "phone-390"])
+def test_on_a_phone_targets_are_large_inputs_do_not_zoom_and_the_question_box_stays_visible(size):
+    _require_browser()
+    user, bot, conversation = long_content()
+    with panel_server() as base_url, sized_page(base_url, size) as page:
+        for path in ["/app/login/", "/app/register/", "/app/password/forgot/"]:
+            page.goto(path)
+            assert_touch_friendly(page, path)
+        page.goto("/app/login/")
+        page.get_by_label("Correo electrónico").fill(user.email)
+        page.get_by_label("Contraseña").fill(PASSWORD)
+        page.get_by_role("button", name="Iniciar sesión").click()
+        expect(page.get_by_role("heading", name="Tus bots")).to_be_visible()
+        page.get_by_role("button", name="Menú").click()
+        assert_touch_friendly(page, "dashboard with the menu open")
+        for path in ["/app/profile/", "/app/bots/new/", f"/app/bots/{bot.pk}/"]:
+            page.goto(path)
+            assert_touch_friendly(page, path)
+        expect(page.locator(".document-item")).to_have_count(2)
+        assert_touch_friendly(page, "bot editor with its lists")
+
+        page.goto(f"/app/conversations/{conversation.pk}/")
+        expect(page.locator(".message.assistant .source-link")).to_have_count(2)
+        assert_touch_friendly(page, "chat")
+        page.get_by_role("button", name="Conversaciones", exact=True).click()
+        assert_touch_friendly(page, "chat with the drawer open")
+        page.keyboard.press("Escape")
+
+        # The on-screen keyboard takes half the screen: the question box stays in sight.
+        question = page.get_by_label("Tu pregunta")
+        question.focus()
+        viewport = page.viewport_size
+        page.set_viewport_size({"width": viewport["width"], "height": viewport["height"] // 2})
+        page.mouse.wheel(0, -2000)
+        box = question.bounding_box()
+        assert box["y"] >= 0 and box["y"] + box["height"] <= viewport["height"] // 2, box
+        screenshot(page, f"{size}-chat-keyboard")
