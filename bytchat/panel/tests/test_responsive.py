@@ -6,10 +6,11 @@ Chromium. Screenshots of each page at each size go to test-artifacts/.
 from __future__ import annotations
 
 import contextlib
+import re
 
 import pytest
 
-from accounts.tests.factories import PASSWORD, make_user
+from accounts.tests.factories import make_user
 from bots.models import Document
 from bots.tests.factories import make_bot
 from chat.models import Conversation
@@ -20,6 +21,7 @@ from .test_browser import (
     TIMEOUT_MS,
     _require_browser,
     expect,
+    log_in,
     panel_server,
     screenshot,
     sync_playwright,
@@ -48,11 +50,11 @@ ANSWER = (
 
 
 @contextlib.contextmanager
-def sized_page(base_url: str, size: str):
+def sized_page(base_url: str, size: str, **options):
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         try:
-            context = browser.new_context(base_url=base_url, locale="es-ES", **VIEWPORTS[size])
+            context = browser.new_context(base_url=base_url, locale="es-ES", **VIEWPORTS[size], **options)
             page = context.new_page()
             page.set_default_timeout(TIMEOUT_MS)
             expect.set_options(timeout=TIMEOUT_MS)
@@ -124,10 +126,7 @@ def test_every_panel_page_fits_the_screen_without_horizontal_scrolling(size):
             page.goto(path)
             assert_fits(page, width, f"{size}-{name}")
 
-        page.goto("/app/login/")
-        page.get_by_label("Correo electrónico").fill(user.email)
-        page.get_by_label("Contraseña").fill(PASSWORD)
-        page.get_by_role("button", name="Iniciar sesión").click()
+        log_in(page, user.email)
         expect(page.get_by_role("heading", name="Tus bots")).to_be_visible()
         assert_fits(page, width, f"{size}-dashboard")
 
@@ -196,10 +195,7 @@ def test_on_a_phone_targets_are_large_inputs_do_not_zoom_and_the_question_box_st
         for path in ["/app/login/", "/app/register/", "/app/password/forgot/"]:
             page.goto(path)
             assert_touch_friendly(page, path)
-        page.goto("/app/login/")
-        page.get_by_label("Correo electrónico").fill(user.email)
-        page.get_by_label("Contraseña").fill(PASSWORD)
-        page.get_by_role("button", name="Iniciar sesión").click()
+        log_in(page, user.email)
         expect(page.get_by_role("heading", name="Tus bots")).to_be_visible()
         page.get_by_role("button", name="Menú").click()
         assert_touch_friendly(page, "dashboard with the menu open")
@@ -225,3 +221,64 @@ def test_on_a_phone_targets_are_large_inputs_do_not_zoom_and_the_question_box_st
         box = question.bounding_box()
         assert box["y"] >= 0 and box["y"] + box["height"] <= viewport["height"] // 2, box
         screenshot(page, f"{size}-chat-keyboard")
+
+
+FOCUS_IS_VISIBLE = """(() => {
+  const node = document.activeElement;
+  if (node === document.body) return ['body', true];  // past the last stop, in the browser's own UI
+  const shown = (style) => (style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) > 0) || style.boxShadow !== 'none';
+  const target = node.classList.contains('visually-hidden-input') ? node.parentElement : node;
+  return [node.id || node.className || node.tagName, shown(getComputedStyle(target))];
+})()"""
+
+# Records, for each change to an answer's text, whether the live region was marked busy:
+# a screen reader then reads the answer once it is complete, not token by token.
+WATCH_LIVE_REGION = """(() => {
+  window.__liveChanges = [];
+  const region = document.getElementById('messages');
+  new MutationObserver((records) => {
+    for (const record of records) {
+      const answer = (record.target.nodeType === 1 ? record.target : record.target.parentElement).closest('.message.assistant .message-body');
+      if (answer) window.__liveChanges.push(region.getAttribute('aria-busy'));
+    }
+  }).observe(region, { subtree: true, childList: true, characterData: true });
+})()"""
+
+
+@pytest.mark.parametrize("size", ["phone-390", "desktop-1280"])
+def test_keyboard_and_screen_reader_use_of_the_chat(size):
+    _require_browser()
+    user, _bot, conversation = long_content()
+    with panel_server() as base_url, sized_page(base_url, size, reduced_motion="reduce") as page:
+        log_in(page, user.email)
+        expect(page.get_by_role("heading", name="Tus bots")).to_be_visible()
+        page.goto(f"/app/conversations/{conversation.pk}/")
+        expect(page.locator(".message.assistant .source-link")).to_have_count(2)
+
+        # Every stop of the keyboard shows where the focus is.
+        for _ in range(25):
+            page.keyboard.press("Tab")
+            name, shown = page.evaluate(FOCUS_IS_VISIBLE)
+            assert shown, f"no visible focus on {name}"
+
+        # The answer is announced once, when complete; the focus returns to the question box.
+        page.evaluate(WATCH_LIVE_REGION)
+        messages = page.locator("#messages")
+        expect(messages).to_have_attribute("aria-live", "polite")
+        question = page.get_by_label("Tu pregunta")
+        question.fill("¿Y los envíos?")
+        page.get_by_role("button", name="Enviar").click()
+        expect(page.locator(".message.assistant")).to_have_count(2)
+        expect(page.locator(".message.assistant").last).not_to_have_class(re.compile("streaming"))
+        expect(question).to_be_focused()
+        expect(messages).to_have_attribute("aria-busy", "false")
+        changes = page.evaluate("window.__liveChanges")
+        assert changes and set(changes) == {"true"}, changes
+
+        # With reduced motion the streaming cursor does not blink.
+        page.evaluate("document.querySelector('.message.assistant').classList.add('streaming')")
+        animation = page.evaluate(
+            "getComputedStyle(document.querySelector('.message.streaming .message-body'), '::after').animationName"
+        )
+        assert animation == "none"
+        screenshot(page, f"{size}-chat-answered")
