@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from pathlib import Path
 
 import pytest
 
@@ -26,6 +27,15 @@ from .test_browser import (
     screenshot,
     sync_playwright,
 )
+
+AXE = Path(__file__).parent / "vendor" / "axe.min.js"
+AXE_SERIOUS = """(async () => {
+  const result = await axe.run(document, { resultTypes: ['violations'] });
+  return result.violations
+    .filter((violation) => ['serious', 'critical'].includes(violation.impact))
+    .map((violation) => `${violation.id}: ${violation.nodes.slice(0, 3).map((node) => node.target.join(' ')
+      + ' ' + node.failureSummary.replace(/\\s+/g, ' ').slice(0, 160)).join(' | ')}`);
+})()"""
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -105,10 +115,20 @@ def long_content():
 
 
 def assert_fits(page, width: int, name: str) -> None:
+    """No horizontal scrolling, and axe-core finds nothing serious or critical."""
     page.wait_for_load_state("load")
     screenshot(page, name)
     scroll_width = page.evaluate("document.documentElement.scrollWidth")
     assert scroll_width <= width, f"{name}: the page is {scroll_width} px wide in a {width} px viewport"
+    assert_no_serious_violations(page, name)
+
+
+def assert_no_serious_violations(page, name: str) -> None:
+    """axe-core (vendored from the npm registry, see vendor/) scans the page as it is now."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE))
+    violations = page.evaluate(AXE_SERIOUS)
+    assert violations == [], f"{name}: axe-core found {violations}"
 
 
 @pytest.mark.parametrize("size", list(VIEWPORTS))
@@ -274,6 +294,7 @@ def test_keyboard_and_screen_reader_use_of_the_chat(size):
         expect(messages).to_have_attribute("aria-busy", "false")
         changes = page.evaluate("window.__liveChanges")
         assert changes and set(changes) == {"true"}, changes
+        assert_no_serious_violations(page, f"{size}-chat-answered")
 
         # With reduced motion the streaming cursor does not blink.
         page.evaluate("document.querySelector('.message.assistant').classList.add('streaming')")
