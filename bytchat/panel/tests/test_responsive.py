@@ -37,6 +37,12 @@ AXE_SERIOUS = """(async () => {
       + ' ' + node.failureSummary.replace(/\\s+/g, ' ').slice(0, 160)).join(' | ')}`);
 })()"""
 
+# The page's background, 0 (black) to 1 (white): the colour scheme really switched.
+BACKGROUND_LIGHTNESS = """(() => {
+  const [r, g, b] = getComputedStyle(document.documentElement).backgroundColor.match(/\\d+/g).map(Number);
+  return (r + g + b) / 765;
+})()"""
+
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 VIEWPORTS = {
@@ -131,12 +137,15 @@ def assert_no_serious_violations(page, name: str) -> None:
     assert violations == [], f"{name}: axe-core found {violations}"
 
 
+@pytest.mark.parametrize("scheme", ["light", "dark"])
 @pytest.mark.parametrize("size", list(VIEWPORTS))
-def test_every_panel_page_fits_the_screen_without_horizontal_scrolling(size):
+def test_every_panel_page_fits_the_screen_and_passes_axe(size, scheme):
+    """Each page in the light and the dark colour scheme: axe's contrast rules hold in both."""
     _require_browser()
     user, bot, conversation = long_content()
     width = VIEWPORTS[size]["viewport"]["width"]
-    with panel_server() as base_url, sized_page(base_url, size) as page:
+    label = f"{size}-{scheme}"
+    with panel_server() as base_url, sized_page(base_url, size, color_scheme=scheme) as page:
         for path, name in [
             ("/app/login/", "login"),
             ("/app/register/", "register"),
@@ -144,26 +153,28 @@ def test_every_panel_page_fits_the_screen_without_horizontal_scrolling(size):
             ("/app/password/reset/bad/bad-token/", "password-reset"),
         ]:
             page.goto(path)
-            assert_fits(page, width, f"{size}-{name}")
+            assert_fits(page, width, f"{label}-{name}")
+            background = page.evaluate(BACKGROUND_LIGHTNESS)
+            assert (background < 0.2) if scheme == "dark" else (background > 0.8), (name, background)
 
         log_in(page, user.email)
         expect(page.get_by_role("heading", name="Tus bots")).to_be_visible()
-        assert_fits(page, width, f"{size}-dashboard")
+        assert_fits(page, width, f"{label}-dashboard")
 
         page.goto("/app/profile/")
-        assert_fits(page, width, f"{size}-profile")
+        assert_fits(page, width, f"{label}-profile")
         page.goto("/app/bots/new/")
-        assert_fits(page, width, f"{size}-bot-create")
+        assert_fits(page, width, f"{label}-bot-create")
 
         page.goto(f"/app/bots/{bot.pk}/")
         expect(page.locator(".model-item")).to_have_count(2)
         expect(page.locator(".document-item")).to_have_count(2)
-        assert_fits(page, width, f"{size}-bot-editor")
+        assert_fits(page, width, f"{label}-bot-editor")
 
         page.goto(f"/app/conversations/{conversation.pk}/")
         expect(page.locator(".message.assistant .source-link")).to_have_count(2)
         expect(page.locator(".message.assistant pre")).to_have_count(1)
-        assert_fits(page, width, f"{size}-chat")
+        assert_fits(page, width, f"{label}-chat")
         # The code block scrolls inside itself; the page does not.
         assert page.evaluate(
             "(() => { const pre = document.querySelector('.message-body pre'); return pre.scrollWidth > pre.clientWidth; })()"
@@ -179,7 +190,7 @@ def test_every_panel_page_fits_the_screen_without_horizontal_scrolling(size):
             toggle.click()
             expect(toggle).to_have_attribute("aria-expanded", "true")
             expect(conversations.get_by_role("button", name="Nueva conversación")).to_be_visible()
-            assert_fits(page, width, f"{size}-chat-drawer")
+            assert_fits(page, width, f"{label}-chat-drawer")
             page.keyboard.press("Escape")
             expect(conversations).to_be_hidden()
             expect(toggle).to_be_focused()
