@@ -208,10 +208,12 @@
 
     input.value = "";
     suggestionsNode.replaceChildren();
+    // The live region waits for the whole answer: a screen reader reads it once, politely,
+    // not token by token.
+    messagesNode.setAttribute("aria-busy", "true");
     addMessage({ role: "user", content: question });
     const view = addMessage({ role: "assistant", content: "" });
     view.node.classList.add("streaming");
-    view.node.setAttribute("aria-busy", "true");
     view.body.textContent = texts.thinking;
     let failed = false;
 
@@ -254,7 +256,7 @@
       showError(errorNode, texts.network_error);
     }
     view.node.classList.remove("streaming");
-    view.node.removeAttribute("aria-busy");
+    messagesNode.setAttribute("aria-busy", "false");
     if (!view.content) view.body.textContent = "";
     if (failed) {
       view.footer.append(element("p", { class: "muted", text: texts.incomplete }));
@@ -349,6 +351,21 @@
     } catch (error) {
       showError(errorNode, describeError(error));
     }
+  });
+
+  // --- The conversation drawer (narrow screens) ---------------------------------------------
+  const drawer = document.getElementById("conversations");
+  const drawerToggle = document.querySelector("[data-drawer-toggle]");
+  function setDrawer(open) {
+    drawer.classList.toggle("open", open);
+    drawerToggle.setAttribute("aria-expanded", String(open));
+    if (open) drawer.querySelector("[data-drawer-close]").focus();
+    else drawerToggle.focus();
+  }
+  drawerToggle.addEventListener("click", () => setDrawer(!drawer.classList.contains("open")));
+  drawer.querySelector("[data-drawer-close]").addEventListener("click", () => setDrawer(false));
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && drawer.classList.contains("open")) setDrawer(false);
   });
 
   for (const message of data.messages) addMessage(message);

@@ -1,7 +1,8 @@
 /* A tiny Markdown renderer for model output. Safety first: the text is HTML-escaped
    before anything else, and the renderer only ever adds its own whitelisted tags
    (p, h3-h5, ul, ol, li, pre, code, strong, em, a with an http(s) href, sup), so no
-   markup from the model reaches the page. */
+   markup from the model reaches the page. A code block takes the keyboard focus
+   (tabindex), so a keyboard user can scroll it sideways. */
 (function () {
   "use strict";
 
@@ -54,7 +55,7 @@
     for (const line of lines) {
       if (code !== null) {
         if (/^\s*```/.test(line)) {
-          out.push("<pre><code>" + code.join("\n") + "</code></pre>");
+          out.push('<pre tabindex="0"><code>' + code.join("\n") + "</code></pre>");
           code = null;
         } else {
           code.push(line);
@@ -89,7 +90,7 @@
         paragraph.push(line);
       }
     }
-    if (code !== null) out.push("<pre><code>" + code.join("\n") + "</code></pre>");
+    if (code !== null) out.push('<pre tabindex="0"><code>' + code.join("\n") + "</code></pre>");
     flushParagraph();
     flushList();
     return out.join("");
