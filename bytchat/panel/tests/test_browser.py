@@ -3,7 +3,9 @@ against the ASGI app served by uvicorn, so answers really stream.
 
 Skipped where Chromium or Playwright is missing, unless BYTCHAT_REQUIRE_BROWSER is set
 (.ci/run sets it after installing Chromium), where a missing browser is a failure.
-Each scenario leaves a screenshot in test-artifacts/.
+Each scenario runs on a desktop (1280x800) and on a phone (390x844, mobile and touch), where
+the sidebar is a menu and the conversation list a drawer, and leaves screenshots in
+test-artifacts/ named after the viewport.
 """
 
 from __future__ import annotations
@@ -38,6 +40,13 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 TIMEOUT_MS = 20_000
+
+# Browser context options per viewport, shared with test_responsive.py.
+VIEWPORTS = {
+    "phone-360": {"viewport": {"width": 360, "height": 740}, "is_mobile": True, "has_touch": True},
+    "phone-390": {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True},
+    "desktop-1280": {"viewport": {"width": 1280, "height": 800}},
+}
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -88,16 +97,20 @@ def panel_server():
         thread.join(timeout=10)
 
 
+@pytest.fixture(params=["desktop-1280", "phone-390"])
+def size(request) -> str:
+    """Every scenario runs at both sizes: a desktop and a phone (mobile, touch)."""
+    return request.param
+
+
 @contextlib.contextmanager
-def browser_page(base_url: str):
-    """A fresh page. Playwright's sync API runs an event loop in this thread, so tests
-    touch the database only before and after this block."""
+def browser_page(base_url: str, size: str = "desktop-1280", **options):
+    """A fresh page at one of VIEWPORTS. Playwright's sync API runs an event loop in this
+    thread, so tests touch the database only before and after this block."""
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         try:
-            context = browser.new_context(
-                base_url=base_url, locale="es-ES", viewport={"width": 1280, "height": 900}
-            )
+            context = browser.new_context(base_url=base_url, locale="es-ES", **VIEWPORTS[size], **options)
             page = context.new_page()
             page.set_default_timeout(TIMEOUT_MS)
             expect.set_options(timeout=TIMEOUT_MS)
@@ -109,6 +122,26 @@ def browser_page(base_url: str):
 def screenshot(page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def show_navigation(page) -> None:
+    """Makes the main navigation visible: on a phone it is a menu behind a button."""
+    sidebar = page.locator("#sidebar")
+    if not sidebar.is_visible():
+        toggle = page.locator("[data-menu-toggle]")
+        toggle.click()
+        expect(toggle).to_have_attribute("aria-expanded", "true")
+    expect(sidebar).to_be_visible()
+
+
+def show_conversations(page) -> None:
+    """Makes the conversation list visible: on a phone it is a drawer behind a button."""
+    drawer = page.locator("#conversations")
+    if not drawer.is_visible():
+        toggle = page.locator("[data-drawer-toggle]")
+        toggle.click()
+        expect(toggle).to_have_attribute("aria-expanded", "true")
+    expect(drawer).to_be_visible()
 
 
 def log_in(page, email: str, password: str = PASSWORD) -> None:
@@ -126,7 +159,7 @@ HANDBOOK = (
 )
 
 
-def test_register_build_a_bot_train_it_and_chat_with_streamed_cited_answers(settings):
+def test_register_build_a_bot_train_it_and_chat_with_streamed_cited_answers(settings, size):
     """The bot answers through an OpenAI-compatible fake server that sends its first piece
     and holds the rest until the test releases it: what the page shows in between proves
     the answer streams in."""
@@ -138,7 +171,7 @@ def test_register_build_a_bot_train_it_and_chat_with_streamed_cited_answers(sett
     with (
         FakeServer(OpenAIHandler) as model_server,
         panel_server() as base_url,
-        browser_page(base_url) as page,
+        browser_page(base_url, size) as page,
     ):
         # Register, then log in.
         page.goto("/app/register/")
@@ -151,7 +184,8 @@ def test_register_build_a_bot_train_it_and_chat_with_streamed_cited_answers(sett
         log_in(page, email, "a-long-enough-passphrase")
 
         # Create a bot.
-        page.get_by_role("link", name="Nuevo bot", exact=True).first.click()
+        show_navigation(page)
+        page.get_by_role("navigation").get_by_role("link", name="Nuevo bot", exact=True).click()
         page.get_by_label("Nombre", exact=True).fill("Refund helper")
         page.get_by_label("Idioma del bot").select_option("en")
         page.get_by_label("Instrucciones del sistema").fill("Answer from the handbook.")
@@ -183,7 +217,7 @@ def test_register_build_a_bot_train_it_and_chat_with_streamed_cited_answers(sett
         document = page.locator(".document-item", has_text="handbook.txt")
         expect(document).to_have_attribute("data-status", "ready")
         expect(document.locator(".status")).to_contain_text("Listo")
-        screenshot(page, "scenario1-editor")
+        screenshot(page, f"scenario1-{size}-editor")
 
         # Ask a question and watch the answer stream in, with a citation.
         page.get_by_role("link", name="Chatear con este bot").click()
@@ -211,43 +245,45 @@ def test_register_build_a_bot_train_it_and_chat_with_streamed_cited_answers(sett
         expect(history_answer.get_by_role("button", name="Útil", exact=True)).to_have_attribute(
             "aria-pressed", "true"
         )
-        screenshot(page, "scenario1-chat")
+        screenshot(page, f"scenario1-{size}-chat")
 
     user = User.objects.get(email=email)
     message = Message.objects.get(conversation__user=user, role="assistant")
     assert Feedback.objects.get(message=message).rating == "thumbs_up"
 
 
-def test_another_users_conversation_url_is_a_not_found_page():
+def test_another_users_conversation_url_is_a_not_found_page(size):
     _require_browser()
     owner = make_user(email="owner@example.com")
     make_user(email="intruder@example.com")
     bot = make_bot(owner=owner, name_en="Private helper")
     conversation = Conversation.objects.create(user=owner, bot=bot, title="Salary questions")
-    with panel_server() as base_url, browser_page(base_url) as page:
+    with panel_server() as base_url, browser_page(base_url, size) as page:
         log_in(page, "intruder@example.com")
         response = page.goto(f"/app/conversations/{conversation.pk}/")
         assert response.status == 404
         expect(page.get_by_role("heading", name="No encontrado")).to_be_visible()
         expect(page.get_by_text("Salary questions")).to_have_count(0)
-        screenshot(page, "scenario2-not-found")
+        screenshot(page, f"scenario2-{size}-not-found")
 
 
-def test_switching_the_language_to_english_changes_the_interface():
+def test_switching_the_language_to_english_changes_the_interface(size):
     _require_browser()
     make_user(email="lena@example.com", full_name="Lena")
-    with panel_server() as base_url, browser_page(base_url) as page:
+    with panel_server() as base_url, browser_page(base_url, size) as page:
         log_in(page, "lena@example.com")
         expect(page.get_by_role("heading", name="Tus bots")).to_be_visible()
+        show_navigation(page)
         page.get_by_role("link", name="Perfil").click()
         page.get_by_label("Idioma").select_option("en")
         page.get_by_role("button", name="Guardar").click()
         expect(page.get_by_text("Your profile has been saved.")).to_be_visible()
         expect(page.locator("html")).to_have_attribute("lang", "en")
+        show_navigation(page)
         page.get_by_role("link", name="Dashboard").click()
         expect(page.get_by_role("heading", name="Your bots")).to_be_visible()
-        expect(page.get_by_role("link", name="New bot", exact=True).first).to_be_visible()
-        screenshot(page, "scenario3-english")
+        expect(page.get_by_role("main").get_by_role("link", name="New bot", exact=True)).to_be_visible()
+        screenshot(page, f"scenario3-{size}-english")
 
         # At a phone's width the navigation folds into a menu that opens from the keyboard.
         page.set_viewport_size({"width": 390, "height": 800})
@@ -256,11 +292,11 @@ def test_switching_the_language_to_english_changes_the_interface():
         page.get_by_role("button", name="Menu").focus()
         page.keyboard.press("Enter")
         expect(navigation.get_by_role("link", name="Profile")).to_be_visible()
-        screenshot(page, "scenario3-phone-menu")
+        screenshot(page, f"scenario3-{size}-phone-menu")
     assert User.objects.get(email="lena@example.com").language == "en"
 
 
-def test_markdown_is_safe_limits_keep_the_question_and_eviction_is_confirmed():
+def test_markdown_is_safe_limits_keep_the_question_and_eviction_is_confirmed(size):
     _require_browser()
     from accounts.models import Plan
 
@@ -272,7 +308,7 @@ def test_markdown_is_safe_limits_keep_the_question_and_eviction_is_confirmed():
         role="assistant",
         content='<img src=x onerror="window.__owned = true"> **bold** and `code`\n\n- one\n- two',
     )
-    with panel_server() as base_url, browser_page(base_url) as page:
+    with panel_server() as base_url, browser_page(base_url, size) as page:
         log_in(page, "maya@example.com")
         page.goto(f"/app/conversations/{old.pk}/")
         body = page.locator(".message.assistant .message-body")
@@ -289,7 +325,7 @@ def test_markdown_is_safe_limits_keep_the_question_and_eviction_is_confirmed():
         page.get_by_role("button", name="Enviar").click()
         expect(page.get_by_role("alert")).to_have_text("Has agotado la cuota mensual de tokens de tu plan.")
         expect(question).to_have_value("Is this question kept?")
-        screenshot(page, "scenario4-quota")
+        screenshot(page, f"scenario4-{size}-quota")
 
         # One conversation per bot: a new one asks before deleting the oldest.
         dialogs = []
@@ -299,6 +335,7 @@ def test_markdown_is_safe_limits_keep_the_question_and_eviction_is_confirmed():
             dialog.accept()
 
         page.on("dialog", accept)
+        show_conversations(page)
         page.get_by_role("button", name="Nueva conversación").click()
         expect(page).not_to_have_url(re.compile(str(old.pk)))
         expect(page).to_have_url(re.compile(r"/app/conversations/[0-9a-f-]{36}/$"))

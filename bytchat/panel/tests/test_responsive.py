@@ -5,7 +5,6 @@ Chromium. Screenshots of each page at each size go to test-artifacts/.
 
 from __future__ import annotations
 
-import contextlib
 import re
 from pathlib import Path
 
@@ -17,15 +16,13 @@ from bots.tests.factories import make_bot
 from chat.models import Conversation
 
 from .test_browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    TIMEOUT_MS,
+    VIEWPORTS,
     _require_browser,
+    browser_page,
     expect,
     log_in,
     panel_server,
     screenshot,
-    sync_playwright,
 )
 
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
@@ -45,12 +42,6 @@ BACKGROUND_LIGHTNESS = """(() => {
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-VIEWPORTS = {
-    "phone-360": {"viewport": {"width": 360, "height": 740}, "is_mobile": True, "has_touch": True},
-    "phone-390": {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True},
-    "desktop-1280": {"viewport": {"width": 1280, "height": 800}},
-}
-
 LONG_TITLE = "Reembolsos de pedidos internacionales con devolución parcial y cambio de talla " * 2
 LONG_WORD = "Supercalifragilisticexpialidocious" * 4
 LONG_URL = "https://docs.example.com/handbook/" + "very-long-section-name/" * 8 + "refunds.html?lang=es&ref=x"
@@ -63,20 +54,6 @@ ANSWER = (
     "```\n\n"
     "Palabra larga: " + LONG_WORD
 )
-
-
-@contextlib.contextmanager
-def sized_page(base_url: str, size: str, **options):
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(base_url=base_url, locale="es-ES", **VIEWPORTS[size], **options)
-            page = context.new_page()
-            page.set_default_timeout(TIMEOUT_MS)
-            expect.set_options(timeout=TIMEOUT_MS)
-            yield page
-        finally:
-            browser.close()
 
 
 def long_content():
@@ -145,7 +122,7 @@ def test_every_panel_page_fits_the_screen_and_passes_axe(size, scheme):
     user, bot, conversation = long_content()
     width = VIEWPORTS[size]["viewport"]["width"]
     label = f"{size}-{scheme}"
-    with panel_server() as base_url, sized_page(base_url, size, color_scheme=scheme) as page:
+    with panel_server() as base_url, browser_page(base_url, size, color_scheme=scheme) as page:
         for path, name in [
             ("/app/login/", "login"),
             ("/app/register/", "register"),
@@ -222,7 +199,7 @@ def assert_touch_friendly(page, name: str) -> None:
 def test_on_a_phone_targets_are_large_inputs_do_not_zoom_and_the_question_box_stays_visible(size):
     _require_browser()
     user, bot, conversation = long_content()
-    with panel_server() as base_url, sized_page(base_url, size) as page:
+    with panel_server() as base_url, browser_page(base_url, size) as page:
         for path in ["/app/login/", "/app/register/", "/app/password/forgot/"]:
             page.goto(path)
             assert_touch_friendly(page, path)
@@ -280,7 +257,7 @@ WATCH_LIVE_REGION = """(() => {
 def test_keyboard_and_screen_reader_use_of_the_chat(size):
     _require_browser()
     user, _bot, conversation = long_content()
-    with panel_server() as base_url, sized_page(base_url, size, reduced_motion="reduce") as page:
+    with panel_server() as base_url, browser_page(base_url, size, reduced_motion="reduce") as page:
         log_in(page, user.email)
         expect(page.get_by_role("heading", name="Tus bots")).to_be_visible()
         page.goto(f"/app/conversations/{conversation.pk}/")
