@@ -15,6 +15,7 @@
   const sendButton = document.getElementById("chat-send");
   const errorNode = document.getElementById("chat-error");
   const suggestionsNode = document.getElementById("suggestions");
+  const jumpButton = document.getElementById("jump-to-answer");
 
   function conversationUrl(id) {
     return data.conversation_url.replace("00000000-0000-0000-0000-000000000000", id);
@@ -145,6 +146,7 @@
     if (intro) intro.remove();
     messagesNode.append(wrapper);
     wrapper.scrollIntoView({ block: "end" });
+    if (assistant) jumpButton.hidden = false;
     return view;
   }
 
@@ -366,6 +368,26 @@
   drawer.querySelector("[data-drawer-close]").addEventListener("click", () => setDrawer(false));
   document.addEventListener("keydown", (event) => {
     if (event.key === "Escape" && drawer.classList.contains("open")) setDrawer(false);
+  });
+
+  // --- Focus to the start of the latest answer: the button beside Send, or Alt+Shift+J -------
+  // After sending, the focus stays in the question box; the user moves it to the answer
+  // when they want to read it (a screen reader then reads it from its first line).
+  function focusLatestAnswer() {
+    const answers = messagesNode.querySelectorAll(".message.assistant");
+    const answer = answers[answers.length - 1];
+    if (!answer) return;
+    answer.tabIndex = -1;
+    answer.focus({ preventScroll: true });
+    answer.scrollIntoView({ block: "start" });
+  }
+  jumpButton.addEventListener("click", focusLatestAnswer);
+  document.addEventListener("keydown", (event) => {
+    // event.code, not event.key: with Alt (Option on a Mac) the key is another character.
+    if (event.altKey && event.shiftKey && !event.ctrlKey && !event.metaKey && event.code === "KeyJ") {
+      event.preventDefault();
+      focusLatestAnswer();
+    }
   });
 
   for (const message of data.messages) addMessage(message);

@@ -253,6 +253,18 @@ WATCH_LIVE_REGION = """(() => {
 })()"""
 
 
+JUMP_LABEL = "Ir al inicio de la última respuesta"
+# Is the focus on the latest answer (the one just streamed), with its start on screen and
+# a visible focus ring?
+FOCUS_ON_LATEST_ANSWER = """(() => {
+  const answers = document.querySelectorAll('.message.assistant');
+  const latest = answers[answers.length - 1];
+  const top = latest.getBoundingClientRect().top;
+  return [answers.length === 2, document.activeElement === latest,
+          top >= 0 && top < window.innerHeight, getComputedStyle(latest).boxShadow !== 'none'];
+})()"""
+
+
 @pytest.mark.parametrize("size", ["phone-390", "desktop-1280"])
 def test_keyboard_and_screen_reader_use_of_the_chat(size):
     _require_browser()
@@ -282,7 +294,29 @@ def test_keyboard_and_screen_reader_use_of_the_chat(size):
         expect(messages).to_have_attribute("aria-busy", "false")
         changes = page.evaluate("window.__liveChanges")
         assert changes and set(changes) == {"true"}, changes
+
+        # On request the focus moves to the start of the new answer: the shortcut, then the button.
+        jump = page.get_by_role("button", name=f"{JUMP_LABEL} (Alt+Shift+J)", exact=True)
+        expect(jump).to_be_visible()
+        expect(jump).to_have_attribute("title", f"{JUMP_LABEL} (Alt+Shift+J)")
+        expect(jump).to_have_attribute("aria-keyshortcuts", "Alt+Shift+J")
+        page.evaluate("window.scrollTo(0, 0)")
+        page.keyboard.press("Alt+Shift+J")
+        assert page.evaluate(FOCUS_ON_LATEST_ANSWER) == [True, True, True, True]
+        question.focus()
+        jump.click()
+        assert page.evaluate(FOCUS_ON_LATEST_ANSWER) == [True, True, True, True]
         assert_no_serious_violations(page, f"{size}-chat-answered")
+
+        # A chat with no answer yet has nothing to go to: no button, the shortcut does nothing.
+        page.goto(f"/app/bots/{conversation.bot_id}/chat/")
+        expect(page.get_by_label("Tu pregunta")).to_be_visible()
+        expect(page.locator("#jump-to-answer")).to_be_hidden()
+        page.get_by_label("Tu pregunta").focus()
+        page.keyboard.press("Alt+Shift+J")
+        expect(page.get_by_label("Tu pregunta")).to_be_focused()
+        page.goto(f"/app/conversations/{conversation.pk}/")
+        expect(page.locator(".message.assistant")).to_have_count(2)
 
         # With reduced motion the streaming cursor does not blink.
         page.evaluate("document.querySelector('.message.assistant').classList.add('streaming')")
