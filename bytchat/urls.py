@@ -34,5 +34,8 @@ urlpatterns = [
     path(settings.COMPAT_BYTCHAT_V1_PREFIX, include("bytchat.compat.bytchat_v1.urls")),
 ]
 
+# Unknown addresses under /app/ get the panel's not-found page; elsewhere Django's default.
+handler404 = "bytchat.panel.views.page_not_found"
+
 if settings.DEBUG:
     urlpatterns += staticfiles_urlpatterns()

@@ -21,6 +21,7 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.views import defaults
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import services as account_services
@@ -41,6 +42,17 @@ LANGUAGES = {code for code, _label in Language.choices}
 
 def _not_found(request: HttpRequest) -> HttpResponse:
     return render(request, "panel/not_found.html", status=404)
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """The project's 404 handler: an unknown address under /app/ (but not its JSON API)
+    gets the panel's not-found page, which fits a phone; anything else, Django's own."""
+    panel = reverse("panel:dashboard")
+    if not request.path.startswith(panel) or request.path.startswith(panel + "api/"):
+        return defaults.page_not_found(request, exception)
+    if request.user.is_authenticated:
+        _use_language(request, request.user.language)
+    return _not_found(request)
 
 
 def _use_language(request: HttpRequest, language: str) -> None:

@@ -273,6 +273,33 @@ class TestOwnership:
         assert panel.get(reverse("panel:bot-edit", args=[uuid.uuid4()])).status_code == 404
 
 
+class TestUnknownAddresses:
+    """An address under /app/ that does not exist is the panel's own not-found page (with
+    the viewport tag and styles, so it fits a phone), not Django's bare one."""
+
+    def test_a_user_gets_the_panel_page_in_their_language(self, panel, user):
+        user.language = "en"
+        user.save(update_fields=["language"])
+        response = panel.get("/app/no-such-page/")
+        assert response.status_code == 404
+        html = response.content.decode()
+        assert "<h1>Not found</h1>" in html and 'id="sidebar"' in html
+        assert 'name="viewport"' in html
+
+    def test_a_visitor_gets_it_without_the_signed_in_navigation(self, client, db):
+        response = client.get("/app/bots/nothing/here/", HTTP_ACCEPT_LANGUAGE="es")
+        assert response.status_code == 404
+        html = response.content.decode()
+        assert "<h1>No encontrado</h1>" in html and 'name="viewport"' in html
+        assert "auth-card" in html and 'id="sidebar"' not in html
+
+    def test_other_surfaces_keep_their_own_not_found(self, panel):
+        for url in ["/app/api/no-such-endpoint", "/api/v1/no-such-endpoint/"]:
+            response = panel.get(url)
+            assert response.status_code == 404, url
+            assert "panel/not_found.html" not in [template.name for template in response.templates], url
+
+
 class TestChatPage:
     def test_it_shows_the_history_and_the_conversation_list(self, panel, user, bot, conversation):
         from chat.services.engine import chat_complete

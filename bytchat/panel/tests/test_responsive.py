@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from accounts.tests.factories import make_user
-from bots.models import Document
+from bots.models import Category, Document
 from bots.tests.factories import make_bot
 from chat.models import Conversation
 
@@ -23,6 +23,7 @@ from .test_browser import (
     log_in,
     panel_server,
     screenshot,
+    show_conversations,
 )
 
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
@@ -171,6 +172,88 @@ def test_every_panel_page_fits_the_screen_and_passes_axe(size, scheme):
             page.keyboard.press("Escape")
             expect(conversations).to_be_hidden()
             expect(toggle).to_be_focused()
+
+
+MARKDOWN = (
+    "# " + LONG_WORD + "\n\n"
+    "- " + LONG_URL + "\n"
+    "- `" + LONG_WORD + LONG_WORD + "`\n\n"
+    "1. **" + LONG_WORD + "**\n\n"
+    "> " + LONG_URL + "\n\n"
+    "| a | b |\n|---|---|\n| " + LONG_WORD + " | " + LONG_URL + " |\n"
+)
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("size", list(VIEWPORTS))
+def test_the_rest_of_the_long_content_fits_too(size, scheme):
+    """What the first test leaves out: an unknown address (signed out), the "link sent"
+    page, public agents in a long category, a document that failed with a long reason,
+    suggestion chips naming long files, Markdown headings, lists and inline code of long
+    words, the feedback comment box, and the archived conversations opened in the drawer."""
+    _require_browser()
+    user = make_user(email="long@example.com", full_name=LONG_TITLE)
+    owner = make_user(email="agents@example.com")
+    category = Category.objects.create(name_es=LONG_WORD, name_en=LONG_WORD, icon="📚")
+    make_bot(owner=owner, name_es=LONG_WORD, description_es=LONG_URL, is_public=True, category=category)
+    bot = make_bot(owner=user, name_es=LONG_WORD)
+    for name, status, error in (
+        (LONG_FILE, "ready", ""),
+        ("x" + LONG_FILE, "failed", "No se pudo leer " + LONG_URL + " " + LONG_WORD),
+    ):
+        Document.objects.create(
+            bot=bot,
+            uploaded_by=user,
+            file=f"documents/{name}",
+            original_name=name,
+            content_type="text/plain",
+            size=10,
+            sha256="0" * 64,
+            status=status,
+            error_message=error,
+        )
+    conversation = Conversation.objects.create(user=user, bot=bot, title=LONG_TITLE, message_count=2)
+    conversation.messages.create(role="user", content=LONG_URL)
+    conversation.messages.create(role="assistant", content=MARKDOWN)
+    for number in range(2):
+        Conversation.objects.create(user=user, bot=bot, title=f"{number} {LONG_WORD}", archived=True)
+    width = VIEWPORTS[size]["viewport"]["width"]
+    label = f"{size}-{scheme}"
+    phone = VIEWPORTS[size].get("has_touch", False)
+
+    def check(page, name: str) -> None:
+        assert_fits(page, width, f"{label}-{name}")
+        if phone:
+            assert_touch_friendly(page, f"{label}-{name}")
+
+    with panel_server() as base_url, browser_page(base_url, size, color_scheme=scheme) as page:
+        assert page.goto("/app/nowhere/").status == 404
+        expect(page.get_by_role("heading", name="No encontrado")).to_be_visible()
+        check(page, "not-found")
+        page.goto("/app/password/forgot/")
+        page.get_by_label("Correo electrónico").fill(LONG_WORD + "@example.com")
+        page.get_by_role("button", name="Enviar el enlace").click()
+        expect(page.get_by_role("heading", name="Revisa tu correo")).to_be_visible()
+        check(page, "forgot-sent")
+        log_in(page, user.email)
+        expect(page.get_by_role("heading", name=LONG_WORD, exact=True).first).to_be_visible()
+        check(page, "dashboard-agents")
+        page.goto(f"/app/bots/{bot.pk}/")
+        expect(page.locator(".document-item[data-status=failed]")).to_contain_text("No se pudo leer")
+        check(page, "editor-failed-document")
+        page.goto(f"/app/bots/{bot.pk}/chat/")
+        expect(page.locator(".chip")).to_have_count(2)
+        check(page, "new-chat-suggestions")
+        page.goto(f"/app/conversations/{conversation.pk}/")
+        answer = page.locator(".message.assistant")
+        expect(answer.locator("h1, h2, h3")).to_have_count(1)
+        answer.get_by_role("button", name="Útil", exact=True).click()
+        expect(answer.get_by_label("Comentario (opcional)")).to_be_visible()
+        check(page, "markdown-feedback")
+        show_conversations(page)
+        page.locator("#conversations details summary").click()
+        expect(page.locator("#conversations details .conversation-item")).to_have_count(2)
+        check(page, "archived-conversations")
 
 
 # Controls a finger must hit. Links inside running text are exempt (WCAG 2.5.8's inline
