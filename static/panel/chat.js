@@ -369,6 +369,26 @@
   document.addEventListener("keydown", (event) => {
     if (event.key === "Escape" && drawer.classList.contains("open")) setDrawer(false);
   });
+  // On narrow screens the drawer covers the page with a shade: a tap on the shade closes
+  // the drawer and does nothing else, and the focus leaving the drawer (Tab past its last
+  // control) closes it too.
+  const drawerShown = () => drawer.classList.contains("open") && getComputedStyle(drawerToggle).display !== "none";
+  document.addEventListener(
+    "click",
+    (event) => {
+      if (!drawerShown() || drawer.contains(event.target) || drawerToggle.contains(event.target)) return;
+      event.preventDefault();
+      event.stopPropagation();
+      setDrawer(false);
+    },
+    true
+  );
+  drawer.addEventListener("focusout", (event) => {
+    const next = event.relatedTarget;
+    if (!drawerShown() || !next || drawer.contains(next)) return;
+    drawer.classList.remove("open");
+    drawerToggle.setAttribute("aria-expanded", "false");
+  });
 
   // --- Focus to the start of the latest answer: the button beside Send, or Alt+Shift+J -------
   // After sending, the focus stays in the question box; the user moves it to the answer

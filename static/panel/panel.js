@@ -89,6 +89,13 @@
         const open = sidebar.classList.toggle("open");
         toggle.setAttribute("aria-expanded", String(open));
       });
+      // Escape closes the open menu and gives the focus back to its button.
+      document.addEventListener("keydown", (event) => {
+        if (event.key !== "Escape" || !sidebar.classList.contains("open") || getComputedStyle(toggle).display === "none") return;
+        sidebar.classList.remove("open");
+        toggle.setAttribute("aria-expanded", "false");
+        toggle.focus();
+      });
     }
     for (const form of document.querySelectorAll("form[data-confirm]")) {
       form.addEventListener("submit", (event) => {

@@ -293,6 +293,11 @@ def test_switching_the_language_to_english_changes_the_interface(size):
         page.keyboard.press("Enter")
         expect(navigation.get_by_role("link", name="Profile")).to_be_visible()
         screenshot(page, f"scenario3-{size}-phone-menu")
+        # Escape closes the menu and gives the focus back to its button.
+        page.keyboard.press("Escape")
+        expect(navigation).to_be_hidden()
+        expect(page.get_by_role("button", name="Menu")).to_be_focused()
+        expect(page.get_by_role("button", name="Menu")).to_have_attribute("aria-expanded", "false")
     assert User.objects.get(email="lena@example.com").language == "en"
 
 

@@ -172,6 +172,20 @@ def test_every_panel_page_fits_the_screen_and_passes_axe(size, scheme):
             page.keyboard.press("Escape")
             expect(conversations).to_be_hidden()
             expect(toggle).to_be_focused()
+            # A tap on the shaded page beside the drawer closes it and does nothing else.
+            toggle.click()
+            expect(conversations).to_be_visible()
+            page.mouse.click(width - 10, 400)
+            expect(conversations).to_be_hidden()
+            expect(toggle).to_have_attribute("aria-expanded", "false")
+            expect(page).to_have_url(re.compile(f"/app/conversations/{conversation.pk}/$"))
+            # So does the focus leaving it: Tab past its last control.
+            toggle.click()
+            expect(conversations).to_be_visible()
+            last = conversations.locator("button, a, summary").last
+            last.focus()
+            page.keyboard.press("Tab")
+            expect(conversations).to_be_hidden()
 
 
 MARKDOWN = (
@@ -348,7 +362,7 @@ FOCUS_ON_LATEST_ANSWER = """(() => {
 })()"""
 
 
-@pytest.mark.parametrize("size", ["phone-390", "desktop-1280"])
+@pytest.mark.parametrize("size", list(VIEWPORTS))
 def test_keyboard_and_screen_reader_use_of_the_chat(size):
     _require_browser()
     user, _bot, conversation = long_content()
@@ -375,6 +389,8 @@ def test_keyboard_and_screen_reader_use_of_the_chat(size):
         expect(page.locator(".message.assistant").last).not_to_have_class(re.compile("streaming"))
         expect(question).to_be_focused()
         expect(messages).to_have_attribute("aria-busy", "false")
+        # Sending did not zoom the page.
+        assert page.evaluate("window.visualViewport.scale") == 1
         changes = page.evaluate("window.__liveChanges")
         assert changes and set(changes) == {"true"}, changes
 
