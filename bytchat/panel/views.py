@@ -50,8 +50,9 @@ def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     panel = reverse("panel:dashboard")
     if not request.path.startswith(panel) or request.path.startswith(panel + "api/"):
         return defaults.page_not_found(request, exception)
-    if request.user.is_authenticated:
-        _use_language(request, request.user.language)
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        _use_language(request, user.language)
     return _not_found(request)
 
 
