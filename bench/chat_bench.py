@@ -1,15 +1,25 @@
-"""Streaming chat benchmark: what Bytchat adds on top of the model's own stream.
+"""Streaming chat benchmark: what Bytchat adds on top of the model's own stream, side by
+side with two baselines measured in the same run.
 
-    DEBUG=true .venv/bin/python bench/chat_bench.py          # 1, 50, 200 and 500 streams
+    DEBUG=true .venv/bin/python bench/chat_bench.py          # 1, 20, 200 and 500 streams
     DEBUG=true .venv/bin/python bench/chat_bench.py --concurrency 1 20 --modes steady
 
 A mock OpenAI-compatible server (bench/mock_llm.py) streams tokens with a fixed time to
-first token and delay between tokens. Bytchat runs as in production: uvicorn with
-`--workers` processes (WEB_CONCURRENCY, 2 in docker-compose), PostgreSQL with its pool,
-Redis. Its bot's only model is that mock; each stream comes from its own user, whose plan
-has every limit set (high enough not to trip), so every check runs.
+first token and delay between tokens. Each system then serves the same streams, one
+after the other, each as uvicorn with `--workers` processes (WEB_CONCURRENCY, 2 in
+docker-compose):
+- direct: the mock itself; every other figure is "added" to its own;
+- relay: the minimal relay (bench/baselines/relay.py), a bare ASGI app with one reused
+  `httpx.AsyncClient`: the least CPU a proxy of this stream can spend;
+- django: Django with the project's settings and middleware and one view that streams
+  through the project's SDK path (`chat.llm`, the SSE helpers), with no database and no
+  authentication (bench/baselines/django_settings.py);
+- bytchat: Bytchat as in production, PostgreSQL with its pool, Redis. Its bot's only model
+  is the mock; each stream comes from its own user, whose plan has every limit set (high
+  enough not to trip), so every check runs.
+The baselines are mounted only by their own settings, outside the production URLs.
 
-Each concurrency N is measured twice, straight from the mock and then through Bytchat:
+Load shapes (`MODES`; add one there):
 - steady: N streams open at all times, as `wrk -c N` holds N connections. N clients
   each chat in a loop, a new question as soon as the last answer ends, continuing their
   conversation; their first questions are spread over one answer's length. Streams that
@@ -18,10 +28,12 @@ Each concurrency N is measured twice, straight from the mock and then through By
 - burst: N streams started in the same instant, each a new conversation.
 At N = 1 the two are the same: one stream after another.
 
-Reported: the added time to first token and added delay between chunks (Bytchat minus
-direct, at p50 and p99), the success rate, and the most PostgreSQL connections seen.
-The client is a few lines of asyncio that read the chunked body and look for event
-markers without parsing JSON, so that the harness takes little of the CPU it measures.
+Reported per system: the added time to first token and added delay between chunks (at
+p50 and p99), the success rate, CPU per answer (the server's processes from /proc, plus
+the PostgreSQL backends of the benchmark database) and the most PostgreSQL connections
+seen. Then the targets of issue 16 as ratios of this run (`targets`). The client is a few
+lines of asyncio that read the chunked body and look for event markers without parsing
+JSON, so that the harness takes little of the CPU it measures.
 Writes bench/results/chat.json.
 """
 

@@ -12,6 +12,7 @@ every serializer that uses it, so a field added later cannot come out differentl
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -57,6 +58,19 @@ def _formatter(field: fields.Field) -> Callable[[fields.Field, Any], Any] | None
 
 class LeanRepresentation:
     """Mix into a `ModelSerializer` (before it) whose output is read on list pages."""
+
+    def get_fields(self) -> dict[str, fields.Field]:
+        """The fields `ModelSerializer` builds from the model, built once per class: that
+        build reads the model's fields and works out each one's arguments, on every
+        request otherwise. Each serializer still gets fields of its own (deep copies, as
+        DRF gives declared fields), bound to it alone. For serializers whose fields do not
+        depend on the instance or the context, which is all those that use this."""
+        cls = type(self)
+        prototypes = cls.__dict__.get("_lean_field_prototypes")
+        if prototypes is None:
+            prototypes = super().get_fields()
+            cls._lean_field_prototypes = prototypes
+        return copy.deepcopy(prototypes)
 
     def _representation_plan(self) -> list[tuple]:
         plan = self.__dict__.get("_lean_plan")

@@ -167,3 +167,18 @@ def test_a_list_endpoint_takes_as_many_queries_for_many_rows_as_for_few(path, us
         assert len(items) == 2 if "models" in url else len(items) >= rows
         counts.append(_queries(client, url))
     assert counts[0] == counts[1]
+
+
+def test_each_serializer_gets_fields_of_its_own_built_once_per_class(user, admin_user):
+    first = bot_serializers.BotSerializer(context={"language": "en", "user": user, "staff": False})
+    second = bot_serializers.BotSerializer(context={"language": "es", "user": admin_user, "staff": True})
+    assert list(first.fields) == list(second.fields) == bot_serializers.BotSerializer.Meta.fields
+    for name in first.fields:
+        assert first.fields[name] is not second.fields[name]
+        assert first.fields[name].parent is first and second.fields[name].parent is second
+    assert first.fields["model_configs"].child is not second.fields["model_configs"].child
+    bot = make_bot(owner=None, is_public=True, name_en="Agent", name_es="Agente")
+    assert first.to_representation(bot)["name"] == "Agent"
+    assert second.to_representation(bot)["name"] == "Agente"
+    assert "model_configs" not in first.to_representation(bot)  # only admins edit platform agents
+    assert [config["provider"] for config in second.to_representation(bot)["model_configs"]] == ["local"]
