@@ -1,15 +1,25 @@
-"""Streaming chat benchmark: what Bytchat adds on top of the model's own stream.
+"""Streaming chat benchmark: what Bytchat adds on top of the model's own stream, side by
+side with two baselines measured in the same run.
 
-    DEBUG=true .venv/bin/python bench/chat_bench.py          # 1, 50, 200 and 500 streams
+    DEBUG=true .venv/bin/python bench/chat_bench.py          # 1, 20, 200 and 500 streams
     DEBUG=true .venv/bin/python bench/chat_bench.py --concurrency 1 20 --modes steady
 
 A mock OpenAI-compatible server (bench/mock_llm.py) streams tokens with a fixed time to
-first token and delay between tokens. Bytchat runs as in production: uvicorn with
-`--workers` processes (WEB_CONCURRENCY, 2 in docker-compose), PostgreSQL with its pool,
-Redis. Its bot's only model is that mock; each stream comes from its own user, whose plan
-has every limit set (high enough not to trip), so every check runs.
+first token and delay between tokens. Each system then serves the same streams, one
+after the other, each as uvicorn with `--workers` processes (WEB_CONCURRENCY, 2 in
+docker-compose):
+- direct: the mock itself; every other figure is "added" to its own;
+- relay: the minimal relay (bench/baselines/relay.py), a bare ASGI app with one reused
+  `httpx.AsyncClient`: the least CPU a proxy of this stream can spend;
+- django: Django with the project's settings and middleware and one view that streams
+  through the project's SDK path (`chat.llm`, the SSE helpers), with no database and no
+  authentication (bench/baselines/django_settings.py);
+- bytchat: Bytchat as in production, PostgreSQL with its pool, Redis. Its bot's only model
+  is the mock; each stream comes from its own user, whose plan has every limit set (high
+  enough not to trip), so every check runs.
+The baselines are mounted only by their own settings, outside the production URLs.
 
-Each concurrency N is measured twice, straight from the mock and then through Bytchat:
+Load shapes (`MODES`; add one there):
 - steady: N streams open at all times, as `wrk -c N` holds N connections. N clients
   each chat in a loop, a new question as soon as the last answer ends, continuing their
   conversation; their first questions are spread over one answer's length. Streams that
@@ -18,10 +28,12 @@ Each concurrency N is measured twice, straight from the mock and then through By
 - burst: N streams started in the same instant, each a new conversation.
 At N = 1 the two are the same: one stream after another.
 
-Reported: the added time to first token and added delay between chunks (Bytchat minus
-direct, at p50 and p99), the success rate, and the most PostgreSQL connections seen.
-The client is a few lines of asyncio that read the chunked body and look for event
-markers without parsing JSON, so that the harness takes little of the CPU it measures.
+Reported per system: the added time to first token and added delay between chunks (at
+p50 and p99), the success rate, CPU per answer (the server's processes from /proc, plus
+the PostgreSQL backends of the benchmark database) and the most PostgreSQL connections
+seen. Then the targets of issue 16 as ratios of this run (`targets`). The client is a few
+lines of asyncio that read the chunked body and look for event markers without parsing
+JSON, so that the harness takes little of the CPU it measures.
 Writes bench/results/chat.json.
 """
 
@@ -224,65 +236,178 @@ async def one_stream(target: Target, body: dict, headers: dict[str, str]) -> dic
         writer.close()
 
 
-async def count_connections(stop: asyncio.Event, admin_url: str, name: str, peak: list[int]) -> None:
-    import psycopg
-
-    async with await psycopg.AsyncConnection.connect(admin_url, autocommit=True) as connection:
-        while not stop.is_set():
-            cursor = await connection.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (name,)
-            )
-            peak[0] = max(peak[0], (await cursor.fetchone())[0])
-            await asyncio.sleep(0.05)
+# --- CPU: web processes from /proc, PostgreSQL backends of the benchmark database --------
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU of one process, 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and its descendants (uvicorn's worker processes)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    tree, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        tree.append(current)
+        pending.extend(children.get(current, []))
+    return tree
+
+
+class DatabaseWatch:
+    """While a level runs against one system: the most connections to the benchmark
+    database seen at once, and the CPU its backends spent (each backend's CPU from
+    /proc, sampled every 50 ms; a backend that closes between samples loses < 50 ms)."""
+
+    def __init__(self, admin_url: str, name: str) -> None:
+        self.admin_url, self.name = admin_url, name
+        self.peak = 0
+        self.first: dict[int, float] = {}
+        self.last: dict[int, float] = {}
+        self.stop = asyncio.Event()
+
+    async def _sample(self, connection) -> None:
+        cursor = await connection.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND backend_type = 'client backend'",
+            (self.name,),
+        )
+        pids = [row[0] for row in await cursor.fetchall()]
+        self.peak = max(self.peak, len(pids))
+        for pid in pids:
+            cpu = process_cpu_seconds(pid)
+            self.first.setdefault(pid, cpu)
+            self.last[pid] = max(cpu, self.last.get(pid, 0.0))
+
+    async def run(self) -> None:
+        import psycopg
+
+        async with await psycopg.AsyncConnection.connect(self.admin_url, autocommit=True) as connection:
+            while not self.stop.is_set():
+                await self._sample(connection)
+                await asyncio.sleep(0.05)
+            await self._sample(connection)
+
+    @property
+    def cpu_seconds(self) -> float:
+        return sum(self.last[pid] - self.first[pid] for pid in self.last)
+
+
+# --- Systems under test: the mock itself, the two baselines, Bytchat ----------------------
 DIRECT_BODY = {"model": "mock-model", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
 
 
-class Level:
-    """One concurrency level against one target (the mock, or Bytchat)."""
+@dataclass
+class System:
+    """One server that streams answers, and how to ask it. `process` is None for the mock,
+    which every other system calls (its figures are what the others add to)."""
 
-    def __init__(self, target: Target, tokens: list[str], bot_id: str, *, through: bool) -> None:
-        self.target = target
-        self.tokens = tokens
-        self.bot_id = bot_id
-        self.through = through
+    name: str
+    target: Target
+    request: Callable[[int, int, str | None], tuple[dict, dict[str, str]]]
+    process: subprocess.Popen | None = None
+    health: str = "/healthz"
 
     def stream(self, client: int, number: int, conversation: str | None) -> Awaitable[dict]:
-        if not self.through:
-            return one_stream(self.target, DIRECT_BODY, {})
-        body = {"bot": self.bot_id, "message": f"Question {number} from {client}: what is new?"}
+        body, headers = self.request(client, number, conversation)
+        return one_stream(self.target, body, headers)
+
+    def cpu_seconds(self) -> float:
+        if self.process is None:
+            return 0.0
+        return sum(process_cpu_seconds(pid) for pid in process_tree(self.process.pid))
+
+
+def bytchat_request(tokens: list[str], bot_id: str):
+    def request(client: int, number: int, conversation: str | None) -> tuple[dict, dict[str, str]]:
+        body = {"bot": bot_id, "message": f"Question {number} from {client}: what is new?"}
         if conversation:
             body["conversation"] = conversation
-        return one_stream(self.target, body, {"Authorization": f"Bearer {self.tokens[client]}"})
+        return body, {"Authorization": f"Bearer {tokens[client]}"}
 
-    async def burst(self, concurrency: int) -> list[dict]:
-        return await asyncio.gather(*(self.stream(client, 0, None) for client in range(concurrency)))
+    return request
 
-    async def steady(
-        self, concurrency: int, *, warmup: float, duration: float, answer_s: float
-    ) -> list[dict]:
-        loop = asyncio.get_running_loop()
-        counted_from = loop.time() + warmup
-        stop_at = counted_from + duration
-        results: list[dict] = []
 
-        async def client(number: int) -> None:
-            await asyncio.sleep(answer_s * number / concurrency)
-            conversation = None
-            turn = 0
-            while loop.time() < stop_at:
-                started = loop.time()
-                result = await self.stream(number, turn, conversation)
-                conversation = result.get("conversation") or conversation
-                turn += 1
-                if started >= counted_from:
-                    results.append(result)
-                if not result.get("ok"):
-                    await asyncio.sleep(0.1)
+def baseline_request(client: int, number: int, conversation: str | None) -> tuple[dict, dict[str, str]]:
+    return {"message": "hi"}, {}
 
-        await asyncio.gather(*(client(number) for number in range(concurrency)))
-        return results
+
+def uvicorn(app: str, port: int, workers: int, env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            app,
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--lifespan",
+            "off",
+            "--log-level",
+            "warning",
+            "--no-access-log",
+            "--backlog",
+            "2048",
+        ],
+        cwd=ROOT,
+        env={**os.environ, **env},
+    )
+
+
+# --- Load shapes ---------------------------------------------------------------------------
+async def burst(system: System, concurrency: int, **_: float) -> tuple[list[dict], int]:
+    """N streams started in the same instant, each a new conversation."""
+    results = await asyncio.gather(*(system.stream(client, 0, None) for client in range(concurrency)))
+    return results, sum(1 for row in results if row.get("ok"))
+
+
+async def steady(
+    system: System, concurrency: int, *, warmup: float, duration: float, answer_s: float
+) -> tuple[list[dict], int]:
+    """N streams open at all times; returns the counted streams and how many answers
+    completed in all (the CPU is shared by all of them)."""
+    loop = asyncio.get_running_loop()
+    counted_from = loop.time() + warmup
+    stop_at = counted_from + duration
+    results: list[dict] = []
+    completed = 0
+
+    async def client(number: int) -> None:
+        nonlocal completed
+        await asyncio.sleep(answer_s * number / concurrency)
+        conversation = None
+        turn = 0
+        while loop.time() < stop_at:
+            started = loop.time()
+            result = await system.stream(number, turn, conversation)
+            conversation = result.get("conversation") or conversation
+            turn += 1
+            completed += bool(result.get("ok"))
+            if started >= counted_from:
+                results.append(result)
+            if not result.get("ok"):
+                await asyncio.sleep(0.1)
+
+    await asyncio.gather(*(client(number) for number in range(concurrency)))
+    return results, completed
+
+
+# A load shape: (system, concurrency, **steady settings) -> (counted streams, answers completed).
+MODES: dict[str, Callable[..., Awaitable[tuple[list[dict], int]]]] = {"steady": steady, "burst": burst}
 
 
 def summary(rows: list[dict]) -> dict:
@@ -292,6 +417,7 @@ def summary(rows: list[dict]) -> dict:
     return {
         "streams": len(rows),
         "succeeded": len(good),
+        "success_rate": len(good) / max(1, len(rows)),
         "ttft_p50_ms": percentile(ttfts, 0.5),
         "ttft_p99_ms": percentile(ttfts, 0.99),
         "gap_p50_ms": percentile(gaps, 0.5),
@@ -300,61 +426,128 @@ def summary(rows: list[dict]) -> dict:
     }
 
 
-async def run_level(
-    concurrency: int, mode: str, *, direct: Level, bytchat: Level, admin_url: str, db: str, **steady
-) -> dict:
-    async def measure(level: Level) -> list[dict]:
-        if mode == "burst":
-            return await level.burst(concurrency)
-        return await level.steady(concurrency, **steady)
-
-    straight = summary(await measure(direct))
-    peak = [0]
-    stop = asyncio.Event()
-    watcher = asyncio.create_task(count_connections(stop, admin_url, db, peak))
-    through = summary(await measure(bytchat))
-    stop.set()
+async def measure(system: System, concurrency: int, mode: str, *, admin_url: str, db: str, **shape) -> dict:
+    watch = DatabaseWatch(admin_url, db)
+    watcher = asyncio.create_task(watch.run())
+    cpu_before = system.cpu_seconds()
+    rows, completed = await MODES[mode](system, concurrency, **shape)
+    web_cpu = system.cpu_seconds() - cpu_before
+    watch.stop.set()
     await watcher
-    return {
-        "concurrency": concurrency,
-        "mode": mode,
-        "direct": straight,
-        "bytchat": through,
-        "added_ttft_p50_ms": through["ttft_p50_ms"] - straight["ttft_p50_ms"],
-        "added_ttft_p99_ms": through["ttft_p99_ms"] - straight["ttft_p99_ms"],
-        "added_gap_p50_ms": through["gap_p50_ms"] - straight["gap_p50_ms"],
-        "added_gap_p99_ms": through["gap_p99_ms"] - straight["gap_p99_ms"],
-        "success_rate": through["succeeded"] / max(1, through["streams"]),
-        "postgres_connections_peak": peak[0],
-    }
+    figures = summary(rows)
+    figures.update(
+        answers=completed,
+        cpu_web_ms_per_answer=web_cpu * 1000 / max(1, completed),
+        cpu_postgres_ms_per_answer=watch.cpu_seconds * 1000 / max(1, completed),
+        postgres_connections_peak=watch.peak,
+    )
+    figures["cpu_ms_per_answer"] = figures["cpu_web_ms_per_answer"] + figures["cpu_postgres_ms_per_answer"]
+    return figures
+
+
+async def run_level(concurrency: int, mode: str, *, systems: list[System], **common) -> dict:
+    """One concurrency level against every system, one after the other; the first system
+    is the mock, whose times the others' are "added" to."""
+    level: dict = {"concurrency": concurrency, "mode": mode, "systems": {}}
+    direct = None
+    for system in systems:
+        figures = await measure(system, concurrency, mode, **common)
+        if direct is None:
+            direct = figures
+        else:
+            for name in ("ttft_p50_ms", "ttft_p99_ms", "gap_p50_ms", "gap_p99_ms"):
+                figures[f"added_{name}"] = figures[name] - direct[name]
+        level["systems"][system.name] = figures
+    return level
+
+
+# --- The issue's targets, as ratios of figures measured in the same run ------------------
+def targets(levels: list[dict], *, system: str = "bytchat") -> list[dict]:
+    """Each target of the lean-hot-path issue that the run measured: the figure, the
+    baseline it is compared with, the limit and whether it is met."""
+
+    def find(concurrency: int) -> dict | None:
+        for level in levels:
+            if level["concurrency"] == concurrency and level["mode"] == "steady":
+                return level["systems"]
+        return None
+
+    checks = []
+    one, twenty = find(1), find(20)
+    if one and "django" in one and system in one:
+        value, base = one[system]["added_ttft_p50_ms"], one["django"]["added_ttft_p50_ms"]
+        checks.append(
+            {
+                "target": "added TTFT p50, 1 stream ≤ Django baseline + 2 ms",
+                "value": value,
+                "baseline": base,
+                "limit": base + 2,
+                "excess_ms": value - base,
+                "met": value <= base + 2,
+            }
+        )
+    if twenty and "django" in twenty and system in twenty:
+        value, base = twenty[system]["added_ttft_p99_ms"], twenty["django"]["added_ttft_p99_ms"]
+        checks.append(
+            {
+                "target": "added TTFT p99, 20 streams ≤ 2x Django baseline",
+                "value": value,
+                "baseline": base,
+                "limit": 2 * base,
+                "ratio": value / base if base > 0 else float("inf"),
+                "met": value <= 2 * base,
+            }
+        )
+    if twenty and "relay" in twenty and system in twenty:
+        value, base = twenty[system]["cpu_ms_per_answer"], twenty["relay"]["cpu_ms_per_answer"]
+        checks.append(
+            {
+                "target": "CPU per answer, 20 streams, web + PostgreSQL ≤ 2x minimal relay",
+                "value": value,
+                "baseline": base,
+                "limit": 2 * base,
+                "ratio": value / base if base > 0 else float("inf"),
+                "met": value <= 2 * base,
+            }
+        )
+    return checks
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 50, 200, 500])
-    parser.add_argument("--modes", nargs="+", choices=["steady", "burst"], default=["steady", "burst"])
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 20, 200, 500])
+    parser.add_argument("--modes", nargs="+", choices=sorted(MODES), default=["steady", "burst"])
+    parser.add_argument(
+        "--systems",
+        nargs="+",
+        choices=["relay", "django", "bytchat"],
+        default=["relay", "django", "bytchat"],
+        help="what to measure besides the mock itself",
+    )
     parser.add_argument("--duration", type=float, default=20, help="seconds of steady streaming counted")
     parser.add_argument(
         "--min-streams", type=int, default=60, help="count steady streams for longer if fewer than this"
     )
     parser.add_argument("--warmup", type=float, default=5, help="seconds of steady streaming not counted")
-    parser.add_argument("--workers", type=int, default=2, help="uvicorn processes (WEB_CONCURRENCY)")
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn processes of each server")
     parser.add_argument("--ttft-ms", type=float, default=100)
     parser.add_argument("--token-delay-ms", type=float, default=20)
     parser.add_argument("--tokens", type=int, default=30)
     parser.add_argument("--pool-size", type=int, default=10, help="DB_POOL_MAX_SIZE of each web process")
     parser.add_argument("--postgres", default="postgres://postgres@127.0.0.1:5432")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/5")
+    parser.add_argument("--database", default="bytchat_bench_chat", help="created (and replaced) for the run")
+    parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args()
 
-    db = "bytchat_bench_chat"
+    db = args.database
     admin_url = f"{args.postgres}/postgres"
     database_url = f"{args.postgres}/{db}"
     setup_database(database_url, admin_url, db)
-    mock_port, web_port = free_port(), free_port()
-    mock, bytchat = f"http://127.0.0.1:{mock_port}", f"http://127.0.0.1:{web_port}"
+    mock_port = free_port()
+    mock = f"http://127.0.0.1:{mock_port}"
     env = {
         "DATABASE_URL": database_url,
         "REDIS_URL": args.redis,
@@ -370,55 +563,49 @@ def main() -> None:
         "DJANGO_SETTINGS_MODULE": "bytchat.settings",
     }
     tokens, bot_id = prepare_django(env, max(*args.concurrency, 20))
-    python = sys.executable
-    processes = [
-        subprocess.Popen(
-            [
-                python,
-                "bench/mock_llm.py",
-                "--port",
-                str(mock_port),
-                "--ttft-ms",
-                str(args.ttft_ms),
-                "--token-delay-ms",
-                str(args.token_delay_ms),
-                "--tokens",
-                str(args.tokens),
-            ],
-            cwd=ROOT,
-        ),
-        subprocess.Popen(
-            [
-                python,
-                "-m",
-                "uvicorn",
+    mock_process = subprocess.Popen(
+        [
+            sys.executable,
+            "bench/mock_llm.py",
+            "--port",
+            str(mock_port),
+            "--ttft-ms",
+            str(args.ttft_ms),
+            "--token-delay-ms",
+            str(args.token_delay_ms),
+            "--tokens",
+            str(args.tokens),
+        ],
+        cwd=ROOT,
+    )
+    systems = [System("direct", mock_target(mock), lambda *_: (DIRECT_BODY, {}), health="/")]
+    for name in args.systems:
+        port = free_port()
+        if name == "relay":
+            process = uvicorn(
+                "bench.baselines.relay:app", port, args.workers, {"BENCH_UPSTREAM": f"{mock}/v1"}
+            )
+        elif name == "django":
+            process = uvicorn(
                 "bytchat.asgi:application",
-                "--port",
-                str(web_port),
-                "--workers",
-                str(args.workers),
-                "--lifespan",
-                "off",
-                "--log-level",
-                "warning",
-                "--no-access-log",
-                "--backlog",
-                "2048",
-            ],
-            cwd=ROOT,
-            env={**os.environ, **env},
-        ),
-    ]
-    direct = Level(mock_target(mock), tokens, bot_id, through=False)
-    through = Level(bytchat_target(bytchat), tokens, bot_id, through=True)
+                port,
+                args.workers,
+                {**env, "DJANGO_SETTINGS_MODULE": "bench.baselines.django_settings"},
+            )
+        else:
+            process = uvicorn("bytchat.asgi:application", port, args.workers, env)
+        request = bytchat_request(tokens, bot_id) if name == "bytchat" else baseline_request
+        systems.append(System(name, bytchat_target(f"http://127.0.0.1:{port}"), request, process))
     answer_s = (args.ttft_ms + args.tokens * args.token_delay_ms) / 1000
-    common = {"direct": direct, "bytchat": through, "admin_url": admin_url, "db": db}
+    common = {"systems": systems, "admin_url": admin_url, "db": db}
+    levels = []
     try:
-        asyncio.run(wait_until_up(f"{mock}/"))
-        asyncio.run(wait_until_up(f"{bytchat}/healthz"))
+        for system in systems:
+            port = system.target.port
+            asyncio.run(wait_until_up(f"http://127.0.0.1:{port}{system.health}"))
         # Warm up every web process: imports, SDK clients, connection pools.
         asyncio.run(run_level(20, "burst", **common))
-        levels = []
+        print(HEADER)
         for concurrency in args.concurrency:
             # One stream at a time is the same in both modes.
             modes = args.modes if concurrency > 1 else args.modes[:1]
@@ -438,47 +625,60 @@ def main() -> None:
                 )
                 print_level(levels[-1])
     finally:
-        for process in processes:
+        for process in [mock_process] + [system.process for system in systems if system.process]:
             process.terminate()
-        for process in processes:
+        for process in [mock_process] + [system.process for system in systems if system.process]:
             process.wait(timeout=30)
 
     print(
         f"\nmock: TTFT {args.ttft_ms:g} ms, {args.tokens} tokens every {args.token_delay_ms:g} ms; "
-        f"{args.workers} web processes, pool of {args.pool_size} each"
+        f"{args.workers} web processes per server, pool of {args.pool_size} each"
     )
     print(HEADER)
     for level in levels:
         print_level(level)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
+    checks = targets(levels)
+    if checks:
+        print("\ntargets (ratios of this run):")
+        for check in checks:
+            print(
+                f"  {'met    ' if check['met'] else 'NOT MET'}  {check['target']}: "
+                f"{check['value']:.2f} against {check['baseline']:.2f} (limit {check['limit']:.2f})"
+            )
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(
         json.dumps(
             {
                 "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "settings": vars(args),
                 "levels": levels,
+                "targets": checks,
             },
             indent=2,
             default=str,
         )
     )
-    print(f"\nwrote {RESULTS.relative_to(ROOT)}")
+    print(f"\nwrote {args.output}")
 
 
 HEADER = (
-    f"{'streams':>8} {'mode':>7} {'counted':>8} {'ok %':>6} {'+TTFT p50':>10} {'+TTFT p99':>10} "
-    f"{'+gap p50':>9} {'+gap p99':>9} {'PG conns':>8}"
+    f"{'streams':>7} {'mode':>6} {'system':>8} {'counted':>7} {'ok %':>6} {'+TTFT p50':>9} "
+    f"{'+TTFT p99':>9} {'+gap p50':>8} {'+gap p99':>8} {'CPU ms/answer':>13} {'of it PG':>8} {'PG conns':>8}"
 )
 
 
 def print_level(level: dict) -> None:
-    print(
-        f"{level['concurrency']:>8} {level['mode']:>7} {level['bytchat']['streams']:>8} "
-        f"{level['success_rate'] * 100:>6.1f} {level['added_ttft_p50_ms']:>10.2f} "
-        f"{level['added_ttft_p99_ms']:>10.2f} {level['added_gap_p50_ms']:>9.2f} "
-        f"{level['added_gap_p99_ms']:>9.2f} {level['postgres_connections_peak']:>8}",
-        flush=True,
-    )
+    for name, figures in level["systems"].items():
+        if name == "direct":
+            continue
+        print(
+            f"{level['concurrency']:>7} {level['mode']:>6} {name:>8} {figures['streams']:>7} "
+            f"{figures['success_rate'] * 100:>6.1f} {figures['added_ttft_p50_ms']:>9.2f} "
+            f"{figures['added_ttft_p99_ms']:>9.2f} {figures['added_gap_p50_ms']:>8.2f} "
+            f"{figures['added_gap_p99_ms']:>8.2f} {figures['cpu_ms_per_answer']:>13.2f} "
+            f"{figures['cpu_postgres_ms_per_answer']:>8.2f} {figures['postgres_connections_peak']:>8}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from accounts.models import User
 from bots.errors import NotBotEditor
-from bots.models import Bot, Category, Document, DocumentStatus, ModelConfig, ModelEndpoint
+from bots.models import Bot, Category, Chunk, Document, DocumentStatus, ModelConfig, ModelEndpoint
 from bytchat.errors import NotFound
 
 
@@ -139,19 +139,27 @@ def bot_get_for_knowledge(*, user: User, bot_id: Any, write: bool = False) -> Bo
 def bot_get_for_chat(*, user: User, bot_id: Any) -> tuple[Bot, list[ModelConfig]]:
     """A bot the user may chat with, and its active model configs: one query, each config
     with its bot, where `bot_get_visible` takes two (and a chat turn takes them before its
-    first token), with their endpoints. A bot without an active config falls back to `bot_get_visible`."""
+    first token), with their endpoints. A bot without an active config falls back to `bot_get_visible`.
+
+    The bot comes with `has_knowledge`: whether it has any chunk to search, read in the same
+    query, so that a turn with a bot that has none skips the search."""
     try:
         configs = list(
             ModelConfig.objects.select_related("bot", "endpoint")
             .filter(visible_bots_filter(user, prefix="bot__"), bot_id=bot_id, is_active=True)
             # A config whose platform endpoint is switched off is skipped.
             .exclude(endpoint__is_active=False)
+            .annotate(bot_has_knowledge=Exists(Chunk.objects.filter(bot_id=OuterRef("bot_id"))))
         )
     except (ValidationError, ValueError):  # not a UUID
         configs = []
     if configs:
-        return configs[0].bot, configs
-    return bot_get_visible(user=user, bot_id=bot_id), []
+        bot = configs[0].bot
+        bot.has_knowledge = configs[0].bot_has_knowledge
+        return bot, configs
+    bot = bot_get_visible(user=user, bot_id=bot_id)
+    bot.has_knowledge = Chunk.objects.filter(bot=bot).exists()
+    return bot, []
 
 
 def model_endpoint_list() -> QuerySet[ModelEndpoint]:

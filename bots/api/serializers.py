@@ -17,12 +17,13 @@ from bots.models import (
     TaskType,
     validate_base_url,
 )
+from bytchat.api.representation import LeanRepresentation
 
 LANGUAGE_HELP = "Texts in this language: ?lang=, else Accept-Language, else the user's language."
 
 
 # --- Categories --------------------------------------------------------------------------
-class CategorySerializer(serializers.ModelSerializer):
+class CategorySerializer(LeanRepresentation, serializers.ModelSerializer):
     """Localized for everyone; staff also get both languages and the active flag."""
 
     STAFF_FIELDS = ("name_es", "name_en", "description_es", "description_en", "is_active")
@@ -86,7 +87,7 @@ class ModelEndpointSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ModelConfigSerializer(serializers.ModelSerializer):
+class ModelConfigSerializer(LeanRepresentation, serializers.ModelSerializer):
     api_key_hint = serializers.CharField(
         read_only=True, help_text="The end of the config's own API key (`sk-…abcd`); empty without one."
     )
@@ -158,7 +159,7 @@ class BotCategorySerializer(serializers.Serializer):
     name = serializers.CharField()
 
 
-class BotSerializer(serializers.ModelSerializer):
+class BotSerializer(LeanRepresentation, serializers.ModelSerializer):
     """Localized `name` and `description`, with both languages as stored. The system
     prompt and the model toolbox are shown to those who can change the bot."""
 
@@ -260,7 +261,7 @@ class BotListFilterSerializer(serializers.Serializer):
 
 
 # --- Knowledge ---------------------------------------------------------------------------
-class DocumentSerializer(serializers.ModelSerializer):
+class DocumentSerializer(LeanRepresentation, serializers.ModelSerializer):
     name = serializers.CharField(source="original_name", read_only=True)
 
     class Meta:

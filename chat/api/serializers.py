@@ -2,10 +2,11 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from bots.models import TaskType
+from bytchat.api.representation import LeanRepresentation
 from chat.models import Citation, Conversation, Feedback, Message, Rating
 
 
-class ConversationSerializer(serializers.ModelSerializer):
+class ConversationSerializer(LeanRepresentation, serializers.ModelSerializer):
     bot = serializers.UUIDField(source="bot_id", read_only=True)
 
     class Meta:
@@ -43,7 +44,7 @@ class ConversationListFilterSerializer(serializers.Serializer):
     archived = serializers.BooleanField(required=False, allow_null=True, default=None)
 
 
-class CitationSerializer(serializers.ModelSerializer):
+class CitationSerializer(LeanRepresentation, serializers.ModelSerializer):
     document_id = serializers.UUIDField(read_only=True, allow_null=True)
     page_number = serializers.IntegerField(read_only=True, allow_null=True)
     page_numbers = serializers.ListField(child=serializers.IntegerField(), read_only=True)
@@ -62,7 +63,7 @@ class InlineCitationSerializer(serializers.Serializer):
     page_number = serializers.IntegerField(allow_null=True)
 
 
-class MessageSerializer(serializers.ModelSerializer):
+class MessageSerializer(LeanRepresentation, serializers.ModelSerializer):
     tokens_used = serializers.IntegerField(read_only=True)
     citations = CitationSerializer(many=True, read_only=True)
     inline_citations = InlineCitationSerializer(many=True, read_only=True, allow_null=True)

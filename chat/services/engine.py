@@ -67,6 +67,8 @@ class Turn:
     history: list[ChatMessage]
     bot: Any = field(repr=False)
     token_hold: limits.TokenHold | None = None
+    # False when the bot has nothing to search (no chunk): the turn skips the search.
+    search_knowledge: bool = True
     started: float = field(default_factory=time.perf_counter)
     # Set once the answer is stored: what the non-streaming read-back falls back to when
     # the conversation was deleted while the answer ran.
@@ -181,12 +183,15 @@ def chat_prepare(
         history=history,
         bot=bot,
         token_hold=token_hold,
+        search_knowledge=getattr(bot, "has_knowledge", True),
     )
 
 
 def _search_sources(turn: Turn) -> list[Source]:
     from bots.knowledge.search import search
 
+    if not turn.search_knowledge:
+        return []
     hits = search(turn.bot, turn.question, settings.CHAT_KNOWLEDGE_CHUNKS)
     return [
         Source(

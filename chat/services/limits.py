@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connection
 from django.db.models import F, Sum
 from django.utils import timezone
 
@@ -75,8 +76,9 @@ class TokenHold:
 def _usage_row(*, user: User, month: date) -> int:
     """The month's usage row, created on first use with the runs already stored this month
     (the month's first turn, or the first since quotas were counted this way)."""
+    # A callable: the runs are summed only when the row is created, not on every turn.
     usage, _ = TokenUsage.objects.get_or_create(
-        user=user, month=month, defaults={"used": tokens_used_this_month(user=user)}
+        user=user, month=month, defaults={"used": lambda: tokens_used_this_month(user=user)}
     )
     return usage.pk
 
@@ -90,6 +92,38 @@ def _reservations_expire(*, usage_id: int) -> None:
             TokenUsage.objects.filter(pk=usage_id).update(reserved=F("reserved") - tokens)
 
 
+def _reserve_in_one_statement(
+    *, user: User, month: date, quota: int, tokens: int, reservation_id: uuid.UUID, expires_at: datetime
+) -> int | None:
+    """PostgreSQL: the admitting UPDATE and the reservation's INSERT in one round trip.
+    The UPDATE in the WITH clause re-checks its WHERE on a row a parallel turn has just
+    changed, as on its own. Returns the usage row's id; None when the month has no row yet
+    or the quota is reached: the caller takes the long way, which creates the row or gives
+    back expired holds."""
+    sql = """
+        WITH admitted AS (
+            UPDATE chat_tokenusage SET reserved = reserved + %(tokens)s
+            WHERE user_id = %(user)s AND month = %(month)s AND used < %(quota)s - reserved
+            RETURNING id
+        )
+        INSERT INTO chat_tokenreservation (id, usage_id, tokens, expires_at)
+        SELECT %(reservation)s, id, %(tokens)s, %(expires_at)s FROM admitted
+        RETURNING usage_id
+    """
+    params = {
+        "tokens": tokens,
+        "user": user.pk,
+        "month": month,
+        "quota": quota,
+        "reservation": reservation_id,
+        "expires_at": expires_at,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
 def token_quota_reserve(*, user: User, plan: Plan, tokens: int) -> TokenHold | None:
     """Admit a turn under the monthly token quota, holding `tokens` (an estimate of the
     prompt and the answer) until `token_usage_settle` replaces them with what it used.
@@ -101,19 +135,32 @@ def token_quota_reserve(*, user: User, plan: Plan, tokens: int) -> TokenHold | N
     quota = plan.monthly_token_quota
     if quota is None:
         return None
-    usage_id = _usage_row(user=user, month=month_start().date())
+    month = month_start().date()
+    expires_at = timezone.now() + timedelta(seconds=settings.TOKEN_RESERVATION_TTL_SECONDS)
+    reservation_id = uuid.uuid4()
+    if connection.vendor == "postgresql":
+        usage_id = _reserve_in_one_statement(
+            user=user,
+            month=month,
+            quota=quota,
+            tokens=tokens,
+            reservation_id=reservation_id,
+            expires_at=expires_at,
+        )
+        if usage_id is not None:
+            return TokenHold(usage_id=usage_id, reservation_id=reservation_id, tokens=tokens)
+    # The month's first turn, a quota reached (or held by answers that died), SQLite.
+    usage_id = _usage_row(user=user, month=month)
     admit = TokenUsage.objects.filter(pk=usage_id, used__lt=quota - F("reserved"))  # used + reserved < quota
     admitted = admit.update(reserved=F("reserved") + tokens)
     if not admitted:
         _reservations_expire(usage_id=usage_id)
         admitted = admit.update(reserved=F("reserved") + tokens)
     if admitted:
-        reservation = TokenReservation.objects.create(
-            usage_id=usage_id,
-            tokens=tokens,
-            expires_at=timezone.now() + timedelta(seconds=settings.TOKEN_RESERVATION_TTL_SECONDS),
+        TokenReservation.objects.create(
+            id=reservation_id, usage_id=usage_id, tokens=tokens, expires_at=expires_at
         )
-        return TokenHold(usage_id=usage_id, reservation_id=reservation.pk, tokens=tokens)
+        return TokenHold(usage_id=usage_id, reservation_id=reservation_id, tokens=tokens)
     retry_after = seconds_until_next_month()
     raise TokenQuotaExceeded(
         f"You have used this month's {quota:,} tokens. The quota renews on the first of next month.",
@@ -124,6 +171,21 @@ def token_quota_reserve(*, user: User, plan: Plan, tokens: int) -> TokenHold | N
 def token_usage_settle(*, user_id: Any, hold: TokenHold | None, tokens: int) -> None:
     """Count an answer's tokens and give back its hold, inside the transaction that stores
     its run. Settling twice gives back nothing twice: the reservation row is gone."""
+    if hold is not None and connection.vendor == "postgresql":
+        # One round trip: the DELETE says what it gave back, the UPDATE takes it.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """
+                WITH released AS (
+                    DELETE FROM chat_tokenreservation WHERE id = %(reservation)s RETURNING tokens
+                )
+                UPDATE chat_tokenusage
+                SET used = used + %(tokens)s, reserved = reserved - COALESCE((SELECT tokens FROM released), 0)
+                WHERE id = %(usage)s
+                """,
+                {"reservation": hold.reservation_id, "tokens": tokens, "usage": hold.usage_id},
+            )
+        return
     released = 0
     if hold is not None and TokenReservation.objects.filter(pk=hold.reservation_id).delete()[0]:
         released = hold.tokens

@@ -1,0 +1,114 @@
+"""What a chat turn costs the database before and after its answer (issue 16): a fixed
+number of statements that does not grow with the month's usage, and no search for a bot
+with nothing to search."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from accounts.models import Plan
+from bots.knowledge import search as search_module
+from bots.tests.factories import make_bot
+from chat.models import Run, TokenReservation, TokenUsage
+from chat.services import conversations, engine
+from chat.services.engine import _Outcome, _store_answer
+from chat.tests.helpers import add_knowledge
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def limited_user(user):
+    user.plan = Plan.objects.create(
+        name="Every limit",
+        max_conversations_per_bot=100,
+        max_active_conversations=100,
+        max_messages_per_conversation=100,
+        messages_per_minute=100,
+        monthly_token_quota=10**9,
+    )
+    user.save()
+    return user
+
+
+def _turn(user, bot, conversation_id=None, message="What is new?") -> tuple[engine.Turn, list[str]]:
+    with CaptureQueriesContext(connection) as queries:
+        turn = engine.chat_prepare(
+            user=user,
+            bot_id=bot.pk,
+            message=message,
+            conversation_id=conversation_id,
+            at_limit=conversations.AtLimit.REFUSE,
+        )
+    return turn, [query["sql"] for query in queries]
+
+
+def _store(turn) -> list[str]:
+    outcome = _Outcome(content="Nothing.", status="success", provider="local", model="m", input_tokens=7)
+    outcome.output_tokens, outcome.usage_source = 3, "provider"
+    with CaptureQueriesContext(connection) as queries:
+        _store_answer(turn, outcome)
+    return [query["sql"] for query in queries]
+
+
+def test_the_months_runs_are_summed_once_not_on_every_turn(limited_user):
+    bot = make_bot(owner=limited_user)
+    first, first_queries = _turn(limited_user, bot)
+    _store(first)
+    later, later_queries = _turn(limited_user, bot, first.conversation_id)
+    _store(later)
+    assert sum("SUM(" in sql for sql in first_queries) == 1  # the month's row is created
+    assert not any("SUM(" in sql for sql in later_queries)
+    usage = TokenUsage.objects.get(user=limited_user)
+    assert (usage.used, usage.reserved) == (20, 0)
+    assert not TokenReservation.objects.exists()
+    assert Run.objects.filter(user=limited_user).count() == 2
+
+
+def test_a_turn_takes_as_many_statements_with_a_long_history_of_runs(limited_user):
+    bot = make_bot(owner=limited_user)
+    turn, _ = _turn(limited_user, bot)
+    _store(turn)
+    counts = []
+    for _ in range(2):
+        Run.objects.bulk_create(
+            Run(user=limited_user, bot=bot, input_tokens=1, output_tokens=1) for _ in range(50)
+        )
+        turn, prepared = _turn(limited_user, bot, turn.conversation_id)
+        counts.append((len(prepared), len(_store(turn))))
+    assert counts[0] == counts[1]
+    assert TokenUsage.objects.get(user=limited_user).used == 30  # three turns; the runs added here are not
+
+
+@pytest.mark.postgres
+def test_on_postgresql_the_quota_is_held_and_settled_in_one_statement_each(limited_user):
+    bot = make_bot(owner=limited_user)
+    first, _ = _turn(limited_user, bot)
+    _store(first)
+    turn, prepared = _turn(limited_user, bot, first.conversation_id)
+    stored = _store(turn)
+    assert [sql for sql in prepared if "chat_token" in sql] == [
+        next(sql for sql in prepared if "chat_tokenreservation" in sql and "chat_tokenusage" in sql)
+    ]
+    assert [sql for sql in stored if "chat_token" in sql] == [
+        next(sql for sql in stored if "chat_tokenreservation" in sql and "chat_tokenusage" in sql)
+    ]
+    usage = TokenUsage.objects.get(user=limited_user)
+    assert (usage.used, usage.reserved) == (20, 0)
+
+
+def test_a_bot_with_no_knowledge_is_not_searched(limited_user, monkeypatch):
+    searched = []
+    real_search = search_module.search
+    monkeypatch.setattr(search_module, "search", lambda *args: searched.append(args) or real_search(*args))
+    empty = make_bot(owner=limited_user)
+    taught = make_bot(owner=limited_user)
+    add_knowledge(taught, "handbook.txt", "Holidays: every employee has 25 days of holidays a year.")
+    found = {}
+    for bot in (empty, taught):
+        turn, _ = _turn(limited_user, bot, message="How many days of holidays?")
+        found[bot.pk] = [source.source_name for source in engine._search_sources(turn)]
+    assert found == {empty.pk: [], taught.pk: ["handbook.txt"]}
+    assert [args[0].pk for args in searched] == [taught.pk]
