@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
@@ -371,7 +372,9 @@ class ConversationExportView(APIView):
         parameters=[OpenApiParameter("format", str, enum=["json", "md"], description="json (default) or md")],
         responses={
             (200, "application/json"): s.ConversationExportSerializer,
-            (200, "text/markdown"): OpenApiResponse(description="The conversation as a Markdown file."),
+            (200, "text/markdown"): OpenApiResponse(
+                response=OpenApiTypes.STR, description="The conversation as a Markdown file."
+            ),
         },
     )
     @raises(NotFound)
