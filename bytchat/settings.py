@@ -226,6 +226,9 @@ SPECTACULAR_SETTINGS = {
         "RoleEnum": "accounts.models.Role",
         "UserStatusEnum": "accounts.models.UserStatus",
         "LanguageEnum": "accounts.models.Language",
+        # Messages appear in several components (versions, the export): one name each.
+        "MessageRoleEnum": "chat.models.MessageRole",
+        "MessageStatusEnum": "chat.models.MessageStatus",
     },
 }
 

@@ -38,3 +38,11 @@ class ChatFailed(DomainError):
     status_code = 502
     code = "CHAT_FAILED"
     default_message = "No model could answer. Try again later."
+
+
+class MessageReplaced(Conflict):
+    """The message was replaced by a newer version (regenerated, edited, or left in an
+    earlier branch): only the conversation's shown messages can be regenerated or edited."""
+
+    code = "MESSAGE_REPLACED"
+    default_message = "This message has been replaced by a newer version. Reload the conversation."

@@ -53,6 +53,16 @@ class Message(models.Model):
     input_tokens = models.PositiveIntegerField(default=0)
     output_tokens = models.PositiveIntegerField(default=0)
     inline_citations = models.JSONField(null=True, blank=True)
+    # Versions of a turn (`chat.services.versions`): a regenerated answer or an edited
+    # question points at the first version of its message. Every message a newer version
+    # replaced, and the later turns an edit or a regeneration left behind (the earlier
+    # branch), point at the message that replaced them and leave the conversation's list.
+    version_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="later_versions"
+    )
+    replaced_by = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replaced"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -65,6 +75,11 @@ class Message(models.Model):
     @property
     def tokens_used(self) -> int:
         return self.input_tokens + self.output_tokens
+
+    @property
+    def version_root_id(self):
+        """The id shared by every version of this message: its first version's."""
+        return self.version_of_id or self.pk
 
 
 class Citation(models.Model):

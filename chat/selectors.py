@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery
+from django.core.exceptions import ValidationError
+from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from accounts.models import User
 from bytchat.errors import NotFound
@@ -26,17 +28,81 @@ def conversation_get(*, user: User, conversation_id) -> Conversation:
     return conversation
 
 
+def _with_feedback(messages: QuerySet[Message], *, user_id) -> QuerySet[Message]:
+    """`rating` and `feedback_comment`: the conversation owner's feedback on each answer
+    (None where there is none), and the citations in order."""
+    feedback = Feedback.objects.filter(message=OuterRef("pk"), user_id=user_id)
+    return messages.annotate(
+        rating=Subquery(feedback.values("rating")[:1]),
+        feedback_comment=Subquery(feedback.values("comment")[:1]),
+    ).prefetch_related(Prefetch("citations", queryset=Citation.objects.order_by("index")))
+
+
 def message_list(*, conversation: Conversation) -> QuerySet[Message]:
-    """The conversation's messages with their citations and `rating`: the conversation
-    owner's feedback on each answer (None where there is none)."""
-    rating = Feedback.objects.filter(message=OuterRef("pk"), user_id=conversation.user_id).values("rating")[
-        :1
-    ]
-    return (
-        Message.objects.filter(conversation=conversation)
-        .annotate(rating=Subquery(rating))
-        .prefetch_related(Prefetch("citations", queryset=Citation.objects.order_by("index")))
+    """The messages the conversation shows (none a newer version replaced) with their
+    citations, the owner's feedback and `version_count`: how many versions their turn's
+    message has (regenerated answers, edited questions), the shown one being the newest."""
+    later_versions = (
+        Message.objects.filter(version_of_id=Coalesce(OuterRef("version_of_id"), OuterRef("pk")))
+        .order_by()
+        .values("version_of_id")
+        .annotate(count=Count("pk"))
+        .values("count")
     )
+    shown = Message.objects.filter(conversation=conversation, replaced_by__isnull=True).annotate(
+        version_count=Coalesce(Subquery(later_versions), 0) + 1
+    )
+    return _with_feedback(shown, user_id=conversation.user_id)
+
+
+VERSIONS_SHOWN = 100
+BRANCH_MESSAGES_SHOWN = 20
+
+
+def message_versions(*, user: User, message_id) -> list[Message]:
+    """Every version of the user's message `message_id` (oldest first, the last
+    VERSIONS_SHOWN), each with `version` (1-based), `is_current`, and `following`: for a
+    replaced version, the messages shown after it until it was replaced (its answer and
+    later turns, at most BRANCH_MESSAGES_SHOWN). NotFound for anyone else's message."""
+    try:
+        message = Message.objects.filter(pk=message_id, conversation__user=user).first()
+    except (ValidationError, ValueError):  # not a UUID
+        message = None
+    if message is None:
+        raise NotFound("Message not found.")
+    root = message.version_root_id
+    group = Message.objects.filter(Q(pk=root) | Q(version_of_id=root)).order_by("-created_at", "-id")
+    versions = list(_with_feedback(group, user_id=user.pk)[:VERSIONS_SHOWN])[::-1]
+    replacements = {version.replaced_by_id for version in versions if version.replaced_by_id}
+    branch = _with_feedback(
+        Message.objects.filter(replaced_by_id__in=replacements).exclude(Q(pk=root) | Q(version_of_id=root)),
+        user_id=user.pk,
+    ).order_by("created_at", "id")
+    by_replacement: dict = {}
+    for item in branch:
+        by_replacement.setdefault(item.replaced_by_id, []).append(item)
+    first_number = message_versions_count(root=root) - len(versions) + 1
+    for number, version in enumerate(versions, start=first_number):
+        version.version = number
+        version.is_current = version.replaced_by_id is None
+        following = by_replacement.get(version.replaced_by_id, []) if version.replaced_by_id else []
+        after = [
+            item
+            for item in following
+            if (item.created_at, str(item.pk)) > (version.created_at, str(version.pk))
+        ]
+        version.following = after[:BRANCH_MESSAGES_SHOWN]
+    return versions
+
+
+def message_versions_count(*, root) -> int:
+    return Message.objects.filter(Q(pk=root) | Q(version_of_id=root)).count()
+
+
+def conversation_export(*, user: User, conversation_id) -> tuple[Conversation, list[Message]]:
+    """The user's conversation and the messages it shows, with citations and feedback."""
+    conversation = conversation_get(user=user, conversation_id=conversation_id)
+    return conversation, list(message_list(conversation=conversation).order_by("created_at", "id"))
 
 
 def _default_suggestions(*, bot, language: str) -> list[str]:

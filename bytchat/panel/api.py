@@ -36,7 +36,9 @@ NATIVE_ROUTES = (
     "conversation-detail",
     "conversation-archive",
     "conversation-messages",
+    "conversation-export",
     "message-feedback",
+    "message-versions",
     "suggestions",
 )
 
@@ -76,14 +78,40 @@ async def chat_stream(request: HttpRequest) -> HttpResponse:
     return await chat_views.chat_answer(data, functools.partial(_session_user, request))
 
 
+@require_POST
+@api_errors
+async def regenerate_stream(request: HttpRequest, message_id) -> HttpResponse:
+    """Answer a question again (`message_id`: its answer), as server-sent events."""
+    data = await parse_json_after(
+        functools.partial(sync_to_async(db_step(_session_user)), request),
+        request,
+        chat_serializers.RegenerateRequestSerializer,
+    )
+    return await chat_views.regenerate_answer(message_id, data, functools.partial(_session_user, request))
+
+
+@require_POST
+@api_errors
+async def edit_stream(request: HttpRequest, message_id) -> HttpResponse:
+    """Replace question `message_id` and read its answer as server-sent events."""
+    data = await parse_json_after(
+        functools.partial(sync_to_async(db_step(_session_user)), request),
+        request,
+        chat_serializers.EditRequestSerializer,
+    )
+    return await chat_views.edit_answer(message_id, data, functools.partial(_session_user, request))
+
+
 def _session_user(request: HttpRequest):
     if not request.user.is_authenticated:
         raise exceptions.NotAuthenticated()
     return request.user
 
 
-# Under /app/ (panel/urls.py): the session variants, then the streaming chat.
+# Under /app/ (panel/urls.py): the session variants, then the streaming chat views.
 urlpatterns = [
     *session_variants([*bot_urls.urlpatterns, *chat_urls.urlpatterns]),
     path("api/chat", chat_stream, name="api-chat"),
+    path("api/chat/<uuid:message_id>/regenerate", regenerate_stream, name="api-chat-regenerate"),
+    path("api/chat/<uuid:message_id>/edit", edit_stream, name="api-chat-edit"),
 ]

@@ -4,6 +4,7 @@ from rest_framework import serializers
 from bots.models import TaskType
 from bytchat.api.representation import LeanRepresentation
 from chat.models import Citation, Conversation, Feedback, Message, Rating
+from chat.selectors import message_versions_count
 
 
 class ConversationSerializer(LeanRepresentation, serializers.ModelSerializer):
@@ -68,6 +69,10 @@ class MessageSerializer(LeanRepresentation, serializers.ModelSerializer):
     citations = CitationSerializer(many=True, read_only=True)
     inline_citations = InlineCitationSerializer(many=True, read_only=True, allow_null=True)
     rating = serializers.SerializerMethodField(help_text="Your feedback on this answer, if any.")
+    version_count = serializers.SerializerMethodField(
+        help_text="How many versions this message has (regenerated answers, edited questions); "
+        "the one shown is the newest."
+    )
 
     class Meta:
         model = Message
@@ -82,6 +87,7 @@ class MessageSerializer(LeanRepresentation, serializers.ModelSerializer):
             "inline_citations",
             "citations",
             "rating",
+            "version_count",
             "created_at",
         ]
         read_only_fields = fields
@@ -90,6 +96,86 @@ class MessageSerializer(LeanRepresentation, serializers.ModelSerializer):
     def get_rating(self, message: Message) -> str | None:
         # Annotated by `chat.selectors.message_list`; a freshly written answer has none.
         return getattr(message, "rating", None)
+
+    def get_version_count(self, message: Message) -> int:
+        # Annotated by `chat.selectors.message_list`; a freshly written message is counted.
+        count = getattr(message, "version_count", None)
+        if count is None:  # a first version written just now has no other
+            count = 1 if message.version_of_id is None else message_versions_count(root=message.version_of_id)
+        return count
+
+
+class MessageVersionSerializer(MessageSerializer):
+    version = serializers.IntegerField(read_only=True, help_text="1 for the first version.")
+    current = serializers.BooleanField(source="is_current", read_only=True)
+    following = MessageSerializer(
+        many=True,
+        read_only=True,
+        help_text="For a replaced version: the messages shown after it until it was replaced "
+        "(its answer, later turns), which form its earlier branch.",
+    )
+
+    class Meta(MessageSerializer.Meta):
+        fields = [*MessageSerializer.Meta.fields, "version", "current", "following"]
+        read_only_fields = fields
+
+
+class MessageVersionListSerializer(serializers.Serializer):
+    versions = MessageVersionSerializer(many=True)
+
+
+class RegenerateRequestSerializer(serializers.Serializer):
+    task_type = serializers.ChoiceField(choices=TaskType.choices, required=False, allow_null=True)
+    model = serializers.CharField(
+        max_length=200,
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        help_text="A model id of the bot's toolbox: only its configs answer.",
+    )
+    stream = serializers.BooleanField(required=False, default=True)
+
+
+class EditRequestSerializer(serializers.Serializer):
+    # Blank and length checks live in the engine, as for a new message.
+    message = serializers.CharField(allow_blank=True, trim_whitespace=False)
+    task_type = serializers.ChoiceField(choices=TaskType.choices, required=False, allow_null=True)
+    stream = serializers.BooleanField(required=False, default=True)
+
+
+class ExportQuerySerializer(serializers.Serializer):
+    format = serializers.ChoiceField(choices=["json", "md"], required=False, default="json")
+
+
+class ExportFeedbackSerializer(serializers.Serializer):
+    rating = serializers.ChoiceField(choices=Rating.choices)
+    comment = serializers.CharField(allow_blank=True)
+
+
+class ExportMessageSerializer(MessageSerializer):
+    feedback = serializers.SerializerMethodField()
+
+    class Meta(MessageSerializer.Meta):
+        fields = [*MessageSerializer.Meta.fields, "feedback"]
+        read_only_fields = fields
+
+    @extend_schema_field(ExportFeedbackSerializer(allow_null=True))
+    def get_feedback(self, message: Message) -> dict | None:
+        if not getattr(message, "rating", None):
+            return None
+        return {"rating": message.rating, "comment": message.feedback_comment or ""}
+
+
+class ExportBotSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+
+
+class ConversationExportSerializer(serializers.Serializer):
+    conversation = ConversationSerializer()
+    bot = ExportBotSerializer()
+    exported_at = serializers.DateTimeField()
+    messages = ExportMessageSerializer(many=True)
 
 
 class ChatRequestSerializer(serializers.Serializer):

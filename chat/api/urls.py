@@ -23,4 +23,16 @@ urlpatterns = [
     path("suggestions", views.SuggestionListView.as_view(), name="suggestions"),
     path("chat", views.chat_view, name="chat"),
     path("chat", views.ChatSchemaView.as_view()),  # OpenAPI only; see its docstring
+    path("chat/<uuid:message_id>/regenerate", views.regenerate_view, name="chat-regenerate"),
+    path("chat/<uuid:message_id>/regenerate", views.RegenerateSchemaView.as_view()),  # OpenAPI only
+    path("chat/<uuid:message_id>/edit", views.edit_view, name="chat-edit"),
+    path("chat/<uuid:message_id>/edit", views.EditSchemaView.as_view()),  # OpenAPI only
+    path(
+        "messages/<uuid:message_id>/versions", views.MessageVersionListView.as_view(), name="message-versions"
+    ),
+    path(
+        "conversations/<uuid:conversation_id>/export",
+        views.ConversationExportView.as_view(),
+        name="conversation-export",
+    ),
 ]

@@ -4,11 +4,14 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -19,6 +22,7 @@ from bytchat.api.sse import sse_event, sse_response
 from bytchat.db import db_step
 from bytchat.errors import Conflict, NotFound
 from chat import selectors
+from chat.api import export
 from chat.api import serializers as s
 from chat.errors import (
     ChatFailed,
@@ -27,9 +31,10 @@ from chat.errors import (
     ConversationLimitReached,
     MessageLimitReached,
     MessageRateLimited,
+    MessageReplaced,
     TokenQuotaExceeded,
 )
-from chat.services import conversations, engine
+from chat.services import conversations, engine, versions
 from chat.services.feedback import feedback_submit
 
 # At the plan's per-bot limit the native API (and the panel, which serves these views)
@@ -195,7 +200,13 @@ async def chat_answer(data: dict, user_of: Callable[[], Any]) -> HttpResponse:
     `user_of()` finds the caller (or raises NotAuthenticated) in the same database step
     that checks the limits and stores the question: one thread hop before the first token."""
     turn = await sync_to_async(_prepare_turn)(user_of, data)
-    if not data["stream"]:
+    return await turn_answer(turn, stream=data["stream"])
+
+
+async def turn_answer(turn: engine.Turn, *, stream: bool) -> HttpResponse:
+    """Answer a prepared turn (a new question, a regeneration, an edit): the event stream,
+    or without `stream` the stored result."""
+    if not stream:
         result = await engine.chat_complete_async(turn)
         return JsonResponse(await result_body(result), status=201)
 
@@ -212,6 +223,49 @@ async def chat_answer(data: dict, user_of: Callable[[], Any]) -> HttpResponse:
 async def chat_view(request: HttpRequest) -> HttpResponse:
     data = await parse_json_after(lambda: authenticate(request), request, s.ChatRequestSerializer)
     return await chat_answer(data, functools.partial(request_user, request))
+
+
+@db_step
+def _prepare_regenerate(user_of: Callable[[], Any], message_id, data: dict) -> engine.Turn:
+    return versions.chat_prepare_regenerate(
+        user=user_of(), message_id=message_id, task_type=data.get("task_type"), model=data.get("model")
+    )
+
+
+@db_step
+def _prepare_edit(user_of: Callable[[], Any], message_id, data: dict) -> engine.Turn:
+    return versions.chat_prepare_edit(
+        user=user_of(), message_id=message_id, message=data["message"], task_type=data.get("task_type")
+    )
+
+
+async def regenerate_answer(message_id, data: dict, user_of: Callable[[], Any]) -> HttpResponse:
+    """Answer `message_id`'s question again (a validated RegenerateRequestSerializer body),
+    streamed like any turn; the API and the panel both answer through here."""
+    turn = await sync_to_async(_prepare_regenerate)(user_of, message_id, data)
+    return await turn_answer(turn, stream=data["stream"])
+
+
+async def edit_answer(message_id, data: dict, user_of: Callable[[], Any]) -> HttpResponse:
+    """Replace question `message_id` (a validated EditRequestSerializer body) and answer it."""
+    turn = await sync_to_async(_prepare_edit)(user_of, message_id, data)
+    return await turn_answer(turn, stream=data["stream"])
+
+
+@csrf_exempt
+@require_POST
+@api_errors
+async def regenerate_view(request: HttpRequest, message_id) -> HttpResponse:
+    data = await parse_json_after(lambda: authenticate(request), request, s.RegenerateRequestSerializer)
+    return await regenerate_answer(message_id, data, functools.partial(request_user, request))
+
+
+@csrf_exempt
+@require_POST
+@api_errors
+async def edit_view(request: HttpRequest, message_id) -> HttpResponse:
+    data = await parse_json_after(lambda: authenticate(request), request, s.EditRequestSerializer)
+    return await edit_answer(message_id, data, functools.partial(request_user, request))
 
 
 # What `engine.chat_prepare` (and `chat_complete_async` without streaming) can refuse with.
@@ -249,3 +303,104 @@ class ChatSchemaView(APIView):
     @raises(*CHAT_ERRORS)
     def post(self, request):  # pragma: no cover - never routed to
         raise NotImplementedError
+
+
+TURN_STREAM = OpenApiResponse(
+    description="The answer, as the events of `POST chat` (its `session_init` names the question "
+    "answered and the new answer's id)."
+)
+# What regenerating or editing can refuse with: a new message's refusals, and a message
+# that a newer version replaced.
+VERSION_ERRORS = (*CHAT_ERRORS, MessageReplaced)
+
+
+class RegenerateSchemaView(APIView):
+    """OpenAPI description of `regenerate_view` (see ChatSchemaView)."""
+
+    throttle_classes: list = []
+
+    @extend_schema(
+        tags=["chat"],
+        request=s.RegenerateRequestSerializer,
+        responses={(200, "text/event-stream"): TURN_STREAM, 201: s.ChatResultSerializer},
+    )
+    @raises(*VERSION_ERRORS)
+    def post(self, request, message_id):  # pragma: no cover - never routed to
+        raise NotImplementedError
+
+
+class EditSchemaView(APIView):
+    """OpenAPI description of `edit_view` (see ChatSchemaView)."""
+
+    throttle_classes: list = []
+
+    @extend_schema(
+        tags=["chat"],
+        request=s.EditRequestSerializer,
+        responses={(200, "text/event-stream"): TURN_STREAM, 201: s.ChatResultSerializer},
+    )
+    @raises(*VERSION_ERRORS)
+    def post(self, request, message_id):  # pragma: no cover - never routed to
+        raise NotImplementedError
+
+
+@extend_schema(tags=["chat"])
+class MessageVersionListView(APIView):
+    @extend_schema(responses={200: s.MessageVersionListSerializer})
+    @raises(NotFound)
+    def get(self, request, message_id):
+        found = selectors.message_versions(user=request.user, message_id=message_id)
+        return Response({"versions": s.MessageVersionSerializer(found, many=True).data})
+
+
+class FormatParameterIgnored(BaseContentNegotiation):
+    """The export's `format` names the file, not DRF's renderer (its URL_FORMAT_OVERRIDE):
+    answers and errors are rendered by the first renderer, JSON."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+@extend_schema(tags=["conversations"])
+class ConversationExportView(APIView):
+    content_negotiation_class = FormatParameterIgnored
+
+    @extend_schema(
+        parameters=[OpenApiParameter("format", str, enum=["json", "md"], description="json (default) or md")],
+        responses={
+            (200, "application/json"): s.ConversationExportSerializer,
+            (200, "text/markdown"): OpenApiResponse(
+                response=OpenApiTypes.STR, description="The conversation as a Markdown file."
+            ),
+        },
+    )
+    @raises(NotFound)
+    def get(self, request, conversation_id):
+        query = s.ExportQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        conversation, shown = selectors.conversation_export(
+            user=request.user, conversation_id=conversation_id
+        )
+        body = s.ConversationExportSerializer(
+            {
+                "conversation": conversation,
+                "bot": {"id": conversation.bot_id, "name": conversation.bot.name_for(request.user.language)},
+                "exported_at": timezone.now(),
+                "messages": shown,
+            }
+        ).data
+        if query.validated_data["format"] == "md":
+            response = HttpResponse(
+                export.conversation_markdown(body), content_type="text/markdown; charset=utf-8"
+            )
+            extension = "md"
+        else:
+            response = JsonResponse(body, json_dumps_params={"ensure_ascii": False, "indent": 2})
+            extension = "json"
+        response["Content-Disposition"] = (
+            f'attachment; filename="{export.file_name(conversation)}.{extension}"'
+        )
+        return response

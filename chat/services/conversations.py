@@ -175,20 +175,23 @@ def _archive_oldest(*, user: User, bot, count: int) -> int:
     )
 
 
-def conversation_reserve_turn(*, user: User, plan: Plan, conversation_id, bot) -> None:
-    """Count a new question and its answer on the user's conversation with `bot`, inside
-    the caller's transaction, or say why it cannot take them.
+def conversation_reserve_turn(
+    *, user: User, plan: Plan, conversation_id, bot, messages: int = TURN_MESSAGES
+) -> None:
+    """Count a new question and its answer (`messages`: 1 for a regenerated answer) on the
+    user's conversation with `bot`, inside the caller's transaction, or say why it cannot
+    take them.
 
     One conditional UPDATE: PostgreSQL re-checks its WHERE on a row that a parallel turn
     has just changed, so parallel turns cannot overshoot the message limit."""
     turn = Conversation.objects.filter(pk=conversation_id, user=user, bot=bot, archived=False)
     limit = plan.max_messages_per_conversation
     if limit is not None:
-        turn = turn.filter(message_count__lte=limit - TURN_MESSAGES)
+        turn = turn.filter(message_count__lte=limit - messages)
     for _ in range(2):
         try:
             reserved = turn.update(
-                message_count=F("message_count") + TURN_MESSAGES, last_message_at=timezone.now()
+                message_count=F("message_count") + messages, last_message_at=timezone.now()
             )
         except (ValidationError, ValueError):  # not a UUID
             raise NotFound("Conversation not found.") from None
@@ -200,15 +203,15 @@ def conversation_reserve_turn(*, user: User, plan: Plan, conversation_id, bot) -
             raise InvalidInput(fields={"conversation": ["This conversation belongs to another bot."]})
         if conversation.archived:
             raise ConversationArchived()
-        _check_turn_fits(plan, message_count=conversation.message_count)
+        _check_turn_fits(plan, message_count=conversation.message_count, messages=messages)
         # Nothing stops it now: the conversation changed between the two reads (archived
         # and restored, say). Try once more.
     raise Conflict("The conversation changed while your message was being stored. Send it again.")
 
 
-def _check_turn_fits(plan: Plan, *, message_count: int) -> None:
+def _check_turn_fits(plan: Plan, *, message_count: int, messages: int = TURN_MESSAGES) -> None:
     limit = plan.max_messages_per_conversation
-    if limit is not None and message_count + TURN_MESSAGES > limit:
+    if limit is not None and message_count + messages > limit:
         raise MessageLimitReached(
             f"This conversation has {message_count} messages, the most your plan allows. "
             "Start a new conversation."

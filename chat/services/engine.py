@@ -40,7 +40,7 @@ from chat.models import (
     RunStatus,
     UsageSource,
 )
-from chat.services import conversations, limits
+from chat.services import branches, conversations, limits
 from chat.services.citations import inline_citations
 from chat.services.routing import order_specs, task_type_resolve
 
@@ -74,6 +74,10 @@ class Turn:
     # the conversation was deleted while the answer ran.
     outcome: _Outcome | None = field(default=None, repr=False)
     conversation_gone: bool = False
+    # A regeneration (`chat.services.versions`): the answer is a new version of the turn
+    # whose first answer is `version_of_id`, and once stored it replaces `replaces`.
+    version_of_id: Any = None
+    replaces: Message | None = field(default=None, repr=False)
 
 
 def _clean_question(message: str) -> str:
@@ -164,6 +168,7 @@ def chat_prepare(
         recent = list(
             Message.objects.filter(conversation_id=conversation_id)
             .exclude(status=MessageStatus.ERROR)
+            .filter(replaced_by__isnull=True)
             .order_by("-created_at", "-id")
             .values_list("role", "content")[:HISTORY_MESSAGES]
         )
@@ -274,7 +279,10 @@ def _store_answer(turn: Turn, outcome: _Outcome) -> None:
                 input_tokens=outcome.input_tokens,
                 output_tokens=outcome.output_tokens,
                 inline_citations=outcome.inline or None,
+                version_of_id=turn.version_of_id,
             )
+            if turn.replaces is not None:
+                branches.branch_replace(start=turn.replaces, replacement=message)
             Citation.objects.bulk_create(
                 Citation(
                     message=message,

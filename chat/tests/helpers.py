@@ -23,14 +23,17 @@ def parse_sse(raw: bytes) -> list[dict]:
     return events
 
 
-def stream_chat(token: str, body: dict, *, stop_after: int | None = None) -> tuple[int, dict, list[dict]]:
-    """POST /api/v1/chat through Django's ASGI handler and read the stream event by event.
-    With `stop_after`, the client goes away after that many events."""
+def stream_chat(
+    token: str, body: dict, *, stop_after: int | None = None, path: str = "/api/v1/chat"
+) -> tuple[int, dict, list[dict]]:
+    """POST /api/v1/chat (or another streaming `path`) through Django's ASGI handler and
+    read the stream event by event. With `stop_after`, the client goes away after that
+    many events."""
 
     async def run():
         client = AsyncClient()
         response = await client.post(
-            "/api/v1/chat",
+            path,
             body,
             content_type="application/json",
             headers={"Authorization": f"Bearer {token}"},

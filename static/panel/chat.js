@@ -1,5 +1,6 @@
 /* The chat page: streamed answers (fetch + ReadableStream over server-sent events),
-   citations, feedback, suggestions and the conversation list. */
+   citations, feedback, suggestions, the last turn's regenerate / edit and version
+   switcher, export, and the conversation list. */
 (function () {
   "use strict";
   const { texts, format, request, describeError, element, showError } = window.Panel;
@@ -7,7 +8,7 @@
   const API = "/app/api";
 
   const data = JSON.parse(document.getElementById("chat-data").textContent);
-  const state = { conversation: data.conversation, sending: false };
+  const state = { conversation: data.conversation, sending: false, views: [] };
 
   const messagesNode = document.getElementById("messages");
   const form = document.getElementById("chat-form");
@@ -114,17 +115,36 @@
     return box;
   }
 
+  function setFeedback(view) {
+    if (view.feedbackNode) view.feedbackNode.remove();
+    view.feedbackNode = feedbackControls(view);
+    view.footer.insertBefore(view.feedbackNode, view.controls);
+  }
+
+  function setInterrupted(view, interrupted) {
+    if (view.noteNode) view.noteNode.remove();
+    view.noteNode = interrupted ? element("p", { class: "muted", text: texts.incomplete }) : null;
+    if (view.noteNode) view.footer.prepend(view.noteNode);
+  }
+
   function addMessage(message) {
     const assistant = message.role === "assistant";
     const view = {
+      role: message.role,
       id: message.id || "pending-" + Date.now(),
+      // The shown version of the message, whichever version the switcher displays.
+      currentId: message.id || null,
+      versionCount: message.version_count || 1,
       content: message.content || "",
       citations: message.citations || [],
       rating: message.rating || null,
       body: element("div", { class: "message-body" }),
       sources: element("div", { class: "sources", hidden: true }),
       footer: element("div", { class: "message-footer" }),
+      controls: element("div", { class: "turn-controls" }),
     };
+    view.footer.append(view.controls);
+    view.current = { id: view.currentId, content: view.content, citations: view.citations, rating: view.rating };
     const wrapper = element("article", { class: "message " + (assistant ? "assistant" : "user"), "data-message-id": message.id || "" }, [
       element("p", { class: "message-author", text: assistant ? texts.assistant : texts.you }),
       view.body,
@@ -135,10 +155,8 @@
     if (assistant) {
       renderBody(view);
       renderSources(view);
-      if (message.status === "incomplete" || message.status === "error") {
-        view.footer.append(element("p", { class: "muted", text: texts.incomplete }));
-      }
-      if (message.id) view.footer.append(feedbackControls(view));
+      setInterrupted(view, message.status === "incomplete" || message.status === "error");
+      if (message.id) setFeedback(view);
     } else {
       view.body.textContent = view.content;
     }
@@ -147,7 +165,182 @@
     messagesNode.append(wrapper);
     wrapper.scrollIntoView({ block: "end" });
     if (assistant) jumpButton.hidden = false;
+    state.views.push(view);
     return view;
+  }
+
+  // --- The last turn: regenerate, edit and resend, versions ----------------------------------
+  function lastTurn() {
+    let answer = null;
+    for (let index = state.views.length - 1; index >= 0; index--) {
+      const view = state.views[index];
+      if (view.role === "user") return { question: view, answer: answer };
+      if (!answer) answer = view;
+    }
+    return { question: null, answer: answer };
+  }
+
+  function controlButton(label, onClick) {
+    return element("button", { type: "button", class: "button small", text: label, onclick: onClick });
+  }
+
+  function refreshTurnControls() {
+    for (const view of state.views) view.controls.replaceChildren();
+    if (state.sending || (state.conversation && state.conversation.archived)) return;
+    const { question, answer } = lastTurn();
+    if (question && question.currentId) {
+      question.controls.append(controlButton(texts.edit, () => startEdit(question, answer)));
+      if (question.versionCount > 1) question.controls.append(versionSwitcher(question, answer));
+    }
+    if (answer && answer.currentId) {
+      answer.controls.append(controlButton(texts.regenerate, () => regenerate(answer)));
+      if (answer.versionCount > 1) answer.controls.append(versionSwitcher(answer, null));
+    }
+  }
+
+  function showAnswer(view, message) {
+    view.id = message.id;
+    view.node.dataset.messageId = message.id;
+    view.content = message.content || "";
+    view.citations = message.citations || [];
+    view.rating = message.rating || null;
+    renderBody(view);
+    renderSources(view);
+    setFeedback(view);
+  }
+
+  /* "‹ 2/3 ›": shows the earlier versions of a message (and, for a question, the answer
+     each version had). Only the display changes: the newest version stays the current one. */
+  function versionSwitcher(view, answerView) {
+    const label = element("span", { class: "version-label" });
+    const previous = element("button", { type: "button", class: "icon-button", "aria-label": texts.previous_version, title: texts.previous_version, text: "‹" });
+    const next = element("button", { type: "button", class: "icon-button", "aria-label": texts.next_version, title: texts.next_version, text: "›" });
+    const box = element("div", { class: "version-switcher", role: "group", "aria-label": texts.versions }, [previous, label, next]);
+    let versions = null;
+    let shown = view.versionCount;
+    function update() {
+      label.textContent = format(texts.version_of, { current: shown, count: view.versionCount });
+      previous.disabled = shown <= (versions ? versions[0].version : 1) || state.sending;
+      next.disabled = shown >= view.versionCount || state.sending;
+    }
+    function show(version) {
+      if (view.role === "assistant") {
+        showAnswer(view, version);
+      } else {
+        view.body.textContent = version.content;
+        if (answerView) {
+          const earlier = (version.following || []).find((message) => message.role === "assistant");
+          showAnswer(answerView, version.current ? answerView.current : earlier || { id: "", content: "" });
+          if (!version.current && !earlier) answerView.feedbackNode.remove();
+        }
+      }
+    }
+    async function go(step) {
+      showError(errorNode, "");
+      try {
+        if (!versions) versions = (await request("GET", API + "/messages/" + view.currentId + "/versions")).versions;
+      } catch (error) {
+        showError(errorNode, describeError(error));
+        return;
+      }
+      const target = versions.find((version) => version.version === shown + step);
+      if (!target) return;
+      shown = target.version;
+      show(target);
+      update();
+    }
+    previous.addEventListener("click", () => go(-1));
+    next.addEventListener("click", () => go(1));
+    update();
+    return box;
+  }
+
+  function setSending(sending) {
+    state.sending = sending;
+    sendButton.disabled = sending;
+    refreshTurnControls();
+  }
+
+  async function regenerate(answer) {
+    if (state.sending) return;
+    showError(errorNode, "");
+    setSending(true);
+    let response;
+    try {
+      response = await postStream(API + "/chat/" + answer.currentId + "/regenerate", {});
+    } catch (error) {
+      showError(errorNode, describeError(error));
+      setSending(false);
+      return;
+    }
+    const before = answer.current;
+    answer.citations = [];
+    answer.content = "";
+    if (answer.feedbackNode) answer.feedbackNode.remove();
+    setInterrupted(answer, false);
+    await streamAnswer(response, answer, null);
+    if (answer.content) {
+      answer.versionCount += 1;
+    } else {
+      // Nothing came back: the earlier answer is still the current one.
+      showAnswer(answer, before);
+      answer.currentId = before.id;
+      answer.current = before;
+    }
+    setSending(false);
+  }
+
+  function startEdit(question, answer) {
+    if (state.sending || question.editing) return;
+    const box = element("textarea", { rows: 3, class: "edit-input", "aria-label": texts.edit_question });
+    box.value = question.current.content;
+    const form = element("div", { class: "edit-form" });
+    function close() {
+      form.remove();
+      question.body.hidden = false;
+      question.editing = false;
+      refreshTurnControls();
+    }
+    const save = controlButton(texts.edit_send, () => submitEdit(question, answer, box.value, close));
+    save.classList.add("primary");
+    form.append(box, element("div", { class: "edit-actions" }, [save, controlButton(texts.cancel, close)]));
+    box.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") close();
+    });
+    question.editing = true;
+    question.body.hidden = true;
+    question.controls.replaceChildren();
+    question.node.insertBefore(form, question.footer);
+    box.focus();
+  }
+
+  async function submitEdit(question, answer, text, close) {
+    if (state.sending || !text.trim()) return;
+    showError(errorNode, "");
+    setSending(true);
+    let response;
+    try {
+      response = await postStream(API + "/chat/" + question.currentId + "/edit", { message: text });
+    } catch (error) {
+      // The edit box stays open with the text, so the user can send it again.
+      showError(errorNode, describeError(error));
+      setSending(false);
+      question.controls.replaceChildren();
+      return;
+    }
+    close();
+    question.content = text;
+    question.body.textContent = text;
+    question.current = { id: question.currentId, content: text };
+    question.versionCount += 1;
+    if (!answer) answer = addMessage({ role: "assistant", content: "" });
+    answer.content = "";
+    answer.citations = [];
+    answer.versionCount = 1;
+    if (answer.feedbackNode) answer.feedbackNode.remove();
+    setInterrupted(answer, false);
+    await streamAnswer(response, answer, question);
+    setSending(false);
   }
 
   // --- Sending and streaming ------------------------------------------------------------------
@@ -164,10 +357,8 @@
     return buffer;
   }
 
-  async function startStream(question, confirmDelete) {
-    const body = { bot: data.bot_id, message: question, confirm_delete: confirmDelete };
-    if (state.conversation) body.conversation = state.conversation.id;
-    const response = await fetch(API + "/chat", {
+  async function postStream(url, body) {
+    const response = await fetch(url, {
       method: "POST",
       credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-CSRFToken": window.Panel.csrfToken(), Accept: "text/event-stream" },
@@ -181,51 +372,33 @@
     return response;
   }
 
-  async function ask(question) {
-    if (state.sending || !question.trim()) return;
-    state.sending = true;
-    sendButton.disabled = true;
-    showError(errorNode, "");
-    let response;
-    try {
-      try {
-        response = await startStream(question, false);
-      } catch (error) {
-        const details = error.body || {};
-        if (error.code === "CONVERSATION_LIMIT_PER_BOT" && details.requires_confirmation) {
-          const title = (details.oldest_conversation || {}).title || "";
-          if (!window.confirm(format(texts.confirm_evict, { title: title }))) throw null;
-          response = await startStream(question, true);
-        } else {
-          throw error;
-        }
-      }
-    } catch (error) {
-      // The question stays in the box, so the user can send it again.
-      if (error) showError(errorNode, describeError(error));
-      state.sending = false;
-      sendButton.disabled = false;
-      return;
-    }
+  async function startStream(question, confirmDelete) {
+    const body = { bot: data.bot_id, message: question, confirm_delete: confirmDelete };
+    if (state.conversation) body.conversation = state.conversation.id;
+    return postStream(API + "/chat", body);
+  }
 
-    input.value = "";
-    suggestionsNode.replaceChildren();
+  /* Read an answer's events into `view` (and the ids of its question into `questionView`);
+     true if it failed. */
+  async function streamAnswer(response, view, questionView) {
     // The live region waits for the whole answer: a screen reader reads it once, politely,
     // not token by token.
     messagesNode.setAttribute("aria-busy", "true");
-    addMessage({ role: "user", content: question });
-    const view = addMessage({ role: "assistant", content: "" });
     view.node.classList.add("streaming");
     view.body.textContent = texts.thinking;
     let failed = false;
 
     const onEvent = (event) => {
       if (event.type === "session_init") {
-        view.id = event.message_id;
+        view.id = view.currentId = event.message_id;
         view.node.dataset.messageId = event.message_id;
+        if (questionView) {
+          questionView.id = questionView.currentId = event.user_message_id;
+          questionView.node.dataset.messageId = event.user_message_id;
+          questionView.current = { id: event.user_message_id, content: questionView.content };
+        }
         if (!state.conversation || state.conversation.id !== event.conversation_id) {
-          state.conversation = { id: event.conversation_id };
-          window.history.replaceState(null, "", conversationUrl(event.conversation_id));
+          conversationStarted(event.conversation_id);
         }
       } else if (event.type === "delta") {
         view.content += event.content;
@@ -235,8 +408,8 @@
         renderBody(view);
         renderSources(view);
       } else if (event.type === "done") {
-        view.id = event.message_id;
-        view.footer.append(feedbackControls(view));
+        view.id = view.currentId = event.message_id;
+        setFeedback(view);
       } else if (event.type === "error") {
         failed = true;
         showError(errorNode, texts.errors[event.code] || event.error || texts.generic_error);
@@ -260,12 +433,43 @@
     view.node.classList.remove("streaming");
     messagesNode.setAttribute("aria-busy", "false");
     if (!view.content) view.body.textContent = "";
-    if (failed) {
-      view.footer.append(element("p", { class: "muted", text: texts.incomplete }));
-      if (!input.value) input.value = question;
+    setInterrupted(view, failed);
+    view.current = { id: view.currentId, content: view.content, citations: view.citations, rating: null };
+    return failed;
+  }
+
+  async function ask(question) {
+    if (state.sending || !question.trim()) return;
+    showError(errorNode, "");
+    setSending(true);
+    let response;
+    try {
+      try {
+        response = await startStream(question, false);
+      } catch (error) {
+        const details = error.body || {};
+        if (error.code === "CONVERSATION_LIMIT_PER_BOT" && details.requires_confirmation) {
+          const title = (details.oldest_conversation || {}).title || "";
+          if (!window.confirm(format(texts.confirm_evict, { title: title }))) throw null;
+          response = await startStream(question, true);
+        } else {
+          throw error;
+        }
+      }
+    } catch (error) {
+      // The question stays in the box, so the user can send it again.
+      if (error) showError(errorNode, describeError(error));
+      setSending(false);
+      return;
     }
-    state.sending = false;
-    sendButton.disabled = false;
+
+    input.value = "";
+    suggestionsNode.replaceChildren();
+    const questionView = addMessage({ role: "user", content: question });
+    const view = addMessage({ role: "assistant", content: "" });
+    const failed = await streamAnswer(response, view, questionView);
+    if (failed && !input.value) input.value = question;
+    setSending(false);
     input.focus();
   }
 
@@ -296,6 +500,80 @@
   }
 
   // --- Conversation list ------------------------------------------------------------------
+  const activeList = document.getElementById("active-conversations");
+  const itemTemplate = document.getElementById("conversation-item-template");
+  // Other tabs of the panel hear about new and renamed conversations too.
+  const channel = "BroadcastChannel" in window ? new BroadcastChannel("bytchat-conversations") : null;
+
+  function fillItem(item, conversation) {
+    item.dataset.id = conversation.id;
+    const link = item.querySelector("a");
+    link.textContent = conversation.title;
+    link.title = conversation.title;
+    link.href = conversationUrl(conversation.id);
+    for (const button of item.querySelectorAll("button[data-label]")) {
+      button.setAttribute("aria-label", button.dataset.label + ": " + conversation.title);
+    }
+  }
+
+  function markCurrent(id) {
+    for (const item of document.querySelectorAll(".conversation-item")) {
+      const current = item.dataset.id === id;
+      item.classList.toggle("current", current);
+      const link = item.querySelector("a");
+      if (current) link.setAttribute("aria-current", "page");
+      else link.removeAttribute("aria-current");
+    }
+  }
+
+  /* Add a conversation of this bot to the list, or update its title: no reload needed. */
+  function showConversation(conversation) {
+    if (conversation.bot !== data.bot_id) return;
+    let item = document.querySelector('.conversation-item[data-id="' + conversation.id + '"]');
+    if (!item) {
+      if (conversation.archived) return;
+      item = itemTemplate.content.firstElementChild.cloneNode(true);
+      const empty = activeList.querySelector(".empty");
+      if (empty) empty.remove();
+      activeList.prepend(item);
+    }
+    fillItem(item, conversation);
+    if (state.conversation && state.conversation.id === conversation.id) {
+      markCurrent(conversation.id);
+      const heading = document.getElementById("conversation-title");
+      heading.textContent = conversation.title + (conversation.archived ? " · " + texts.archived : "");
+      heading.hidden = false;
+    }
+  }
+
+  function announce(conversation) {
+    if (channel) channel.postMessage(conversation);
+  }
+  if (channel) channel.addEventListener("message", (event) => showConversation(event.data));
+
+  function setExportLinks(id) {
+    const menu = document.getElementById("export-menu");
+    for (const link of menu.querySelectorAll("a[data-format]")) {
+      link.href = API + "/conversations/" + id + "/export?format=" + link.dataset.format;
+    }
+    menu.hidden = false;
+  }
+
+  /* The first answer of a new conversation: its URL, its place in the list, its export. */
+  async function conversationStarted(id) {
+    state.conversation = { id: id };
+    window.history.replaceState(null, "", conversationUrl(id));
+    setExportLinks(id);
+    try {
+      const conversation = await request("GET", API + "/conversations/" + id);
+      state.conversation = conversation;
+      showConversation(conversation);
+      announce(conversation);
+    } catch (error) {
+      // The list catches up on the next page load; the answer goes on streaming.
+    }
+  }
+
   async function createConversation(confirmDelete) {
     return request("POST", API + "/conversations", { bot: data.bot_id, confirm_delete: confirmDelete });
   }
@@ -336,11 +614,8 @@
         const title = window.prompt(texts.rename_prompt, link.textContent.trim());
         if (!title || !title.trim()) return;
         const updated = await request("PATCH", url, { title: title.trim() });
-        link.textContent = updated.title;
-        if (current) {
-          const heading = document.getElementById("conversation-title");
-          if (heading) heading.textContent = updated.title;
-        }
+        showConversation(updated);
+        announce(updated);
       } else if (button.dataset.action === "archive" || button.dataset.action === "unarchive") {
         await request("POST", url + "/archive", { archived: button.dataset.action === "archive" });
         window.location.reload();
@@ -411,5 +686,7 @@
   });
 
   for (const message of data.messages) addMessage(message);
+  refreshTurnControls();
+  if (state.conversation) setExportLinks(state.conversation.id);
   loadSuggestions();
 })();

@@ -22,16 +22,17 @@ pytestmark = pytest.mark.django_db
 
 
 def stream(
-    client, body: dict, *, csrf: str | None = None, enforce_csrf: bool = False
+    client, body: dict, *, csrf: str | None = None, enforce_csrf: bool = False, url: str | None = None
 ) -> tuple[int, list[dict]]:
-    """POST /app/api/chat with the cookies of a logged-in test client, read the events."""
+    """POST /app/api/chat (or another streaming `url`) with the cookies of a logged-in test
+    client, read the events."""
 
     async def run():
         async_client = AsyncClient(enforce_csrf_checks=enforce_csrf or csrf is not None)
         async_client.cookies = client.cookies
         headers = {"X-CSRFToken": csrf} if csrf else {}
         response = await async_client.post(
-            reverse("panel:api-chat"), body, content_type="application/json", headers=headers
+            url or reverse("panel:api-chat"), body, content_type="application/json", headers=headers
         )
         if not response.streaming:
             return response.status_code, [json.loads(response.content)] if response.content[
