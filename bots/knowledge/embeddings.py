@@ -217,6 +217,16 @@ def get_embedder() -> Embedder:
         return _INSTANCES[key]
 
 
+def sentence_similarities(question: str, sentences: Sequence[str]) -> list[float]:
+    """Cosine similarity of each sentence with the question, by the current embedder
+    (e5's `query: ` for the question, `passage: ` for the sentences)."""
+    if not sentences:
+        return []
+    embedder = get_embedder()
+    query = embedder.embed_queries([question])[0]
+    return [float(value) for value in embedder.embed_passages(list(sentences)) @ query]
+
+
 def to_bytes(vector: np.ndarray) -> bytes:
     return np.asarray(vector, dtype=np.float32).tobytes()
 

@@ -184,11 +184,12 @@ def chat_prepare(
     )
 
 
-def _search_sources(turn: Turn) -> list[Source]:
+def _search_sources(turn: Turn) -> tuple[list[Source], str]:
+    """The numbered sources, and why search fell back to keywords ("" if it did not)."""
     from bots.knowledge.search import search
 
-    hits = search(turn.bot, turn.question, settings.CHAT_KNOWLEDGE_CHUNKS)
-    return [
+    hits = search(turn.bot, turn.question, turn.bot.top_k or settings.CHAT_KNOWLEDGE_CHUNKS)
+    sources = [
         Source(
             index=number,
             text=hit.text,
@@ -196,9 +197,11 @@ def _search_sources(turn: Turn) -> list[Source]:
             page_numbers=list(hit.page_numbers or []),
             document_id=str(hit.document_id),
             score=float(hit.score),
+            retriever=hit.retriever,
         )
         for number, hit in enumerate(hits, start=1)
     ]
+    return sources, hits.fallback
 
 
 def citation_payload(source: Source) -> dict[str, Any]:
@@ -210,6 +213,7 @@ def citation_payload(source: Source) -> dict[str, Any]:
         "page_numbers": source.page_numbers,
         "snippet": _snippet(source.text),
         "score": round(source.score, 4),
+        "retriever": source.retriever,
     }
 
 
@@ -232,6 +236,7 @@ class _Outcome:
     error_code: str = ""
     failed_attempts: list[dict] = field(default_factory=list)
     sources: list[Source] = field(default_factory=list)
+    search_fallback: str = ""
     inline: list[dict] = field(default_factory=list)
 
 
@@ -279,6 +284,7 @@ def _store_answer(turn: Turn, outcome: _Outcome) -> None:
                     page_numbers=source.page_numbers,
                     snippet=_snippet(source.text),
                     score=source.score,
+                    retriever=source.retriever,
                 )
                 for source in outcome.sources
             )
@@ -299,6 +305,7 @@ def _store_answer(turn: Turn, outcome: _Outcome) -> None:
             status=outcome.status,
             error_code=outcome.error_code,
             failed_attempts=outcome.failed_attempts,
+            search_fallback=outcome.search_fallback,
         )
         limits.token_usage_settle(
             user_id=turn.user_id, hold=turn.token_hold, tokens=outcome.input_tokens + outcome.output_tokens
@@ -334,7 +341,7 @@ async def chat_events(turn: Turn) -> AsyncIterator[dict[str, Any]]:
             "user_message_id": str(turn.user_message_id),
         }
         yield {"type": "tool_use", "tool": "knowledge_search", "status": "start"}
-        outcome.sources = await async_db_step(_search_sources)(turn)
+        outcome.sources, outcome.search_fallback = await async_db_step(_search_sources)(turn)
         yield {"type": "tool_use", "tool": "knowledge_search", "status": "complete"}
 
         request = ChatRequest(
