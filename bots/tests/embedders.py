@@ -1,5 +1,5 @@
 """A small deterministic embedder for tests about plumbing (not about meaning): each word
-stem hashes to one of 64 dimensions, so texts that share words are similar and texts
+stem hashes to one of 256 dimensions, so texts that share words are similar and texts
 that do not are orthogonal. Registered as `EMBEDDINGS_PROVIDER=fake`."""
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ import numpy as np
 from bots.knowledge.embeddings import normalize
 from bots.knowledge.query import fold
 
-DIMENSIONS = 64
+DIMENSIONS = 256
 _WORD = re.compile(r"\w+")
 
 
 class FakeEmbedder:
     def __init__(self, model: str = "bag-of-words", dimensions: int | None = None) -> None:
         self.dimensions = dimensions or DIMENSIONS
-        self.key = f"fake:{model}:{self.dimensions}"
+        self.key = f"fake:{model or 'bag-of-words'}:{self.dimensions}"
         self.calls: list[list[str]] = []
         self.fail = False
 

@@ -30,7 +30,9 @@ def test_the_openai_embedder_asks_the_configured_server_and_normalises(settings,
     vectors = embedder.embed_passages(["refund policy", "shipping times", "refund window"])
     assert vectors.shape == (3, 32) and vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0)
-    expected = FakeEmbedder(dimensions=32).embed_passages(["refund policy", "shipping times", "refund window"])
+    expected = FakeEmbedder(dimensions=32).embed_passages(
+        ["refund policy", "shipping times", "refund window"]
+    )
     assert np.allclose(vectors, expected, atol=1e-6)  # rows back in input order
     path, body = server.requests[-1]
     assert path == "/v1/embeddings"
