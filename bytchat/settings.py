@@ -281,7 +281,7 @@ MAX_MESSAGE_CHARS = env_int("MAX_MESSAGE_CHARS", 8000)
 CHAT_KNOWLEDGE_CHUNKS = env_int("CHAT_KNOWLEDGE_CHUNKS", 5)
 # --- Knowledge embeddings (bots.knowledge.embeddings) ------------------------------------
 # local: multilingual-e5-small in-process (offline); openai: any OpenAI-compatible
-# embeddings API; gemini: Gemini embeddings. A change of model or dimensions needs
+# embeddings API; gemini: Gemini embeddings; none: keyword search only. A change of model or dimensions needs
 # `manage.py reembed_documents`; until then those documents are searched by keywords.
 EMBEDDINGS_PROVIDER = env_str("EMBEDDINGS_PROVIDER", "local")
 EMBEDDINGS_MODEL = env_str("EMBEDDINGS_MODEL")

@@ -204,6 +204,11 @@ def register_embedder(name: str, factory: EmbedderFactory) -> None:
             del _INSTANCES[key]
 
 
+def embeddings_enabled() -> bool:
+    """`EMBEDDINGS_PROVIDER=none` turns search by meaning off: keywords only, no vectors."""
+    return settings.EMBEDDINGS_PROVIDER != "none"
+
+
 def get_embedder() -> Embedder:
     provider = settings.EMBEDDINGS_PROVIDER
     if provider not in _FACTORIES:

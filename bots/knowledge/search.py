@@ -25,7 +25,7 @@ from django.conf import settings
 from django.db import connection
 
 from bots.knowledge import vectors
-from bots.knowledge.embeddings import EmbeddingError, get_embedder
+from bots.knowledge.embeddings import EmbeddingError, embeddings_enabled, get_embedder
 from bots.knowledge.query import MAX_QUERY_CHARS, ParsedQuery, fold, parse_query
 from bots.models import Chunk, SearchMode
 from bytchat.errors import InvalidInput
@@ -94,7 +94,9 @@ def search(bot, query: str, k: int | None = None, *, documents=None, mode: str |
         )
     mode = mode or bot.search_mode or SearchMode.HYBRID
     parsed = parse_query((query or "")[:MAX_QUERY_CHARS], language=bot.language)
-    if mode == SearchMode.HYBRID and not parsed.natural:
+    if not embeddings_enabled():
+        mode = SearchMode.KEYWORD
+    elif mode == SearchMode.HYBRID and not parsed.natural:
         # "Quoted phrases", -exclusions and `or` ask for exact words: meaning would
         # bring back what the user just excluded.
         mode = SearchMode.KEYWORD

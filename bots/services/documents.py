@@ -30,7 +30,7 @@ from django.utils import timezone
 from accounts.models import User
 from bots.errors import DocumentBusy, EmptyFile, FileTooLarge
 from bots.knowledge.chunking import chunk_pages
-from bots.knowledge.embeddings import EmbeddingError, get_embedder
+from bots.knowledge.embeddings import EmbeddingError, embeddings_enabled, get_embedder
 from bots.knowledge.embeddings import to_bytes as embedding_bytes
 from bots.knowledge.extraction import SNIFF_BYTES, DocumentLimits, ExtractionError, extract_pages, sniff
 from bots.knowledge.search import index_document_chunks
@@ -324,6 +324,14 @@ def document_embed(*, document_id: Any) -> str | None:
     batches, then mark it ready with the embedder's key. If the embedder keeps failing,
     the document is `failed` with a message and its chunks stay: keyword search still
     finds them. Returns the final status (None when the document is gone or not ours)."""
+    if not embeddings_enabled():
+        updated = Document.objects.filter(pk=document_id, status=DocumentStatus.EMBEDDING).update(
+            status=DocumentStatus.READY,
+            indexed_at=timezone.now(),
+            heartbeat_at=None,
+            updated_at=timezone.now(),
+        )
+        return DocumentStatus.READY if updated else None
     embedder = get_embedder()
     heartbeat = _Heartbeat(document_id, DocumentStatus.EMBEDDING)
     batch_size = max(1, settings.EMBEDDINGS_BATCH_SIZE)

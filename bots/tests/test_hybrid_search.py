@@ -264,3 +264,13 @@ def test_a_question_in_one_language_finds_the_passage_in_the_other(bilingual_bot
         # Words alone do not find it first: the meaning does.
         keyword = search(bilingual_bot, question, 1, mode="keyword")
         assert not keyword or keyword[0].document_name != expected or question.startswith("¿Puedo")
+
+
+def test_embeddings_turned_off_index_without_vectors_and_search_by_keywords(
+    bot, settings, django_capture_on_commit_callbacks
+):
+    settings.EMBEDDINGS_PROVIDER = "none"
+    document = _upload(bot, django_capture_on_commit_callbacks)
+    assert document.status == DocumentStatus.READY and document.embedding_model == ""
+    hits = search(bot, "refunds", 5)
+    assert [hit.retriever for hit in hits] == ["keyword"] and hits.fallback == ""
