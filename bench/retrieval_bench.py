@@ -110,7 +110,9 @@ def quality(owner) -> dict:
 
     per_mode = {}
     for mode in MODES:
-        ranks = [(question, _rank(search(bot, question["q"], K, mode=mode), question)) for question in questions]
+        ranks = [
+            (question, _rank(search(bot, question["q"], K, mode=mode), question)) for question in questions
+        ]
         per_mode[mode] = _figures(ranks)
 
     answered = []
@@ -122,7 +124,10 @@ def quality(owner) -> dict:
         ]
         selected = select_sentences(question["q"], sources)
         answered.append(
-            any(question["a"] in sentence and source.source_name == question["doc"] for sentence, source in selected)
+            any(
+                question["a"] in sentence and source.source_name == question["doc"]
+                for sentence, source in selected
+            )
         )
     return {
         "documents": len(documents),
@@ -150,7 +155,8 @@ def _figures(ranks) -> dict:
 
     figures = block(ranks)
     figures["by_kind"] = {
-        kind: block([row for row in ranks if row[0]["kind"] == kind]) for kind in ("direct", "paraphrase", "cross")
+        kind: block([row for row in ranks if row[0]["kind"] == kind])
+        for kind in ("direct", "paraphrase", "cross")
     }
     figures["missed"] = [question["q"] for question, rank in ranks if rank != 1]
     return figures
@@ -172,7 +178,9 @@ def latency(owner, chunk_count: int, seed: int) -> dict:
     bot = Bot.objects.create(owner=owner, name_es="Latencia", language="es")
     vocabularies = {language: vocabulary(language, 30_000, rng) for language in ("es", "en")}
     weights = {language: zipf_weights(len(words)) for language, words in vocabularies.items()}
-    print(f"Writing {chunk_count:,} synthetic chunks with random vectors on {connection.vendor}...", flush=True)
+    print(
+        f"Writing {chunk_count:,} synthetic chunks with random vectors on {connection.vendor}...", flush=True
+    )
     per_document = 1000
     written = 0
     started = time.perf_counter()
@@ -291,14 +299,18 @@ def run(args) -> dict:
 
 def print_table(result: dict) -> None:
     quality = result["quality"]
-    print(f"\nRetrieval on {result['database']}: {quality['questions']} questions, {quality['chunks']} chunks")
+    print(
+        f"\nRetrieval on {result['database']}: {quality['questions']} questions, {quality['chunks']} chunks"
+    )
     print(f"{'mode':<10} {'R@1':>6} {'R@5':>6} {'MRR':>6} {'cross R@5':>10} {'para R@1':>9}")
     for mode, figures in quality["modes"].items():
         print(
             f"{mode:<10} {figures['recall@1']:>6} {figures['recall@5']:>6} {figures['mrr']:>6} "
             f"{figures['by_kind']['cross']['recall@5']:>10} {figures['by_kind']['paraphrase']['recall@1']:>9}"
         )
-    print(f"local answers with the answering sentence and its [n]: {quality['local_answers_with_answering_sentence']}")
+    print(
+        f"local answers with the answering sentence and its [n]: {quality['local_answers_with_answering_sentence']}"
+    )
     print(f"indexing (local embedder, real text): {quality['indexing_chunks_per_second']} chunks/s")
     if "latency" in result:
         latency = result["latency"]
@@ -311,13 +323,17 @@ def print_table(result: dict) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--database", choices=["postgres", "sqlite"], default="sqlite")
     parser.add_argument(
         "--postgres-url",
         default=os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
     )
-    parser.add_argument("--chunks", type=int, default=100_000, help="Latency bot size; 0 skips the latency part.")
+    parser.add_argument(
+        "--chunks", type=int, default=100_000, help="Latency bot size; 0 skips the latency part."
+    )
     parser.add_argument("--seed", type=int, default=20260101)
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args()
