@@ -13,6 +13,7 @@ Other embedders (a test's fake, a future service) plug in with `register_embedde
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
@@ -222,14 +223,34 @@ def get_embedder() -> Embedder:
         return _INSTANCES[key]
 
 
+_SENTENCE_CACHE: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+SENTENCE_CACHE_SIZE = 4096
+
+
 def sentence_similarities(question: str, sentences: Sequence[str]) -> list[float]:
     """Cosine similarity of each sentence with the question, by the current embedder
-    (e5's `query: ` for the question, `passage: ` for the sentences)."""
+    (e5's `query: ` for the question, `passage: ` for the sentences). Sentence vectors are
+    kept in a small LRU cache: the same passages come back question after question."""
     if not sentences:
         return []
     embedder = get_embedder()
     query = embedder.embed_queries([question])[0]
-    return [float(value) for value in embedder.embed_passages(list(sentences)) @ query]
+    missing = [text for text in dict.fromkeys(sentences) if (embedder.key, text) not in _SENTENCE_CACHE]
+    if missing:
+        for text, vector in zip(missing, embedder.embed_passages(missing), strict=True):
+            _SENTENCE_CACHE[(embedder.key, text)] = vector
+    rows = []
+    with _INSTANCES_LOCK:
+        for text in sentences:
+            vector = _SENTENCE_CACHE.get((embedder.key, text))
+            if vector is None:  # evicted by a concurrent caller meanwhile
+                vector = embedder.embed_passages([text])[0]
+            else:
+                _SENTENCE_CACHE.move_to_end((embedder.key, text))
+            rows.append(vector)
+        while len(_SENTENCE_CACHE) > SENTENCE_CACHE_SIZE:
+            _SENTENCE_CACHE.popitem(last=False)
+    return [float(value) for value in np.array(rows) @ query]
 
 
 def to_bytes(vector: np.ndarray) -> bytes:
