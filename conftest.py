@@ -117,3 +117,29 @@ def admin_client_api(admin_user) -> APIClient:
 @pytest.fixture
 def client_for():
     return _client_for
+
+
+@pytest.fixture(autouse=True)
+def fake_embedder(settings):
+    """Tests use a small deterministic embedder unless they ask for the real model
+    (`local_embedder`); both go through `bots.knowledge.embeddings`."""
+    from bots.knowledge import embeddings, vectors
+    from bots.tests.embedders import FakeEmbedder
+
+    embeddings.register_embedder("fake", FakeEmbedder)
+    settings.EMBEDDINGS_PROVIDER = "fake"
+    settings.EMBEDDINGS_MODEL = ""
+    settings.EMBEDDINGS_DIMENSIONS = 0
+    settings.EMBEDDINGS_RETRY_SECONDS = 0
+    vectors.clear_cache()
+    yield embeddings.get_embedder()
+    vectors.clear_cache()
+
+
+@pytest.fixture
+def local_embedder(settings, fake_embedder):
+    """The real multilingual-e5-small (loaded once per process, shared by the tests)."""
+    from bots.knowledge import embeddings
+
+    settings.EMBEDDINGS_PROVIDER = "local"
+    return embeddings.get_embedder()

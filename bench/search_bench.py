@@ -317,6 +317,8 @@ def main() -> None:
     os.environ.setdefault("DEBUG", "true")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bytchat.settings")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
+    # The keyword side alone (bench/retrieval_bench.py measures search by meaning).
+    os.environ["EMBEDDINGS_PROVIDER"] = "none"
     sys.path.insert(0, str(ROOT))
     import django
 

@@ -54,6 +54,12 @@ def _localized(spanish: str, english: str, language: str) -> str:
     return spanish or english
 
 
+class SearchMode(models.TextChoices):
+    HYBRID = "hybrid", "hybrid"
+    SEMANTIC = "semantic", "semantic"
+    KEYWORD = "keyword", "keyword"
+
+
 class Bot(models.Model):
     """An assistant. `owner` is null for platform agents, which staff create."""
 
@@ -77,6 +83,24 @@ class Bot(models.Model):
     )
     is_public = models.BooleanField(default=False, help_text="Visible to every user.")
     is_active = models.BooleanField(default=True, help_text="Off: deleted (soft delete).")
+    search_mode = models.CharField(
+        max_length=10,
+        choices=SearchMode.choices,
+        default=SearchMode.HYBRID,
+        help_text="How the knowledge is searched: by meaning and words fused, by meaning, or by words.",
+    )
+    top_k = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(50)],
+        help_text="How many passages an answer is built from (unset: CHAT_KNOWLEDGE_CHUNKS).",
+    )
+    min_similarity = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(-1.0), MaxValueValidator(1.0)],
+        help_text="Passages found by meaning below this cosine similarity are left out.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -229,6 +253,7 @@ class ModelConfig(WithApiKey):
 class DocumentStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     PROCESSING = "processing", "Processing"
+    EMBEDDING = "embedding", "Embedding"
     READY = "ready", "Ready"
     FAILED = "failed", "Failed"
 
@@ -258,6 +283,11 @@ class Document(models.Model):
     # Touched by the indexing task while it works: a `processing` document whose
     # heartbeat stopped lost its worker, and the sweep queues it again.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # The embedder (`bots.knowledge.embeddings`, its `key`) that made this document's
+    # chunk vectors; empty until they are all made. Search compares only vectors of the
+    # current embedder and searches other documents by keywords.
+    embedding_model = models.CharField(max_length=200, blank=True)
+    embedding_dimensions = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -280,6 +310,8 @@ class Chunk(models.Model):
     position = models.PositiveIntegerField()
     text = models.TextField()
     page_numbers = models.JSONField(default=list, blank=True)
+    # float32 bytes, L2-normalised, of the document's `embedding_model`.
+    embedding = models.BinaryField(null=True, blank=True)
 
     class Meta:
         ordering = ["document", "position"]

@@ -31,3 +31,18 @@ def requeue_stale_documents() -> int:
     from bots import services
 
     return services.document_requeue_stale()
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=MAX_RETRIES)
+def embed_document(self, document_id: str) -> None:
+    """Re-embed one document's chunks with the current embedder, in batches (the
+    embedder's own failures are retried inside the service)."""
+    from bots import services
+
+    try:
+        services.document_embed(document_id=document_id)
+    except TRANSIENT_ERRORS as exc:
+        if self.request.retries >= self.max_retries:
+            services.document_fail(document_id=document_id, message=GAVE_UP)
+            raise
+        raise self.retry(exc=exc, countdown=2 ** (self.request.retries + 1)) from exc

@@ -282,6 +282,24 @@ PROVIDER_TIMEOUT_SECONDS = env_int("PROVIDER_TIMEOUT_SECONDS", 60)
 MAX_MESSAGE_CHARS = env_int("MAX_MESSAGE_CHARS", 8000)
 # How many knowledge chunks an answer is built from.
 CHAT_KNOWLEDGE_CHUNKS = env_int("CHAT_KNOWLEDGE_CHUNKS", 5)
+# --- Knowledge embeddings (bots.knowledge.embeddings) ------------------------------------
+# local: multilingual-e5-small in-process (offline); openai: any OpenAI-compatible
+# embeddings API; gemini: Gemini embeddings; none: keyword search only. A change of model or dimensions needs
+# `manage.py reembed_documents`; until then those documents are searched by keywords.
+EMBEDDINGS_PROVIDER = env_str("EMBEDDINGS_PROVIDER", "local")
+EMBEDDINGS_MODEL = env_str("EMBEDDINGS_MODEL")
+EMBEDDINGS_DIMENSIONS = env_int("EMBEDDINGS_DIMENSIONS", 0)
+EMBEDDINGS_BASE_URL = env_str("EMBEDDINGS_BASE_URL") or None
+EMBEDDINGS_API_KEY = env_str("EMBEDDINGS_API_KEY")
+EMBEDDINGS_TIMEOUT_SECONDS = env_int("EMBEDDINGS_TIMEOUT_SECONDS", 30)
+# Chunks embedded per call while indexing, and the tries of a failed call (with backoff).
+EMBEDDINGS_BATCH_SIZE = env_int("EMBEDDINGS_BATCH_SIZE", 16)
+EMBEDDINGS_MAX_ATTEMPTS = env_int("EMBEDDINGS_MAX_ATTEMPTS", 3)
+EMBEDDINGS_RETRY_SECONDS = env_int("EMBEDDINGS_RETRY_SECONDS", 2)
+# Vectors kept in each process's search cache, over all bots (float32: 1.5 KB each at 384
+# dimensions, so 1,000,000 is about 1.5 GB at most).
+VECTOR_CACHE_MAX_CHUNKS = env_int("VECTOR_CACHE_MAX_CHUNKS", 1_000_000)
+
 # The monthly token quota admits a turn by reserving its prompt's estimated tokens plus
 # these (the sources, the history and the answer), settled with what it really used.
 TOKEN_RESERVATION_ANSWER_TOKENS = env_int("TOKEN_RESERVATION_ANSWER_TOKENS", 4000)

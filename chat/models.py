@@ -92,6 +92,8 @@ class Citation(models.Model):
     page_numbers = models.JSONField(default=list, blank=True)
     snippet = models.TextField(blank=True)
     score = models.FloatField(default=0.0)
+    # keyword, semantic or both: which knowledge retriever found the passage.
+    retriever = models.CharField(max_length=16, blank=True)
 
     class Meta:
         ordering = ["message", "index"]
@@ -208,6 +210,8 @@ class Run(models.Model):
     status = models.CharField(max_length=16, choices=RunStatus.choices)
     error_code = models.CharField(max_length=64, blank=True)
     failed_attempts = models.JSONField(default=list, blank=True)
+    # Why the knowledge search fell back to keywords (the query could not be embedded).
+    search_fallback = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

@@ -14,6 +14,7 @@ from bots.models import (
     ModelConfig,
     ModelEndpoint,
     Provider,
+    SearchMode,
     TaskType,
     validate_base_url,
 )
@@ -190,6 +191,9 @@ class BotSerializer(LeanRepresentation, serializers.ModelSerializer):
             "is_public",
             "is_platform",
             "can_edit",
+            "search_mode",
+            "top_k",
+            "min_similarity",
             "system_prompt",
             "model_configs",
             "created_at",
@@ -240,6 +244,21 @@ class BotWriteSerializer(serializers.Serializer):
         queryset=Category.objects.all(), required=False, allow_null=True
     )
     is_public = serializers.BooleanField(required=False, help_text="Administrators only.")
+    search_mode = serializers.ChoiceField(
+        choices=SearchMode.choices,
+        required=False,
+        help_text="hybrid (meaning and words fused, the default), semantic (meaning) or keyword (words).",
+    )
+    top_k = serializers.IntegerField(
+        min_value=1, max_value=MAX_K, required=False, allow_null=True, help_text="Passages per answer."
+    )
+    min_similarity = serializers.FloatField(
+        min_value=-1.0,
+        max_value=1.0,
+        required=False,
+        allow_null=True,
+        help_text="Passages found by meaning below this cosine similarity are left out.",
+    )
 
 
 class BotCreateSerializer(BotWriteSerializer):
@@ -299,7 +318,15 @@ class SearchHitSerializer(serializers.Serializer):
     document_name = serializers.CharField()
     position = serializers.IntegerField()
     page_numbers = serializers.ListField(child=serializers.IntegerField())
-    score = serializers.FloatField()
+    score = serializers.FloatField(
+        help_text="keyword: the full-text rank; semantic: the cosine similarity; hybrid: the reciprocal-rank fusion."
+    )
+    retriever = serializers.ChoiceField(
+        choices=["keyword", "semantic", "both"], help_text="Which retriever found the passage."
+    )
+    similarity = serializers.FloatField(
+        allow_null=True, help_text="Cosine similarity with the question, when found by meaning."
+    )
     snippet = serializers.CharField()
     text = serializers.CharField()
 

@@ -32,7 +32,7 @@ _LOOSE = f"replace({_STRICT}::text, ' & ', ' | ')::tsquery"
 
 _CANDIDATES = """
     (SELECT id, search_vector FROM bots_chunk
-     WHERE bot_id = %(bot)s AND search_vector @@ {tsquery} LIMIT %(candidates)s)
+     WHERE bot_id = %(bot)s AND search_vector @@ {tsquery}{documents} LIMIT %(candidates)s)
 """
 
 _SEARCH = """
@@ -65,11 +65,15 @@ def index_chunks(*, document_id: Any, language: str) -> None:
         )
 
 
-def search_chunks(*, bot_id: Any, language: str, query: ParsedQuery, k: int) -> list[tuple]:
+def search_chunks(
+    *, bot_id: Any, language: str, query: ParsedQuery, k: int, document_ids: list[Any] | None = None
+) -> list[tuple]:
+    """`document_ids`: only chunks of these documents are candidates (None: every one)."""
     either_word = query.natural and len(query.words) > 1
-    candidates = _CANDIDATES.format(tsquery=_STRICT)
+    documents = "" if document_ids is None else " AND document_id = ANY(%(documents)s)"
+    candidates = _CANDIDATES.format(tsquery=_STRICT, documents=documents)
     if either_word:
-        candidates += " UNION ALL " + _CANDIDATES.format(tsquery=_LOOSE)
+        candidates += " UNION ALL " + _CANDIDATES.format(tsquery=_LOOSE, documents=documents)
     sql = _SEARCH.format(candidates=candidates, strict=_STRICT, loose=_LOOSE if either_word else _STRICT)
     params = {
         "config": configuration_for(language),
@@ -77,6 +81,7 @@ def search_chunks(*, bot_id: Any, language: str, query: ParsedQuery, k: int) -> 
         "bot": bot_id,
         "candidates": CANDIDATES,
         "k": k,
+        "documents": [str(document_id) for document_id in document_ids or []],
     }
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

@@ -1,25 +1,50 @@
 """Knowledge search: the one function the chat engine and the search API call.
 
-`search(bot, query, k)` returns the bot's best `k` chunks for a query. The backend is
-chosen by the database: PostgreSQL full-text search (`bots.knowledge.postgres`) or SQLite
-FTS5 (`bots.knowledge.sqlite`). `index_document_chunks` writes the index side of freshly
+`search(bot, query, k)` returns the bot's best `k` chunks for a query, fusing two
+retrievers by reciprocal rank (the bot's `search_mode` picks one or both):
+
+- keyword: PostgreSQL full-text search (`bots.knowledge.postgres`) or SQLite FTS5
+  (`bots.knowledge.sqlite`), per the document language;
+- semantic: exact cosine similarity of the query's embedding with the chunk vectors
+  (`bots.knowledge.vectors`), which also matches across languages.
+
+If the query cannot be embedded, the search falls back to keywords and says so in
+`SearchResult.fallback`. `index_document_chunks` writes the keyword index of freshly
 written chunks and must run in the transaction that wrote them.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 
+from bots.knowledge import vectors
+from bots.knowledge.embeddings import EmbeddingError, embeddings_enabled, get_embedder
 from bots.knowledge.query import MAX_QUERY_CHARS, ParsedQuery, fold, parse_query
+from bots.models import Chunk, SearchMode
 from bytchat.errors import InvalidInput
+
+logger = logging.getLogger(__name__)
 
 MAX_K = 50
 SNIPPET_CHARS = 240
+# Reciprocal-rank fusion: score = sum over retrievers of 1 / (RRF_K + rank).
+RRF_K = 60
+# Each retriever proposes this many candidates per hit asked for (at least MIN_CANDIDATES).
+CANDIDATES_PER_HIT = 4
+MIN_CANDIDATES = 20
+
+
+class Retriever:
+    KEYWORD = "keyword"
+    SEMANTIC = "semantic"
+    BOTH = "both"
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +57,15 @@ class SearchHit:
     page_numbers: list[int]
     score: float
     snippet: str = field(default="", compare=False)
+    retriever: str = Retriever.KEYWORD
+    # Cosine similarity with the query when the semantic retriever saw the chunk.
+    similarity: float | None = None
+
+
+class SearchResult(list):
+    """The hits, best first; `fallback` says why the semantic side was skipped, if it was."""
+
+    fallback: str = ""
 
 
 def _backend() -> ModuleType:
@@ -46,30 +80,129 @@ def _backend() -> ModuleType:
     raise NotImplementedError(f"No knowledge search backend for {connection.vendor}.")
 
 
-def search(bot, query: str, k: int = 5) -> list[SearchHit]:
-    """The bot's `k` best chunks for `query`, best first. A query with nothing to search
-    for (only stop words or punctuation) finds nothing; it is not an error."""
+def search(bot, query: str, k: int | None = None, *, documents=None, mode: str | None = None) -> SearchResult:
+    """The bot's `k` best chunks for `query`, best first (`k` unset: the bot's `top_k`).
+
+    `documents`, a Document queryset or None, restricts both retrievers to those
+    documents inside their candidate queries. `mode` overrides the bot's `search_mode`.
+    A query with nothing to search for finds nothing; it is not an error."""
+    if k is None:
+        k = bot.top_k or settings.CHAT_KNOWLEDGE_CHUNKS
     if not isinstance(k, int) or not 1 <= k <= MAX_K:
         raise InvalidInput(
             f"k must be between 1 and {MAX_K}.", fields={"k": [f"Must be between 1 and {MAX_K}."]}
         )
-    parsed = parse_query(query[:MAX_QUERY_CHARS], language=bot.language)
-    if parsed.is_empty:
-        return []
-    rows = _backend().search_chunks(bot_id=bot.pk, language=bot.language, query=parsed, k=k)
-    return [
-        SearchHit(
-            chunk_id=chunk_id,
-            document_id=document_id,
-            document_name=document_name,
-            position=position,
-            text=text,
-            page_numbers=page_numbers,
-            score=float(score),
-            snippet=make_snippet(text, parsed),
+    mode = mode or bot.search_mode or SearchMode.HYBRID
+    parsed = parse_query((query or "")[:MAX_QUERY_CHARS], language=bot.language)
+    if not embeddings_enabled():
+        mode = SearchMode.KEYWORD
+    elif mode == SearchMode.HYBRID and not parsed.natural:
+        # "Quoted phrases", -exclusions and `or` ask for exact words: meaning would
+        # bring back what the user just excluded.
+        mode = SearchMode.KEYWORD
+    result = SearchResult()
+    query = (query or "")[:MAX_QUERY_CHARS]
+    if not query.strip() or (parsed.is_empty and mode == SearchMode.KEYWORD):
+        return result
+    document_ids = None if documents is None else list(documents.filter(bot=bot).values_list("pk", flat=True))
+    candidates = k if mode != SearchMode.HYBRID else max(MIN_CANDIDATES, k * CANDIDATES_PER_HIT)
+
+    keyword_rows: list[tuple] = []
+    semantic_rows: list[tuple[int, float]] = []
+    if mode in (SearchMode.SEMANTIC, SearchMode.HYBRID):
+        try:
+            semantic_rows = _semantic(bot, query, candidates, document_ids)
+        except EmbeddingError as exc:
+            logger.warning("Query embedding failed for bot %s, searching by keywords: %s", bot.pk, exc)
+            result.fallback = str(exc)[:500] or "embedding failed"
+            mode = SearchMode.KEYWORD
+            candidates = k
+    if mode in (SearchMode.KEYWORD, SearchMode.HYBRID) and not parsed.is_empty:
+        keyword_rows = _backend().search_chunks(
+            bot_id=bot.pk, language=bot.language, query=parsed, k=candidates, document_ids=document_ids
         )
-        for chunk_id, document_id, document_name, position, text, page_numbers, score in rows
-    ]
+    result.extend(_fuse(keyword_rows, semantic_rows, parsed, k=k, mode=mode))
+    return result
+
+
+def _semantic(bot, query: str, k: int, document_ids: list[Any] | None) -> list[tuple[int, float]]:
+    embedder = get_embedder()
+    vector = embedder.embed_queries([query])[0]
+    return vectors.search_vectors(
+        bot_id=bot.pk,
+        embedder_key=embedder.key,
+        dimensions=len(vector),
+        query=vector,
+        k=k,
+        document_ids=None if document_ids is None else set(document_ids),
+        min_similarity=bot.min_similarity,
+    )
+
+
+def fuse_ranks(rankings: list[list[Any]], *, rrf_k: int = RRF_K) -> list[tuple[Any, float]]:
+    """Reciprocal-rank fusion of several best-first rankings: (item, score), best first;
+    ties keep the order of first appearance."""
+    scores: dict[Any, float] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking, start=1):
+            scores[item] = scores.get(item, 0.0) + 1.0 / (rrf_k + rank)
+    order = {item: index for index, item in enumerate(dict.fromkeys(i for r in rankings for i in r))}
+    return sorted(scores.items(), key=lambda pair: (-pair[1], order[pair[0]]))
+
+
+def _fuse(keyword_rows, semantic_rows, parsed: ParsedQuery, *, k: int, mode: str) -> list[SearchHit]:
+    keyword = {row[0]: row for row in keyword_rows}
+    similarity = dict(semantic_rows)
+    if mode == SearchMode.KEYWORD:
+        ranked = [(row[0], float(row[6])) for row in keyword_rows[:k]]
+    elif mode == SearchMode.SEMANTIC:
+        ranked = semantic_rows[:k]
+    else:
+        ranked = fuse_ranks([list(keyword), [chunk_id for chunk_id, _ in semantic_rows]])[:k]
+    missing = [chunk_id for chunk_id, _ in ranked if chunk_id not in keyword]
+    details = {
+        chunk.id: (
+            chunk.id,
+            chunk.document_id,
+            chunk.document.original_name,
+            chunk.position,
+            chunk.text,
+            chunk.page_numbers,
+            0.0,
+        )
+        for chunk in Chunk.objects.filter(id__in=missing)
+        .select_related("document")
+        .only("id", "document_id", "document__original_name", "position", "text", "page_numbers")
+    }
+    hits = []
+    for chunk_id, score in ranked:
+        row = keyword.get(chunk_id) or details.get(chunk_id)
+        if row is None:  # deleted since the vectors were cached
+            continue
+        found_by_words, found_by_meaning = chunk_id in keyword, chunk_id in similarity
+        retriever = (
+            Retriever.BOTH
+            if found_by_words and found_by_meaning
+            else Retriever.SEMANTIC
+            if found_by_meaning
+            else Retriever.KEYWORD
+        )
+        _, document_id, document_name, position, text, page_numbers, _ = row
+        hits.append(
+            SearchHit(
+                chunk_id=chunk_id,
+                document_id=document_id,
+                document_name=document_name,
+                position=position,
+                text=text,
+                page_numbers=list(page_numbers or []),
+                score=float(score),
+                snippet=make_snippet(text, parsed),
+                retriever=retriever,
+                similarity=similarity.get(chunk_id),
+            )
+        )
+    return hits
 
 
 def index_document_chunks(*, document_id: Any, language: str) -> None:

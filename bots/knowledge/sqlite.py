@@ -25,7 +25,7 @@ SELECT chunk.id, chunk.document_id, document.original_name, chunk.position, chun
        chunk.page_numbers, matches.score
 FROM (
     SELECT rowid AS id, -bm25(bots_chunk_fts, 1.0, 0.0) AS score
-    FROM bots_chunk_fts WHERE bots_chunk_fts MATCH %s
+    FROM bots_chunk_fts WHERE bots_chunk_fts MATCH %s{documents}
     ORDER BY bm25(bots_chunk_fts, 1.0, 0.0) LIMIT %s
 ) AS matches
 JOIN bots_chunk AS chunk ON chunk.id = matches.id
@@ -63,22 +63,33 @@ def _match(bot_id: Any, expression: str) -> str:
     return f'bot : "{_bot_token(bot_id)}" AND ({expression})'
 
 
-def search_chunks(*, bot_id: Any, language: str, query: ParsedQuery, k: int) -> list[tuple]:
+_DOCUMENTS = (
+    " AND rowid IN (SELECT id FROM bots_chunk WHERE document_id IN (SELECT value FROM json_each(%s)))"
+)
+
+
+def search_chunks(
+    *, bot_id: Any, language: str, query: ParsedQuery, k: int, document_ids: list[Any] | None = None
+) -> list[tuple]:
+    """`document_ids`: only chunks of these documents are candidates (None: every one)."""
     strict = " OR ".join(f"({_group(group)})" for group in query.groups)
-    rows = _run(_match(bot_id, strict), k)
+    documents = None if document_ids is None else json.dumps([uuid.UUID(str(d)).hex for d in document_ids])
+    rows = _run(_match(bot_id, strict), k, documents)
     words = query.words
     if query.natural and len(words) > 1 and len(rows) < k:
         loose = " OR ".join(f'"{word}"' for word in words)
         found = {row[0] for row in rows}
-        rows += [row for row in _run(_match(bot_id, loose), k + len(found)) if row[0] not in found][
-            : k - len(rows)
-        ]
+        rows += [
+            row for row in _run(_match(bot_id, loose), k + len(found), documents) if row[0] not in found
+        ][: k - len(rows)]
     return rows
 
 
-def _run(match: str, k: int) -> list[tuple]:
+def _run(match: str, k: int, documents: str | None = None) -> list[tuple]:
+    sql = _SEARCH.format(documents="" if documents is None else _DOCUMENTS)
+    params = [match, CANDIDATES, k] if documents is None else [match, documents, CANDIDATES, k]
     with connection.cursor() as cursor:
-        cursor.execute(_SEARCH, [match, CANDIDATES, k])
+        cursor.execute(sql, params)
         return [
             (chunk_id, uuid.UUID(document_id), name, position, text, json.loads(pages or "[]"), score)
             for chunk_id, document_id, name, position, text, pages, score in cursor.fetchall()

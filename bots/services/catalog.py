@@ -13,7 +13,16 @@ from accounts.models import User
 from accounts.selectors import user_plan
 from accounts.services import user_limits_lock
 from bots.errors import LastModelConfig, PlanLimitReached, StaffOnly
-from bots.models import Bot, Category, DocumentStatus, ModelConfig, ModelEndpoint, Provider, TaskType
+from bots.models import (
+    Bot,
+    Category,
+    DocumentStatus,
+    ModelConfig,
+    ModelEndpoint,
+    Provider,
+    SearchMode,
+    TaskType,
+)
 from bytchat import outbound
 from bytchat.errors import InvalidInput
 
@@ -111,6 +120,9 @@ def bot_create(
     is_public: bool = False,
     platform: bool = False,
     initial_configs: Sequence[dict[str, Any]] | None = None,
+    search_mode: str = SearchMode.HYBRID,
+    top_k: int | None = None,
+    min_similarity: float | None = None,
 ) -> Bot:
     """A bot for `user`, or a platform agent (no owner) when an admin asks for one. Without
     `initial_configs` the bot answers with the offline `local` model."""
@@ -149,6 +161,9 @@ def bot_create(
             system_prompt=system_prompt,
             language=language,
             is_public=is_public,
+            search_mode=search_mode,
+            top_k=top_k,
+            min_similarity=min_similarity,
             **texts,
         )
         ModelConfig.objects.bulk_create(_apply_config(ModelConfig(bot=bot), config) for config in configs)
@@ -174,6 +189,9 @@ def bot_update(
         "language",
         "category",
         "is_public",
+        "search_mode",
+        "top_k",
+        "min_similarity",
     }
     unknown = set(changes) - allowed
     if unknown:

@@ -30,6 +30,8 @@ from django.utils import timezone
 from accounts.models import User
 from bots.errors import DocumentBusy, EmptyFile, FileTooLarge
 from bots.knowledge.chunking import chunk_pages
+from bots.knowledge.embeddings import EmbeddingError, embeddings_enabled, get_embedder
+from bots.knowledge.embeddings import to_bytes as embedding_bytes
 from bots.knowledge.extraction import SNIFF_BYTES, DocumentLimits, ExtractionError, extract_pages, sniff
 from bots.knowledge.search import index_document_chunks
 from bots.models import Bot, Chunk, Document, DocumentStatus
@@ -151,7 +153,7 @@ def document_requeue_stale(
     task keeps its document (its heartbeat is fresh)."""
     heartbeat_older_than = heartbeat_older_than or heartbeat_stale_after()
     now = timezone.now()
-    lost_worker = Q(status=DocumentStatus.PROCESSING) & (
+    lost_worker = Q(status__in=[DocumentStatus.PROCESSING, DocumentStatus.EMBEDDING]) & (
         Q(heartbeat_at__lt=now - heartbeat_older_than)
         | Q(heartbeat_at__isnull=True, updated_at__lt=now - heartbeat_older_than)
     )
@@ -207,8 +209,8 @@ def _claim(document_id: Any) -> bool:
     return bool(
         Document.objects.filter(
             Q(status=DocumentStatus.PENDING)
-            | Q(status=DocumentStatus.PROCESSING, heartbeat_at__isnull=True)
-            | Q(status=DocumentStatus.PROCESSING, heartbeat_at__lt=stale),
+            | Q(status__in=[DocumentStatus.PROCESSING, DocumentStatus.EMBEDDING], heartbeat_at__isnull=True)
+            | Q(status__in=[DocumentStatus.PROCESSING, DocumentStatus.EMBEDDING], heartbeat_at__lt=stale),
             pk=document_id,
         ).update(status=DocumentStatus.PROCESSING, heartbeat_at=now, updated_at=now)
     )
@@ -218,8 +220,9 @@ class _Heartbeat:
     """Touches the document's `heartbeat_at`, at most every `heartbeat_every()` however
     often it is called (after each page and paragraph read, and once chunked)."""
 
-    def __init__(self, document_id: Any) -> None:
+    def __init__(self, document_id: Any, status: str = DocumentStatus.PROCESSING) -> None:
         self.document_id = document_id
+        self.status = status
         self.every = heartbeat_every().total_seconds()
         self.last = time.monotonic()
 
@@ -227,9 +230,7 @@ class _Heartbeat:
         if time.monotonic() - self.last < self.every:
             return
         self.last = time.monotonic()
-        Document.objects.filter(pk=self.document_id, status=DocumentStatus.PROCESSING).update(
-            heartbeat_at=timezone.now()
-        )
+        Document.objects.filter(pk=self.document_id, status=self.status).update(heartbeat_at=timezone.now())
 
 
 def document_index(*, document_id: Any) -> IndexOutcome | None:
@@ -278,24 +279,121 @@ def document_index(*, document_id: Any) -> IndexOutcome | None:
             batch_size=CHUNK_BATCH_SIZE,
         )
         index_document_chunks(document_id=document_id, language=locked.bot.language)
-        locked.status = DocumentStatus.READY
+        # Keyword search finds the chunks from here on; their vectors come next.
+        locked.status = DocumentStatus.EMBEDDING
         locked.error_message = ""
         locked.page_count = len(pages)
         locked.chunk_count = len(drafts)
-        locked.indexed_at = timezone.now()
-        locked.heartbeat_at = None
+        locked.heartbeat_at = timezone.now()
+        locked.embedding_model = ""
+        locked.embedding_dimensions = 0
         locked.save(
             update_fields=[
                 "status",
                 "error_message",
                 "page_count",
                 "chunk_count",
-                "indexed_at",
                 "heartbeat_at",
+                "embedding_model",
+                "embedding_dimensions",
                 "updated_at",
             ]
         )
-    return IndexOutcome(DocumentStatus.READY, pages=len(pages), chunks=len(drafts))
+    status = document_embed(document_id=document_id)
+    if status == DocumentStatus.FAILED:
+        failed = Document.objects.filter(pk=document_id).values_list("error_message", flat=True).first()
+        return IndexOutcome(status, pages=len(pages), chunks=len(drafts), error=failed or "")
+    return IndexOutcome(status or DocumentStatus.READY, pages=len(pages), chunks=len(drafts))
+
+
+def _embed_with_retry(embed, texts: list[str]):
+    """`embed(texts)`, tried `EMBEDDINGS_MAX_ATTEMPTS` times with exponential backoff."""
+    attempts = max(1, settings.EMBEDDINGS_MAX_ATTEMPTS)
+    for attempt in range(1, attempts + 1):
+        try:
+            return embed(texts)
+        except EmbeddingError:
+            if attempt == attempts:
+                raise
+            time.sleep(settings.EMBEDDINGS_RETRY_SECONDS * 2 ** (attempt - 1))
+    raise AssertionError("unreachable")
+
+
+def document_embed(*, document_id: Any) -> str | None:
+    """Make the vectors of an `embedding` document's chunks with the current embedder, in
+    batches, then mark it ready with the embedder's key. If the embedder keeps failing,
+    the document is `failed` with a message and its chunks stay: keyword search still
+    finds them. Returns the final status (None when the document is gone or not ours)."""
+    if not embeddings_enabled():
+        updated = Document.objects.filter(pk=document_id, status=DocumentStatus.EMBEDDING).update(
+            status=DocumentStatus.READY,
+            indexed_at=timezone.now(),
+            heartbeat_at=None,
+            updated_at=timezone.now(),
+        )
+        return DocumentStatus.READY if updated else None
+    embedder = get_embedder()
+    heartbeat = _Heartbeat(document_id, DocumentStatus.EMBEDDING)
+    batch_size = max(1, settings.EMBEDDINGS_BATCH_SIZE)
+    chunk_ids = list(
+        Chunk.objects.filter(document_id=document_id).order_by("position").values_list("id", flat=True)
+    )
+    dimensions = 0
+    try:
+        for start in range(0, len(chunk_ids), batch_size):
+            batch = list(
+                Chunk.objects.filter(id__in=chunk_ids[start : start + batch_size]).only("id", "text")
+            )
+            vectors = _embed_with_retry(embedder.embed_passages, [chunk.text for chunk in batch])
+            for chunk, vector in zip(batch, vectors, strict=True):
+                chunk.embedding = embedding_bytes(vector)
+            dimensions = vectors.shape[1]
+            if not Document.objects.filter(pk=document_id, status=DocumentStatus.EMBEDDING).exists():
+                return None  # deleted or re-queued meanwhile
+            Chunk.objects.bulk_update(batch, ["embedding"])
+            heartbeat()
+    except EmbeddingError as exc:
+        logger.warning("Embedding document %s failed: %s", document_id, exc)
+        message = (
+            "The passages were stored but could not be embedded for search by meaning "
+            f"({str(exc)[:300]}); keyword search still finds them. Re-index the document to try again."
+        )
+        updated = Document.objects.filter(pk=document_id, status=DocumentStatus.EMBEDDING).update(
+            status=DocumentStatus.FAILED, error_message=message, heartbeat_at=None, updated_at=timezone.now()
+        )
+        return DocumentStatus.FAILED if updated else None
+    now = timezone.now()
+    updated = Document.objects.filter(pk=document_id, status=DocumentStatus.EMBEDDING).update(
+        status=DocumentStatus.READY,
+        embedding_model=embedder.key,
+        embedding_dimensions=dimensions or embedder.dimensions,
+        indexed_at=now,
+        heartbeat_at=None,
+        updated_at=now,
+    )
+    return DocumentStatus.READY if updated else None
+
+
+def document_reembed_many(*, documents: QuerySet[Document]) -> list[Any]:
+    """Mark the ready documents not embedded by the current embedder for re-embedding
+    (searched by keywords until done) and return their ids, for `embed_document` tasks."""
+    key = get_embedder().key
+    with transaction.atomic():
+        ids = list(
+            documents.filter(status=DocumentStatus.READY)
+            .exclude(embedding_model=key)
+            .select_for_update()
+            .values_list("pk", flat=True)
+        )
+        now = timezone.now()
+        Document.objects.filter(pk__in=ids, status=DocumentStatus.READY).update(
+            status=DocumentStatus.EMBEDDING,
+            embedding_model="",
+            embedding_dimensions=0,
+            heartbeat_at=now,
+            updated_at=now,
+        )
+    return ids
 
 
 def _fail(document_id: Any, message: str) -> IndexOutcome | None:
@@ -330,5 +428,6 @@ def _fail(document_id: Any, message: str) -> IndexOutcome | None:
 def document_fail(*, document_id: Any, message: str) -> None:
     """Give up on a document whose indexing kept failing for a transient reason."""
     Document.objects.filter(
-        pk=document_id, status__in=[DocumentStatus.PENDING, DocumentStatus.PROCESSING]
+        pk=document_id,
+        status__in=[DocumentStatus.PENDING, DocumentStatus.PROCESSING, DocumentStatus.EMBEDDING],
     ).update(status=DocumentStatus.FAILED, error_message=message, updated_at=timezone.now())

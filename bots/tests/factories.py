@@ -34,9 +34,12 @@ def make_bot(*, owner: User | None, language: str = "en", configs: list[dict] | 
     return bot
 
 
-def make_indexed_document(*, bot: Bot, text: str | list[str], name: str = "notes.txt") -> Document:
+def make_indexed_document(
+    *, bot: Bot, text: str | list[str], name: str = "notes.txt", embed: bool = False
+) -> Document:
     """A ready document whose chunks come from `text` (a list: one string per page),
-    written the way the indexing service writes them."""
+    written the way the indexing service writes them; with `embed`, also their vectors by
+    the current embedder (without, the document is searched by keywords only)."""
     pages = [text] if isinstance(text, str) else text
     drafts = chunk_pages([Page(number, page) for number, page in enumerate(pages, 1)])
     document = Document.objects.create(
@@ -55,6 +58,10 @@ def make_indexed_document(*, bot: Bot, text: str | list[str], name: str = "notes
         for d in drafts
     )
     index_document_chunks(document_id=document.pk, language=bot.language)
+    if embed:
+        Document.objects.filter(pk=document.pk).update(status=DocumentStatus.EMBEDDING)
+        services.document_embed(document_id=document.pk)
+        document.refresh_from_db()
     return document
 
 

@@ -29,9 +29,37 @@ def test_it_returns_the_top_chunks_with_score_snippet_document_and_pages(user_cl
         "position",
         "page_numbers",
         "score",
+        "retriever",
+        "similarity",
         "snippet",
         "text",
     }
+    assert hit["retriever"] == "keyword" and hit["similarity"] is None  # not embedded
+
+
+def test_an_embedded_document_is_found_by_both_retrievers_with_its_similarity(user_client, user):
+    bot = make_bot(owner=user, language="en")
+    make_indexed_document(bot=bot, text="Refunds are requested from the panel.", name="help.txt", embed=True)
+    [hit] = user_client.get(f"/api/v1/bots/{bot.pk}/search", {"q": "refunds"}).json()
+    assert hit["retriever"] == "both" and 0 < hit["similarity"] <= 1 and hit["score"] > 0
+
+
+def test_the_bot_search_settings_are_editable_and_validated(user_client, user):
+    bot = make_bot(owner=user, language="en")
+    url = f"/api/v1/bots/{bot.pk}"
+    changed = user_client.patch(
+        url, {"search_mode": "semantic", "top_k": 8, "min_similarity": 0.8}, format="json"
+    )
+    assert changed.status_code == 200, changed.content
+    assert (changed.json()["search_mode"], changed.json()["top_k"], changed.json()["min_similarity"]) == (
+        "semantic",
+        8,
+        0.8,
+    )
+    for bad in ({"search_mode": "fuzzy"}, {"top_k": 0}, {"top_k": 51}, {"min_similarity": 2}):
+        assert user_client.patch(url, bad, format="json").status_code == 400, bad
+    bot.refresh_from_db()
+    assert (bot.search_mode, bot.top_k, bot.min_similarity) == ("semantic", 8, 0.8)
 
 
 @pytest.mark.parametrize("q", ["", "el de la", "!!!"])

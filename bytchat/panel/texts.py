@@ -83,6 +83,7 @@ def js_texts() -> dict[str, object]:
         "status": {
             "pending": _("Pending"),
             "processing": _("Processing"),
+            "embedding": _("Embedding"),
             "ready": _("Ready"),
             "failed": _("Failed"),
         },

@@ -52,7 +52,16 @@ class CitationSerializer(LeanRepresentation, serializers.ModelSerializer):
 
     class Meta:
         model = Citation
-        fields = ["index", "document_id", "source_name", "page_number", "page_numbers", "snippet", "score"]
+        fields = [
+            "index",
+            "document_id",
+            "source_name",
+            "page_number",
+            "page_numbers",
+            "snippet",
+            "score",
+            "retriever",
+        ]
         read_only_fields = fields
 
 

@@ -78,6 +78,8 @@ class Source:
     page_numbers: Sequence[int] = ()
     document_id: str | None = None
     score: float = 0.0
+    # Which knowledge retriever found it: keyword, semantic or both.
+    retriever: str = ""
 
 
 @dataclass(frozen=True, slots=True)

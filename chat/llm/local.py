@@ -1,22 +1,37 @@
 """The offline provider: an extractive answer from the retrieved knowledge, with citations.
 
-It picks the sentences of the sources that share the most (rarer) terms with the user's
-question and quotes them, each followed by the `[n]` of its source. No network, no model,
+It quotes the sentences of the sources that best match the user's question, each followed
+by the `[n]` of its source. A sentence matches by meaning (the knowledge embedder of
+`bots.knowledge.embeddings`, the offline multilingual-e5-small by default, so an English
+question finds a Spanish sentence) and, as a tie-breaker, by the (rarer) words it shares
+with the question. If the embedder fails, words alone decide. No network, no download,
 the same output for the same input.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import unicodedata
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
 from .base import ChatRequest, ModelSpec, Source, StreamItem, TextDelta, Usage, estimate_tokens
 from .prompting import build_system_instruction
 
+logger = logging.getLogger(__name__)
+
 MAX_SENTENCES = 3
+# A sentence that shares no word with the question must be at least this similar to it
+# (cosine, multilingual-e5 scale: unrelated text scores about 0.70-0.78, a paraphrase or a
+# translation 0.83 and up).
+MIN_SIMILARITY = 0.8
+# Quoted with the best sentence: those this close to it in similarity.
+SIMILARITY_MARGIN = 0.04
+# Word overlap breaks near-ties of similarity: at most this much is added.
+WORD_WEIGHT = 0.03
+MAX_EMBEDDED_SENTENCES = 60
 MAX_SENTENCE_CHARS = 320
 WORDS_PER_DELTA = 3
 STEM_LENGTH = 5
@@ -110,12 +125,33 @@ def _candidates(sources: Sequence[Source]) -> list[_Candidate]:
     return candidates
 
 
+# Set by the chat app (`ChatConfig.ready`) to the knowledge embedder's
+# `sentence_similarities`: this package imports no app.
+_sentence_similarity: Callable[[str, Sequence[str]], Sequence[float]] | None = None
+
+
+def use_sentence_similarity(function: Callable[[str, Sequence[str]], Sequence[float]] | None) -> None:
+    global _sentence_similarity
+    _sentence_similarity = function
+
+
+def _similarities(question: str, candidates: Sequence[_Candidate]) -> list[float] | None:
+    """Cosine similarity of each sentence with the question, or None without an embedder."""
+    if _sentence_similarity is None:
+        return None
+    try:
+        return [float(value) for value in _sentence_similarity(question, [c.text for c in candidates])]
+    except Exception as exc:  # any embedder failure: the words still answer
+        logger.warning("Sentence embedding failed, choosing sentences by words: %s", exc)
+        return None
+
+
 def select_sentences(question: str, sources: Sequence[Source]) -> list[tuple[str, Source]]:
     """The sentences most relevant to the question, best first, each with its source."""
     question_terms = _terms(question)
-    if not question_terms:
+    candidates = _candidates(sources)[:MAX_EMBEDDED_SENTENCES]
+    if not candidates or not question.strip():
         return []
-    candidates = _candidates(sources)
     document_frequency = {term: 0 for term in question_terms}
     for candidate in candidates:
         for term in question_terms & candidate.terms:
@@ -123,20 +159,29 @@ def select_sentences(question: str, sources: Sequence[Source]) -> list[tuple[str
     weight = {
         term: math.log(1 + len(candidates) / count) for term, count in document_frequency.items() if count
     }
+    word_scores = [sum(weight[term] for term in question_terms & c.terms) for c in candidates]
+    similarities = _similarities(question, candidates)
     # One shared word is enough for a short question; a longer one must share two.
     min_overlap = 1 if len(question_terms) <= 3 else 2
+    best_words = max(word_scores) or 1.0
     scored = []
-    for candidate in candidates:
-        overlap = question_terms & candidate.terms
-        if len(overlap) < min_overlap:
-            continue
-        score = sum(weight[term] for term in overlap)
+    for index, candidate in enumerate(candidates):
+        overlap = len(question_terms & candidate.terms)
+        if similarities is None:
+            if overlap < min_overlap:
+                continue
+            score = word_scores[index]
+        else:
+            if overlap < min_overlap and similarities[index] < MIN_SIMILARITY:
+                continue
+            score = similarities[index] + WORD_WEIGHT * word_scores[index] / best_words
         scored.append((-score, -candidate.source.score, candidate.source_rank, candidate.position, candidate))
     scored.sort(key=lambda row: row[:4])
     if not scored:
         return []
     best = -scored[0][0]
-    chosen = [row[4] for row in scored if -row[0] >= best / 2][:MAX_SENTENCES]
+    threshold = best / 2 if similarities is None else best - SIMILARITY_MARGIN
+    chosen = [row[4] for row in scored if -row[0] >= threshold][:MAX_SENTENCES]
     return [(candidate.text, candidate.source) for candidate in chosen]
 
 

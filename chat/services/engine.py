@@ -192,13 +192,14 @@ def chat_prepare(
     )
 
 
-def _search_sources(turn: Turn) -> list[Source]:
+def _search_sources(turn: Turn) -> tuple[list[Source], str]:
+    """The numbered sources, and why search fell back to keywords ("" if it did not)."""
     from bots.knowledge.search import search
 
     if not turn.search_knowledge:
-        return []
-    hits = search(turn.bot, turn.question, settings.CHAT_KNOWLEDGE_CHUNKS)
-    return [
+        return [], ""
+    hits = search(turn.bot, turn.question, turn.bot.top_k or settings.CHAT_KNOWLEDGE_CHUNKS)
+    sources = [
         Source(
             index=number,
             text=hit.text,
@@ -206,9 +207,11 @@ def _search_sources(turn: Turn) -> list[Source]:
             page_numbers=list(hit.page_numbers or []),
             document_id=str(hit.document_id),
             score=float(hit.score),
+            retriever=hit.retriever,
         )
         for number, hit in enumerate(hits, start=1)
     ]
+    return sources, hits.fallback
 
 
 def citation_payload(source: Source) -> dict[str, Any]:
@@ -220,6 +223,7 @@ def citation_payload(source: Source) -> dict[str, Any]:
         "page_numbers": source.page_numbers,
         "snippet": _snippet(source.text),
         "score": round(source.score, 4),
+        "retriever": source.retriever,
     }
 
 
@@ -242,6 +246,7 @@ class _Outcome:
     error_code: str = ""
     failed_attempts: list[dict] = field(default_factory=list)
     sources: list[Source] = field(default_factory=list)
+    search_fallback: str = ""
     inline: list[dict] = field(default_factory=list)
 
 
@@ -292,6 +297,7 @@ def _store_answer(turn: Turn, outcome: _Outcome) -> None:
                     page_numbers=source.page_numbers,
                     snippet=_snippet(source.text),
                     score=source.score,
+                    retriever=source.retriever,
                 )
                 for source in outcome.sources
             )
@@ -312,6 +318,7 @@ def _store_answer(turn: Turn, outcome: _Outcome) -> None:
             status=outcome.status,
             error_code=outcome.error_code,
             failed_attempts=outcome.failed_attempts,
+            search_fallback=outcome.search_fallback,
         )
         limits.token_usage_settle(
             user_id=turn.user_id, hold=turn.token_hold, tokens=outcome.input_tokens + outcome.output_tokens
@@ -347,7 +354,7 @@ async def chat_events(turn: Turn) -> AsyncIterator[dict[str, Any]]:
             "user_message_id": str(turn.user_message_id),
         }
         yield {"type": "tool_use", "tool": "knowledge_search", "status": "start"}
-        outcome.sources = await async_db_step(_search_sources)(turn)
+        outcome.sources, outcome.search_fallback = await async_db_step(_search_sources)(turn)
         yield {"type": "tool_use", "tool": "knowledge_search", "status": "complete"}
 
         request = ChatRequest(

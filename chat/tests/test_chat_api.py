@@ -66,7 +66,9 @@ class TestStreaming:
             "page_numbers",
             "snippet",
             "score",
+            "retriever",
         }
+        assert first["score"] > 0 and first["retriever"] in {"keyword", "semantic", "both"}
         inline = citations["inline_citations"][0]
         assert inline["citation_number"] == 1 and inline["source_name"] == "handbook.md"
         assert 0 <= inline["start_index"] < inline["end_index"] <= len(answer)

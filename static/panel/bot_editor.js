@@ -130,14 +130,14 @@
   }
 
   function schedulePoll() {
-    const busy = [...documents.values()].some((document) => document.status === "pending" || document.status === "processing");
+    const busy = [...documents.values()].some((document) => document.status === "pending" || document.status === "processing" || document.status === "embedding");
     if (busy && pollTimer === null) pollTimer = window.setTimeout(poll, 1000);
   }
 
   async function poll() {
     pollTimer = null;
     for (const document of [...documents.values()]) {
-      if (document.status !== "pending" && document.status !== "processing") continue;
+      if (document.status !== "pending" && document.status !== "processing" && document.status !== "embedding") continue;
       try {
         documents.set(document.id, await request("GET", base + "/documents/" + document.id));
       } catch (error) {

