@@ -15,6 +15,9 @@ class Conversation(models.Model):
     archived_at = models.DateTimeField(null=True, blank=True)
     message_count = models.PositiveIntegerField(default=0)
     last_message_at = models.DateTimeField(null=True, blank=True)
+    # The knowledge filter its questions carry (bots.knowledge.filters): set by a turn that
+    # sends one, kept for the follow-ups that do not. Null: the bot's default filter.
+    metadata_filter = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
