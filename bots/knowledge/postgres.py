@@ -10,11 +10,16 @@ order the index hands them over (no sort over every match), ranks only those wit
 about what a rare one costs. For a natural-language question, the chunks that contain
 every word come first (a separate candidate set, so they are not crowded out by chunks
 that contain only its common words), then the chunks that contain some of them.
+
+A document restriction (a metadata filter) goes inside each candidate subquery
+(`document_id IN (...)`), so the candidates, and therefore the top `k`, all match it.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
+import re
 from typing import Any
 
 from django.db import connection
@@ -32,7 +37,7 @@ _LOOSE = f"replace({_STRICT}::text, ' & ', ' | ')::tsquery"
 
 _CANDIDATES = """
     (SELECT id, search_vector FROM bots_chunk
-     WHERE bot_id = %(bot)s AND search_vector @@ {tsquery} LIMIT %(candidates)s)
+     WHERE bot_id = %(bot)s AND search_vector @@ {tsquery}{documents} LIMIT %(candidates)s)
 """
 
 _SEARCH = """
@@ -65,11 +70,30 @@ def index_chunks(*, document_id: Any, language: str) -> None:
         )
 
 
-def search_chunks(*, bot_id: Any, language: str, query: ParsedQuery, k: int) -> list[tuple]:
+def _named(sql: str, params: list[Any], prefix: str) -> tuple[str, dict[str, Any]]:
+    """Django's positional `%s` placeholders as named ones, to sit in a pyformat query."""
+    counter = itertools.count()
+    names: dict[str, Any] = {}
+
+    def name(_match) -> str:
+        key = f"{prefix}{next(counter)}"
+        names[key] = params[int(key[len(prefix) :])]
+        return f"%({key})s"
+
+    return re.sub(r"(?<!%)%s", name, sql), names
+
+
+def search_chunks(
+    *, bot_id: Any, language: str, query: ParsedQuery, k: int, documents: tuple[str, list] | None = None
+) -> list[tuple]:
     either_word = query.natural and len(query.words) > 1
-    candidates = _CANDIDATES.format(tsquery=_STRICT)
+    restriction, extra = "", {}
+    if documents is not None:
+        sql, extra = _named(*documents, prefix="documents_")
+        restriction = f" AND document_id IN ({sql})"
+    candidates = _CANDIDATES.format(tsquery=_STRICT, documents=restriction)
     if either_word:
-        candidates += " UNION ALL " + _CANDIDATES.format(tsquery=_LOOSE)
+        candidates += " UNION ALL " + _CANDIDATES.format(tsquery=_LOOSE, documents=restriction)
     sql = _SEARCH.format(candidates=candidates, strict=_STRICT, loose=_LOOSE if either_word else _STRICT)
     params = {
         "config": configuration_for(language),
@@ -77,6 +101,7 @@ def search_chunks(*, bot_id: Any, language: str, query: ParsedQuery, k: int) -> 
         "bot": bot_id,
         "candidates": CANDIDATES,
         "k": k,
+        **extra,
     }
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

@@ -14,6 +14,7 @@ from types import ModuleType
 from typing import Any
 
 from django.db import connection
+from django.db.models import QuerySet
 
 from bots.knowledge.query import MAX_QUERY_CHARS, ParsedQuery, fold, parse_query
 from bytchat.errors import InvalidInput
@@ -32,6 +33,7 @@ class SearchHit:
     page_numbers: list[int]
     score: float
     snippet: str = field(default="", compare=False)
+    metadata: dict = field(default_factory=dict, compare=False)
 
 
 def _backend() -> ModuleType:
@@ -46,9 +48,22 @@ def _backend() -> ModuleType:
     raise NotImplementedError(f"No knowledge search backend for {connection.vendor}.")
 
 
-def search(bot, query: str, k: int = 5) -> list[SearchHit]:
+def documents_sql(documents: QuerySet | None) -> tuple[str, list[Any]] | None:
+    """The SQL and parameters of `SELECT id` over a Document queryset, for a retriever to
+    put inside its candidate query (`document_id IN (...)`)."""
+    if documents is None:
+        return None
+    sql, params = documents.order_by().values("pk").query.sql_with_params()
+    return sql, list(params)
+
+
+def search(bot, query: str, k: int = 5, *, documents: QuerySet | None = None) -> list[SearchHit]:
     """The bot's `k` best chunks for `query`, best first. A query with nothing to search
-    for (only stop words or punctuation) finds nothing; it is not an error."""
+    for (only stop words or punctuation) finds nothing; it is not an error.
+
+    `documents` (a Document queryset, e.g. from `bots.knowledge.filters.filter_documents`)
+    restricts the search to those documents inside the candidate query, before ranking:
+    the top k all come from them. None: every document of the bot."""
     if not isinstance(k, int) or not 1 <= k <= MAX_K:
         raise InvalidInput(
             f"k must be between 1 and {MAX_K}.", fields={"k": [f"Must be between 1 and {MAX_K}."]}
@@ -56,7 +71,10 @@ def search(bot, query: str, k: int = 5) -> list[SearchHit]:
     parsed = parse_query(query[:MAX_QUERY_CHARS], language=bot.language)
     if parsed.is_empty:
         return []
-    rows = _backend().search_chunks(bot_id=bot.pk, language=bot.language, query=parsed, k=k)
+    rows = _backend().search_chunks(
+        bot_id=bot.pk, language=bot.language, query=parsed, k=k, documents=documents_sql(documents)
+    )
+    metadata = _metadata({row[1] for row in rows})
     return [
         SearchHit(
             chunk_id=chunk_id,
@@ -67,9 +85,22 @@ def search(bot, query: str, k: int = 5) -> list[SearchHit]:
             page_numbers=page_numbers,
             score=float(score),
             snippet=make_snippet(text, parsed),
+            metadata=metadata.get(str(document_id), {}),
         )
         for chunk_id, document_id, document_name, position, text, page_numbers, score in rows
     ]
+
+
+def _metadata(document_ids: set[Any]) -> dict[str, dict]:
+    """Each hit's document metadata, for citations ("DSCR matrix, page 2")."""
+    if not document_ids:
+        return {}
+    from bots.models import Document
+
+    return {
+        str(pk): metadata or {}
+        for pk, metadata in Document.objects.filter(pk__in=document_ids).values_list("pk", "metadata")
+    }
 
 
 def index_document_chunks(*, document_id: Any, language: str) -> None:

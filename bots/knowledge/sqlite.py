@@ -6,6 +6,9 @@ by bot inside the index. FTS5 has no stop words: the query parser drops them. Li
 PostgreSQL backend, it returns at most `CANDIDATES` matches, the best-ranked ones (FTS5
 ranks inside the index, so this costs no sort in Python), and for a natural-language
 question it puts the chunks that contain every word first.
+
+A document restriction (a metadata filter) is a condition of the FTS query itself
+(`rowid IN` the restricted documents' chunks), applied before the `CANDIDATES` limit.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ SELECT chunk.id, chunk.document_id, document.original_name, chunk.position, chun
        chunk.page_numbers, matches.score
 FROM (
     SELECT rowid AS id, -bm25(bots_chunk_fts, 1.0, 0.0) AS score
-    FROM bots_chunk_fts WHERE bots_chunk_fts MATCH %s
+    FROM bots_chunk_fts WHERE bots_chunk_fts MATCH %s{documents}
     ORDER BY bm25(bots_chunk_fts, 1.0, 0.0) LIMIT %s
 ) AS matches
 JOIN bots_chunk AS chunk ON chunk.id = matches.id
@@ -63,22 +66,28 @@ def _match(bot_id: Any, expression: str) -> str:
     return f'bot : "{_bot_token(bot_id)}" AND ({expression})'
 
 
-def search_chunks(*, bot_id: Any, language: str, query: ParsedQuery, k: int) -> list[tuple]:
+def search_chunks(
+    *, bot_id: Any, language: str, query: ParsedQuery, k: int, documents: tuple[str, list] | None = None
+) -> list[tuple]:
     strict = " OR ".join(f"({_group(group)})" for group in query.groups)
-    rows = _run(_match(bot_id, strict), k)
+    rows = _run(_match(bot_id, strict), k, documents)
     words = query.words
     if query.natural and len(words) > 1 and len(rows) < k:
         loose = " OR ".join(f'"{word}"' for word in words)
         found = {row[0] for row in rows}
-        rows += [row for row in _run(_match(bot_id, loose), k + len(found)) if row[0] not in found][
-            : k - len(rows)
-        ]
+        rows += [
+            row for row in _run(_match(bot_id, loose), k + len(found), documents) if row[0] not in found
+        ][: k - len(rows)]
     return rows
 
 
-def _run(match: str, k: int) -> list[tuple]:
+def _run(match: str, k: int, documents: tuple[str, list] | None = None) -> list[tuple]:
+    restriction, params = "", []
+    if documents is not None:
+        sql, params = documents
+        restriction = f" AND rowid IN (SELECT id FROM bots_chunk WHERE document_id IN ({sql}))"
     with connection.cursor() as cursor:
-        cursor.execute(_SEARCH, [match, CANDIDATES, k])
+        cursor.execute(_SEARCH.format(documents=restriction), [match, *params, CANDIDATES, k])
         return [
             (chunk_id, uuid.UUID(document_id), name, position, text, json.loads(pages or "[]"), score)
             for chunk_id, document_id, name, position, text, pages, score in cursor.fetchall()

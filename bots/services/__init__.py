@@ -20,6 +20,7 @@ from bots.services.documents import (
     document_reindex,
     document_reindex_many,
     document_requeue_stale,
+    document_set_metadata,
     document_upload,
     max_upload_bytes,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "document_reindex",
     "document_reindex_many",
     "document_requeue_stale",
+    "document_set_metadata",
     "document_upload",
     "max_upload_bytes",
     "model_config_add",

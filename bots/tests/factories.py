@@ -34,9 +34,11 @@ def make_bot(*, owner: User | None, language: str = "en", configs: list[dict] | 
     return bot
 
 
-def make_indexed_document(*, bot: Bot, text: str | list[str], name: str = "notes.txt") -> Document:
+def make_indexed_document(
+    *, bot: Bot, text: str | list[str], name: str = "notes.txt", metadata: dict | None = None
+) -> Document:
     """A ready document whose chunks come from `text` (a list: one string per page),
-    written the way the indexing service writes them."""
+    written the way the indexing service writes them, with `metadata` set by its service."""
     pages = [text] if isinstance(text, str) else text
     drafts = chunk_pages([Page(number, page) for number, page in enumerate(pages, 1)])
     document = Document.objects.create(
@@ -55,6 +57,8 @@ def make_indexed_document(*, bot: Bot, text: str | list[str], name: str = "notes
         for d in drafts
     )
     index_document_chunks(document_id=document.pk, language=bot.language)
+    if metadata is not None:
+        services.document_set_metadata(document=document, metadata=metadata)
     return document
 
 

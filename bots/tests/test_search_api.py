@@ -31,6 +31,7 @@ def test_it_returns_the_top_chunks_with_score_snippet_document_and_pages(user_cl
         "score",
         "snippet",
         "text",
+        "metadata",
     }
 
 
