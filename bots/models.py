@@ -281,15 +281,15 @@ class Document(models.Model):
 
 class DocumentMetadataValue(models.Model):
     """One value of a document's metadata, typed so that a filter compares it in SQL: a
-    string (`text`), a number (`number`) or a date (`date`, with its ISO form in `text` so
-    that equality reads like the value the user wrote). A list of strings is one row per
+    string (`text`), a number (`number`, `text` blank) or a date (`date`, with its ISO form
+    in `text` so that equality reads like the value the user wrote). A list of strings is one row per
     item. `bot` repeats `document.bot`: the keys a bot knows are read from here."""
 
     id = models.BigAutoField(primary_key=True)
     document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="metadata_values")
     bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="+")
     key = models.CharField(max_length=64)
-    text = models.CharField(max_length=255, null=True, blank=True)
+    text = models.CharField(max_length=255, blank=True)
     number = models.FloatField(null=True, blank=True)
     date = models.DateField(null=True, blank=True)
 

@@ -80,6 +80,8 @@ class Citation(models.Model):
     page_numbers = models.JSONField(default=list, blank=True)
     snippet = models.TextField(blank=True)
     score = models.FloatField(default=0.0)
+    # The document's metadata when the answer was written ("program": "DSCR", ...).
+    metadata = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["message", "index"]

@@ -127,7 +127,7 @@ def metadata_rows(metadata: dict[str, Any]) -> Iterable[dict[str, Any]]:
     for key, value in metadata.items():
         for item in value if isinstance(value, list) else [value]:
             if _is_number(item):
-                yield {"key": key, "text": None, "number": float(item), "date": None}
+                yield {"key": key, "text": "", "number": float(item), "date": None}
             else:
                 yield {"key": key, "text": item, "number": None, "date": _date(item)}
 

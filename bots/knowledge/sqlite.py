@@ -84,8 +84,8 @@ def search_chunks(
 def _run(match: str, k: int, documents: tuple[str, list] | None = None) -> list[tuple]:
     restriction, params = "", []
     if documents is not None:
-        sql, params = documents
-        restriction = f" AND rowid IN (SELECT id FROM bots_chunk WHERE document_id IN ({sql}))"
+        sql, params = documents  # compiled by Django's ORM; every value is a parameter
+        restriction = f" AND rowid IN (SELECT id FROM bots_chunk WHERE document_id IN ({sql}))"  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(_SEARCH.format(documents=restriction), [match, *params, CANDIDATES, k])
         return [

@@ -155,7 +155,7 @@ def test_a_bad_filter_is_invalid_input_naming_what_is_wrong(bot, filter_, names_
 def test_a_key_is_known_when_one_of_the_bots_documents_has_it(bot, user):
     other = make_bot(owner=user, language="en")
     make_indexed_document(bot=other, text=TEXT, metadata={"region": "west"})
-    with pytest.raises(InvalidInput, match="Unknown metadata key 'region'.*department, effective"):
+    with pytest.raises(InvalidInput, match=r"Unknown metadata key 'region'.*department, effective"):
         filter_documents({"region": "west"}, bot=bot)
     # A stored filter is compiled without the check: its gone key matches nothing.
     assert (

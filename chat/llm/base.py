@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 ProviderName = Literal["local", "openai", "gemini", "openai_compatible"]
 Language = Literal["es", "en"]
@@ -78,6 +78,8 @@ class Source:
     page_numbers: Sequence[int] = ()
     document_id: str | None = None
     score: float = 0.0
+    # The document's metadata (program, year, ...), for citations.
+    metadata: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

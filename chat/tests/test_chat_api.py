@@ -66,6 +66,7 @@ class TestStreaming:
             "page_numbers",
             "snippet",
             "score",
+            "metadata",
         }
         inline = citations["inline_citations"][0]
         assert inline["citation_number"] == 1 and inline["source_name"] == "handbook.md"
