@@ -95,5 +95,10 @@ def js_texts() -> dict[str, object]:
         "no_documents": _("No documents yet. Drop a file here or choose one."),
         "no_models": _("No models."),
         "saved": _("Saved."),
+        "metadata": _("Metadata"),
+        "edit_metadata": _("Edit metadata"),
+        "save_metadata": _("Save metadata"),
+        "no_metadata": _("No metadata"),
+        "invalid_json": _('Write a JSON object, such as {"program": "DSCR"}.'),
         "new_conversation": _("New conversation"),
     }
