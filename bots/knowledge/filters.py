@@ -30,6 +30,7 @@ import datetime
 import json
 import math
 import re
+import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
@@ -44,6 +45,7 @@ MAX_LIST_ITEMS = 50
 MAX_FILTER_CONDITIONS = 50
 MAX_FILTER_DEPTH = 5
 MAX_FILTER_CHARS = 4000
+MAX_NUMBER = 10**15  # in magnitude: exact as a float, and far past any year or amount
 
 KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,63}$")
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -56,13 +58,21 @@ JOINS = {"and", "or"}
 def _date(value: str) -> datetime.date | None:
     """The date a `YYYY-MM-DD` string names; None for any other string. Raises ValueError
     for one of that form that is no date (2024-02-30)."""
-    if not DATE.match(value):
+    if not DATE.fullmatch(value):
         return None
     return datetime.date.fromisoformat(value)
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return abs(value) <= MAX_NUMBER
+    return math.isfinite(value) and abs(value) <= MAX_NUMBER
+
+
+def _has_control(value: str) -> bool:
+    return any(unicodedata.category(char) == "Cc" for char in value)
 
 
 def metadata_clean(value: Any, *, field: str = "metadata") -> dict[str, Any]:
@@ -81,7 +91,7 @@ def metadata_clean(value: Any, *, field: str = "metadata") -> dict[str, Any]:
         raise _invalid(field, f"Metadata has at most {MAX_KEYS} keys.")
     cleaned: dict[str, Any] = {}
     for key, item in value.items():
-        if not isinstance(key, str) or not KEY.match(key) or key in JOINS:
+        if not isinstance(key, str) or not KEY.fullmatch(key) or key in JOINS:
             raise _invalid(
                 field,
                 f"Metadata key {key!r} is not valid: use at most {MAX_KEY_CHARS} letters, digits, "
@@ -104,8 +114,8 @@ def _clean_value(key: str, value: Any, *, field: str) -> Any:
         return list(dict.fromkeys(_clean_text(key, item, field=field) for item in value))
     raise _invalid(
         field,
-        f"Metadata {key!r} has a value of an unsupported type: use a string, a number, a date "
-        "(YYYY-MM-DD) or a list of strings.",
+        f"Metadata {key!r} has a value of an unsupported type: use a string, a number (at most "
+        f"{MAX_NUMBER:.0e} in magnitude), a date (YYYY-MM-DD) or a list of strings.",
     )
 
 
@@ -115,6 +125,8 @@ def _clean_text(key: str, value: str, *, field: str) -> str:
         raise _invalid(field, f"Metadata {key!r}: a string may not be blank.")
     if len(value) > MAX_TEXT_CHARS:
         raise _invalid(field, f"Metadata {key!r}: a string has at most {MAX_TEXT_CHARS} characters.")
+    if _has_control(value):
+        raise _invalid(field, f"Metadata {key!r}: a string may not hold control characters.")
     try:
         _date(value)
     except ValueError:
@@ -192,7 +204,7 @@ class _Compiler:
         self.conditions += 1
         if self.conditions > MAX_FILTER_CONDITIONS:
             raise self.error(f"The filter has more than {MAX_FILTER_CONDITIONS} conditions.")
-        if not isinstance(key, str) or not KEY.match(key):
+        if not isinstance(key, str) or not KEY.fullmatch(key):
             raise self.error(f"{key!r} is not a metadata key.")
         if self.known_keys is not None and key not in self.known_keys:
             known = ", ".join(sorted(self.known_keys)[:20]) or "none yet"
@@ -220,8 +232,9 @@ class _Compiler:
     def scalar(self, key: str, value: Any) -> Q:
         if _is_number(value):
             return Q(number=float(value))
-        if isinstance(value, str) and value.strip():
-            return Q(text=value.strip())
+        if isinstance(value, str) and value.strip() and not _has_control(value):
+            # Longer than any stored value: it matches nothing, and is no error.
+            return Q(text=value.strip()[: MAX_TEXT_CHARS + 1])
         raise self.error(f"The value for {key!r} must be a string or a number, not {json.dumps(value)[:80]}.")
 
     def operator(self, key: str, operator: str, operand: Any) -> Q:

@@ -143,6 +143,10 @@ def test_hits_carry_their_documents_metadata(bot):
         ({"and": ["program"]}, "program"),
         ({"or": [{"or": [{"or": [{"or": [{"or": [{"program": "x"}]}]}]}]}]}, "deep"),
         ({"bad key!": 1}, "bad key!"),
+        ({"program\n": 1}, "program"),
+        ({"program": "DS\x00CR"}, "program"),
+        ({"year": 10**400}, "year"),
+        ({"year": {"gt": 1e300}}, "gt"),
     ],
 )
 def test_a_bad_filter_is_invalid_input_naming_what_is_wrong(bot, filter_, names_it):
@@ -187,6 +191,10 @@ def test_another_users_documents_never_match(bot, other_user):
         ({"program": "x" * 256}, "program"),
         ({"tags": ["a", 1]}, "tags"),
         ({"effective": "2024-13-01"}, "effective"),
+        ({"program\n": "x"}, "program"),
+        ({"program": "DS\x00CR"}, "program"),
+        ({"year": 10**400}, "year"),
+        ({"year": float("nan")}, "year"),
         ({f"k{n}": n for n in range(31)}, "30 keys"),
     ],
 )
