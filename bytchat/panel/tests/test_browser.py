@@ -357,6 +357,15 @@ def test_document_metadata_at_upload_and_edited_later_and_the_bots_default_filte
         expect(page.get_by_label("Filtro de conocimiento por defecto")).to_have_value('{"program": "DSCR"}')
         screenshot(page, "metadata-editor")
 
+        # The chat searches only what the default filter selects; sources show the tags.
+        page.get_by_role("link", name="Chatear con este bot").click()
+        page.get_by_label("Tu pregunta").fill("Which matrix?")
+        page.keyboard.press("Enter")
+        answer = page.locator(".message.assistant").last
+        expect(answer).not_to_have_class(re.compile(r"streaming"))
+        expect(answer.locator(".source-link")).to_have_count(1)
+        expect(answer.locator(".source-link")).to_have_text("[1] dscr.md, página 1 · DSCR · rental, investor")
+
     assert Document.objects.get(bot=bot, original_name="dscr.md").metadata == {
         "program": "DSCR",
         "tags": ["rental", "investor"],
