@@ -167,11 +167,11 @@ def filter_read(value: Any, *, field: str = "filter") -> dict[str, Any] | None:
 
 
 class _Compiler:
-    def __init__(self, *, bot, known_keys: set[str] | None, field: str) -> None:
+    def __init__(self, *, bot, field: str) -> None:
         self.bot = bot
-        self.known_keys = known_keys
         self.field = field
         self.conditions = 0
+        self.keys: list[str] = []
 
     def error(self, message: str) -> InvalidInput:
         return _invalid(self.field, message)
@@ -206,9 +206,7 @@ class _Compiler:
             raise self.error(f"The filter has more than {MAX_FILTER_CONDITIONS} conditions.")
         if not isinstance(key, str) or not KEY.fullmatch(key):
             raise self.error(f"{key!r} is not a metadata key.")
-        if self.known_keys is not None and key not in self.known_keys:
-            known = ", ".join(sorted(self.known_keys)[:20]) or "none yet"
-            raise self.error(f"Unknown metadata key {key!r}: this bot's documents have {known}.")
+        self.keys.append(key)
         if isinstance(condition, dict):
             if not condition:
                 raise self.error(f"The condition on {key!r} is empty.")
@@ -272,8 +270,20 @@ def metadata_keys(*, bot) -> set[str]:
 def filter_q(value: dict[str, Any], *, bot, check_keys: bool = True, field: str = "filter") -> Q:
     """The filter as a condition on the bot's documents. `check_keys`: a key no document of
     the bot has is an error (a filter the client just sent); off for stored filters."""
-    known = metadata_keys(bot=bot) if check_keys else None
-    return _Compiler(bot=bot, known_keys=known, field=field).node(value, depth=1)
+    from bots.models import DocumentMetadataValue
+
+    compiler = _Compiler(bot=bot, field=field)
+    condition = compiler.node(value, depth=1)
+    if check_keys and compiler.keys:
+        # Only the keys it names (the (bot, key, ...) indexes answer that at once); all of
+        # them only to explain an unknown one.
+        named = DocumentMetadataValue.objects.filter(bot=bot, key__in=set(compiler.keys))
+        found = set(named.values_list("key", flat=True).distinct())
+        unknown = [key for key in compiler.keys if key not in found]
+        if unknown:
+            known = ", ".join(sorted(metadata_keys(bot=bot))[:20]) or "none yet"
+            raise compiler.error(f"Unknown metadata key {unknown[0]!r}: this bot's documents have {known}.")
+    return condition
 
 
 def filter_validate(
