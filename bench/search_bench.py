@@ -10,8 +10,16 @@ indexes it into one bot through the real services (`document_upload` then
 `bots.knowledge.search.search()` over a fixed mix of queries (rare words, very common
 words, both, natural-language questions, quoted phrases).
 
-PostgreSQL: a `bytchat_bench` database is created from --postgres-url (its maintenance
-database) and dropped afterwards. SQLite: a temporary file. Results are printed as a table
+Filtered run: every document gets metadata (`program` one of ten values, `year` one of
+ten years, round-robin), and the same queries run again restricted by a metadata filter
+that selects 10 % of the chunks (`{"program": "P3"}`, then `{"year": {"gte": 2021, "lt":
+2022}}`), through `bots.knowledge.filters.filter_documents` and `search(..., documents=)`.
+Target: the filtered p95 within 1.5x the unfiltered p95 of the same run. Each timed query
+compiles the filter and searches, as the chat engine retrieves; checking a filter a client
+sends (its keys against the bot's, one indexed query, once per request) is timed apart.
+
+PostgreSQL: a `bytchat_bench` database (--bench-database) is created from --postgres-url
+(its maintenance database) and dropped afterwards. SQLite: a temporary file. Results are printed as a table
 and merged into bench/results/search.json under the database's name.
 """
 
@@ -34,6 +42,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "search.json"
 BENCH_DATABASE = "bytchat_bench"
+PROGRAMS = 10  # metadata values, round-robin over the documents: each selects 10 %
+FILTERS = {
+    "equality": {"program": "P3"},
+    "range": {"year": {"gte": 2021, "lt": 2022}},
+}
+FILTER_TARGET_RATIO = 1.5
 
 _SPANISH = """
 el la de que y en un una los las por con para del se no es su al lo como más pero sus le ya
@@ -150,15 +164,18 @@ def prepare_database(args) -> tuple[str, callable]:
         with psycopg.connect(args.postgres_url, autocommit=True) as connection:
             connection.execute(sql)
 
-    admin(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
-    admin(f"CREATE DATABASE {BENCH_DATABASE}")
-    url = args.postgres_url.rsplit("/", 1)[0] + f"/{BENCH_DATABASE}"
+    name = args.bench_database
+    if not name.replace("_", "").isalnum():
+        raise SystemExit("--bench-database: letters, digits and _ only.")
+    admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    admin(f"CREATE DATABASE {name}")
+    url = args.postgres_url.rsplit("/", 1)[0] + f"/{name}"
 
     def drop() -> None:
         from django.db import connections
 
         connections.close_all()
-        admin(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
+        admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
     return url, drop
 
@@ -177,7 +194,8 @@ def run(args) -> dict:
     from accounts.models import User
     from bots import services
     from bots.knowledge import search as knowledge_search
-    from bots.models import Bot, Chunk
+    from bots.knowledge.filters import filter_documents
+    from bots.models import Bot, Chunk, Document
 
     call_command("migrate", verbosity=0)
     owner = User.objects.create_user(email="bench@bytchat.local", password=None)
@@ -202,6 +220,7 @@ def run(args) -> dict:
             bot=bot,
             file=ContentFile(text.encode(), name=f"{language}-{documents:05d}.txt"),
             enqueue=False,
+            metadata={"program": f"P{documents % PROGRAMS}", "year": 2018 + documents % PROGRAMS},
         )
         outcome = services.document_index(document_id=document.pk)
         index_seconds += time.perf_counter() - started
@@ -215,6 +234,8 @@ def run(args) -> dict:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:  # what autovacuum does after a bulk load
             cursor.execute("ANALYZE bots_chunk")
+            cursor.execute("ANALYZE bots_document")
+            cursor.execute("ANALYZE bots_documentmetadatavalue")
 
     queries = make_queries(vocabularies, args.queries, rng)
     for _, query in queries[:20]:  # warm the caches
@@ -227,6 +248,12 @@ def run(args) -> dict:
         timings.setdefault(kind, []).append((time.perf_counter() - started) * 1000)
         hit_counts.append(len(hits))
     every = [value for values in timings.values() for value in values]
+    filtered = {
+        name: _filtered_run(
+            bot, queries, args.k, spec, every, chunks, knowledge_search, filter_documents, Document
+        )
+        for name, spec in FILTERS.items()
+    }
     return {
         "database": connection.vendor,
         "database_version": _database_version(connection),
@@ -250,6 +277,8 @@ def run(args) -> dict:
         },
         "queries_with_hits": sum(1 for count in hit_counts if count),
         "target_p95_ms": 20,
+        "filtered": filtered,
+        "filtered_target_ratio": FILTER_TARGET_RATIO,
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {
             "cpus": os.cpu_count(),
@@ -257,6 +286,51 @@ def run(args) -> dict:
             "platform": platform.platform(),
         },
         "command": "DEBUG=true .venv/bin/python bench/search_bench.py " + " ".join(sys.argv[1:]),
+    }
+
+
+def _filtered_run(
+    bot, queries, k, spec, unfiltered, chunks, knowledge_search, filter_documents, Document
+) -> dict:
+    """The same queries restricted by a metadata filter; each hit is checked to match it.
+    The filter is compiled for every query, as a request does."""
+    from bots.knowledge.filters import filter_validate
+    from bots.models import Chunk
+
+    selected = Document.objects.filter(pk__in=filter_documents(spec, bot=bot)).values("pk")
+    share = Chunk.objects.filter(document_id__in=selected).count() / chunks
+    allowed = set(selected.values_list("pk", flat=True))
+    for _, query in queries[:20]:  # warm the caches
+        knowledge_search.search(bot, query, k, documents=filter_documents(spec, bot=bot, check_keys=False))
+    validations = []
+    for _ in range(50):
+        started = time.perf_counter()
+        filter_validate(spec, bot=bot)
+        validations.append((time.perf_counter() - started) * 1000)
+    timings, with_hits = [], 0
+    for _, query in queries:
+        started = time.perf_counter()
+        hits = knowledge_search.search(
+            bot, query, k, documents=filter_documents(spec, bot=bot, check_keys=False)
+        )
+        timings.append((time.perf_counter() - started) * 1000)
+        assert all(hit.document_id in allowed for hit in hits), "a hit outside the filter"
+        with_hits += bool(hits)
+    p95, base_p95 = percentile(timings, 0.95), percentile(unfiltered, 0.95)
+    return {
+        "filter": spec,
+        "chunk_share": round(share, 4),
+        "search_ms": {
+            "p50": round(percentile(timings, 0.50), 2),
+            "p95": round(p95, 2),
+            "max": round(max(timings), 2),
+            "mean": round(statistics.fmean(timings), 2),
+        },
+        "queries_with_hits": with_hits,
+        "validate_ms_p50": round(percentile(validations, 0.50), 2),
+        "p95_ratio_to_unfiltered": round(p95 / base_p95, 2),
+        "mean_ratio_to_unfiltered": round(statistics.fmean(timings) / statistics.fmean(unfiltered), 2),
+        "target_met": p95 <= FILTER_TARGET_RATIO * base_p95,
     }
 
 
@@ -284,6 +358,19 @@ def print_table(result: dict) -> None:
         ("queries", f"{result['queries']} (k={result['k']}), {result['queries_with_hits']} with hits"),
     ]
     rows += [(f"  p95 {kind}", f"{value} ms") for kind, value in result["search_p95_ms_by_kind"].items()]
+    for name, run in result["filtered"].items():
+        rows += [
+            (
+                f"filtered ({name}) p50 / p95",
+                f"{run['search_ms']['p50']} / {run['search_ms']['p95']} ms, "
+                f"{run['chunk_share']:.0%} of chunks, {run['queries_with_hits']} queries with hits",
+            ),
+            (
+                "  p95 vs unfiltered",
+                f"{run['p95_ratio_to_unfiltered']}x (target ≤ {result['filtered_target_ratio']}x: "
+                f"{'met' if run['target_met'] else 'NOT met'})",
+            ),
+        ]
     width = max(len(label) for label, _ in rows)
     print()
     for label, value in rows:
@@ -307,6 +394,9 @@ def main() -> None:
     parser.add_argument("--vocabulary", type=int, default=30_000, help="Distinct words per language.")
     parser.add_argument("--chars-per-document", type=int, default=100_000)
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--bench-database", default=BENCH_DATABASE, help="The PostgreSQL database to create and drop."
+    )
     parser.add_argument("--keep", action="store_true", help="Keep the bench database, to inspect it.")
     args = parser.parse_args()
 

@@ -157,14 +157,24 @@ class BotAdmin(ServiceAdmin):
     search_fields = ["name_es", "name_en", "owner__email"]
     list_select_related = ["owner", "category"]
     autocomplete_fields = ["owner", "category"]
-    fields = ["id", "owner", *BOT_FIELDS, "category", "is_public", "is_active", "created_at", "updated_at"]
+    fields = [
+        "id",
+        "owner",
+        *BOT_FIELDS,
+        "category",
+        "is_public",
+        "default_filter",
+        "is_active",
+        "created_at",
+        "updated_at",
+    ]
     readonly_fields = ["id", "created_at", "updated_at"]
     inlines = [ModelConfigInline, DocumentInline]
     actions = ["reindex_documents"]
 
     def get_readonly_fields(self, request, obj=None):
-        if obj is None:
-            return [*self.readonly_fields, "is_active"]
+        if obj is None:  # a new bot has no documents whose metadata a filter could name
+            return [*self.readonly_fields, "is_active", "default_filter"]
         return [*self.readonly_fields, "owner", "is_active"]
 
     def get_inlines(self, request, obj):
@@ -177,7 +187,7 @@ class BotAdmin(ServiceAdmin):
             changes = {
                 name: data[name]
                 for name in form.changed_data
-                if name in [*BOT_FIELDS, "category", "is_public"]
+                if name in [*BOT_FIELDS, "category", "is_public", "default_filter"]
             }
             bot = services.bot_update(user=request.user, bot=current, **changes)
         else:
@@ -234,8 +244,29 @@ class BotAdmin(ServiceAdmin):
         self.message_user(request, f"{count} document(s) queued for indexing.", messages.SUCCESS)
 
 
+class DocumentAdminForm(forms.ModelForm):
+    class Meta:
+        model = Document
+        fields = ["metadata"]
+        help_texts = {
+            "metadata": 'A JSON object: {"program": "DSCR", "year": 2024, "effective": "2024-03-01", '
+            '"tags": ["rental"]}. Saving it does not re-index the document.'
+        }
+
+    def clean_metadata(self):
+        from bots.knowledge.filters import metadata_clean
+
+        try:
+            return metadata_clean(self.cleaned_data.get("metadata"))
+        except InvalidInput as exc:
+            raise forms.ValidationError(exc.message) from None
+
+
 @admin.register(Document)
-class DocumentAdmin(admin.ModelAdmin):
+class DocumentAdmin(ServiceAdmin):
+    """Read-only but for its metadata, which `document_set_metadata` writes."""
+
+    form = DocumentAdminForm
     list_display = ["original_name", "bot", "status", "page_count", "chunk_count", "size", "indexed_at"]
     list_filter = ["status", "content_type"]
     search_fields = ["original_name", "bot__name_es", "bot__name_en", "sha256"]
@@ -261,6 +292,12 @@ class DocumentAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+    def save_model(self, request, obj: Document, form, change: bool) -> None:
+        if "metadata" in form.changed_data:
+            services.document_set_metadata(
+                document=Document.objects.get(pk=obj.pk), metadata=form.cleaned_data["metadata"]
+            )
 
     @admin.action(description="Re-index the selected documents")
     def reindex(self, request, queryset) -> None:

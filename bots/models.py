@@ -101,6 +101,12 @@ class Bot(models.Model):
         validators=[MinValueValidator(-1.0), MaxValueValidator(1.0)],
         help_text="Passages found by meaning below this cosine similarity are left out.",
     )
+    default_filter = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="A metadata filter (bots.knowledge.filters) that knowledge searches use when the "
+        "question and its conversation name none.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -288,6 +294,10 @@ class Document(models.Model):
     # current embedder and searches other documents by keywords.
     embedding_model = models.CharField(max_length=200, blank=True)
     embedding_dimensions = models.PositiveIntegerField(default=0)
+    # Key-value tags (strings, numbers, dates as YYYY-MM-DD, lists of strings), as the user
+    # set them; `DocumentMetadataValue` holds the same values typed, one row each, for search
+    # filters. Only `bots.services.document_set_metadata` and the upload write either.
+    metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -297,6 +307,32 @@ class Document(models.Model):
 
     def __str__(self) -> str:
         return self.original_name
+
+
+class DocumentMetadataValue(models.Model):
+    """One value of a document's metadata, typed so that a filter compares it in SQL: a
+    string (`text`), a number (`number`, `text` blank) or a date (`date`, with its ISO form
+    in `text` so that equality reads like the value the user wrote). A list of strings is one row per
+    item. `bot` repeats `document.bot`: the keys a bot knows are read from here."""
+
+    id = models.BigAutoField(primary_key=True)
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="metadata_values")
+    bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=64)
+    text = models.CharField(max_length=255, blank=True)
+    number = models.FloatField(null=True, blank=True)
+    date = models.DateField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["bot", "key", "text"], name="metadata_value_text"),
+            models.Index(fields=["bot", "key", "number"], name="metadata_value_number"),
+            models.Index(fields=["bot", "key", "date"], name="metadata_value_date"),
+            models.Index(fields=["document"], name="metadata_value_document"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key}={self.text if self.number is None else self.number}"
 
 
 class Chunk(models.Model):

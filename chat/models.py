@@ -15,6 +15,9 @@ class Conversation(models.Model):
     archived_at = models.DateTimeField(null=True, blank=True)
     message_count = models.PositiveIntegerField(default=0)
     last_message_at = models.DateTimeField(null=True, blank=True)
+    # The knowledge filter its questions carry (bots.knowledge.filters): set by a turn that
+    # sends one, kept for the follow-ups that do not. Null: the bot's default filter.
+    metadata_filter = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -94,6 +97,8 @@ class Citation(models.Model):
     score = models.FloatField(default=0.0)
     # keyword, semantic or both: which knowledge retriever found the passage.
     retriever = models.CharField(max_length=16, blank=True)
+    # The document's metadata when the answer was written ("program": "DSCR", ...).
+    metadata = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["message", "index"]

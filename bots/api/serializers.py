@@ -164,7 +164,7 @@ class BotSerializer(LeanRepresentation, serializers.ModelSerializer):
     """Localized `name` and `description`, with both languages as stored. The system
     prompt and the model toolbox are shown to those who can change the bot."""
 
-    EDITOR_FIELDS = ("system_prompt", "model_configs")
+    EDITOR_FIELDS = ("system_prompt", "model_configs", "default_filter")
 
     name = serializers.SerializerMethodField()
     description = serializers.SerializerMethodField()
@@ -174,6 +174,12 @@ class BotSerializer(LeanRepresentation, serializers.ModelSerializer):
     system_prompt = serializers.CharField(required=False, help_text="Only for those who can edit the bot.")
     model_configs = ModelConfigSerializer(
         many=True, required=False, help_text="Only for those who can edit the bot."
+    )
+    default_filter = serializers.JSONField(
+        required=False,
+        allow_null=True,
+        help_text="The metadata filter searches use when the question and its conversation send "
+        "none (docs/api.md, Metadata filters). Only for those who can edit the bot.",
     )
 
     class Meta:
@@ -196,6 +202,7 @@ class BotSerializer(LeanRepresentation, serializers.ModelSerializer):
             "min_similarity",
             "system_prompt",
             "model_configs",
+            "default_filter",
             "created_at",
             "updated_at",
         ]
@@ -259,9 +266,16 @@ class BotWriteSerializer(serializers.Serializer):
         allow_null=True,
         help_text="Passages found by meaning below this cosine similarity are left out.",
     )
+    default_filter = serializers.JSONField(
+        required=False,
+        allow_null=True,
+        help_text="A metadata filter for the bot's searches when none is sent; null or {}: none.",
+    )
 
 
 class BotCreateSerializer(BotWriteSerializer):
+    # A new bot has no documents, so no metadata key a filter could name: set it later.
+    default_filter = None
     platform = serializers.BooleanField(
         required=False, default=False, help_text="Administrators only: a platform agent with no owner."
     )
@@ -280,8 +294,20 @@ class BotListFilterSerializer(serializers.Serializer):
 
 
 # --- Knowledge ---------------------------------------------------------------------------
+METADATA_HELP = (
+    "Key-value tags: strings, numbers, dates (YYYY-MM-DD) or lists of strings; "
+    "search filters select documents by them."
+)
+FILTER_HELP = (
+    'A metadata filter, a JSON object: {"program": "DSCR"}, {"year": {"gte": 2024}}, '
+    '{"program": {"in": ["DSCR", "Alt Doc"]}}, {"or": [...]}, {"and": [...]}. '
+    "A key none of the bot's documents has, or a malformed value, is a 400."
+)
+
+
 class DocumentSerializer(LeanRepresentation, serializers.ModelSerializer):
     name = serializers.CharField(source="original_name", read_only=True)
+    metadata = serializers.DictField(read_only=True, help_text=METADATA_HELP)
 
     class Meta:
         model = Document
@@ -296,6 +322,7 @@ class DocumentSerializer(LeanRepresentation, serializers.ModelSerializer):
             "page_count",
             "chunk_count",
             "indexed_at",
+            "metadata",
             "created_at",
             "updated_at",
         ]
@@ -305,11 +332,25 @@ class DocumentSerializer(LeanRepresentation, serializers.ModelSerializer):
 class DocumentUploadSerializer(serializers.Serializer):
     # Empty files are refused by the upload service, with its own message.
     file = serializers.FileField(allow_empty_file=True, use_url=False, help_text=".txt, .md, .pdf or .docx")
+    # Checked by the upload service (bots.knowledge.filters.metadata_clean).
+    metadata = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=20_000,
+        help_text="A JSON object. " + METADATA_HELP,
+    )
+
+
+class DocumentUpdateSerializer(serializers.Serializer):
+    metadata = serializers.JSONField(help_text="Replaces the document's metadata. " + METADATA_HELP)
 
 
 class SearchQuerySerializer(serializers.Serializer):
     q = serializers.CharField(max_length=MAX_QUERY_CHARS, allow_blank=True, trim_whitespace=True)
-    k = serializers.IntegerField(min_value=1, max_value=MAX_K, default=5)
+    k = serializers.IntegerField(
+        min_value=1, max_value=MAX_K, required=False, help_text="How many chunks (unset: the bot's top_k)."
+    )
+    filter = serializers.CharField(required=False, allow_blank=True, max_length=4000, help_text=FILTER_HELP)
 
 
 class SearchHitSerializer(serializers.Serializer):
@@ -329,6 +370,7 @@ class SearchHitSerializer(serializers.Serializer):
     )
     snippet = serializers.CharField()
     text = serializers.CharField()
+    metadata = serializers.DictField(help_text="The document's metadata.")
 
 
 class DetailSerializer(serializers.Serializer):

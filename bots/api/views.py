@@ -28,6 +28,7 @@ from bots.errors import (
     StaffOnly,
     UnsupportedFileType,
 )
+from bots.knowledge.filters import filter_documents, filter_read
 from bots.knowledge.search import search
 from bots.models import Bot
 from bytchat.api.pagination import CursorPagination
@@ -277,19 +278,35 @@ class DocumentListCreateView(BotScopedView):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         document = services.document_upload(
-            user=request.user, bot=bot, file=serializer.validated_data["file"]
+            user=request.user,
+            bot=bot,
+            file=serializer.validated_data["file"],
+            metadata=serializer.validated_data.get("metadata"),
         )
         return Response(s.DocumentSerializer(document).data, status=status.HTTP_202_ACCEPTED)
 
 
 @extend_schema(tags=["knowledge"])
 class DocumentDetailView(BotScopedView):
-    serializer_class = s.DocumentSerializer
+    def get_serializer_class(self):
+        return s.DocumentUpdateSerializer if self.request.method == "PATCH" else s.DocumentSerializer
 
     @extend_schema(responses={200: s.DocumentSerializer})
     @raises(NotBotEditor)
     def get(self, request, bot_id, document_id):
         document = selectors.document_get(bot=self.get_bot(), document_id=document_id)
+        return Response(s.DocumentSerializer(document).data)
+
+    @extend_schema(request=s.DocumentUpdateSerializer, responses={200: s.DocumentSerializer})
+    @raises(NotBotEditor)
+    def patch(self, request, bot_id, document_id):
+        """Replace the document's metadata; it is not re-indexed."""
+        document = selectors.document_get(bot=self.get_bot(write=True), document_id=document_id)
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        document = services.document_set_metadata(
+            document=document, metadata=serializer.validated_data["metadata"]
+        )
         return Response(s.DocumentSerializer(document).data)
 
     @extend_schema(request=None, responses={204: None})
@@ -328,5 +345,6 @@ class BotSearchView(BotScopedView):
         bot = self.get_bot()
         query = s.SearchQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        hits = search(bot, query.validated_data["q"], query.validated_data["k"])
+        documents = filter_documents(filter_read(query.validated_data.get("filter")), bot=bot)
+        hits = search(bot, query.validated_data["q"], query.validated_data.get("k"), documents=documents)
         return Response(s.SearchHitSerializer(hits, many=True).data)

@@ -23,6 +23,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import QuerySet
 
 from bots.knowledge import vectors
 from bots.knowledge.embeddings import EmbeddingError, embeddings_enabled, get_embedder
@@ -60,6 +61,8 @@ class SearchHit:
     retriever: str = Retriever.KEYWORD
     # Cosine similarity with the query when the semantic retriever saw the chunk.
     similarity: float | None = None
+    # The document's metadata, for citations ("DSCR matrix, page 2").
+    metadata: dict = field(default_factory=dict, compare=False)
 
 
 class SearchResult(list):
@@ -80,12 +83,25 @@ def _backend() -> ModuleType:
     raise NotImplementedError(f"No knowledge search backend for {connection.vendor}.")
 
 
-def search(bot, query: str, k: int | None = None, *, documents=None, mode: str | None = None) -> SearchResult:
+def documents_sql(documents: QuerySet | None) -> tuple[str, list[Any]] | None:
+    """The SQL and parameters of `SELECT id` over a Document queryset, for a retriever to
+    put inside its candidate query (`document_id IN (...)`)."""
+    if documents is None:
+        return None
+    sql, params = documents.order_by().values("pk").query.sql_with_params()
+    return sql, list(params)
+
+
+def search(
+    bot, query: str, k: int | None = None, *, documents: QuerySet | None = None, mode: str | None = None
+) -> SearchResult:
     """The bot's `k` best chunks for `query`, best first (`k` unset: the bot's `top_k`).
 
-    `documents`, a Document queryset or None, restricts both retrievers to those
-    documents inside their candidate queries. `mode` overrides the bot's `search_mode`.
-    A query with nothing to search for finds nothing; it is not an error."""
+    `documents` (a Document queryset, e.g. from `bots.knowledge.filters.filter_documents`)
+    restricts both retrievers to those documents inside their candidate queries, before
+    ranking: the top k all come from them. None: every document of the bot. `mode`
+    overrides the bot's `search_mode`. A query with nothing to search for (only stop words
+    or punctuation) finds nothing; it is not an error."""
     if k is None:
         k = bot.top_k or settings.CHAT_KNOWLEDGE_CHUNKS
     if not isinstance(k, int) or not 1 <= k <= MAX_K:
@@ -104,12 +120,15 @@ def search(bot, query: str, k: int | None = None, *, documents=None, mode: str |
     query = (query or "")[:MAX_QUERY_CHARS]
     if not query.strip() or (parsed.is_empty and mode == SearchMode.KEYWORD):
         return result
-    document_ids = None if documents is None else list(documents.filter(bot=bot).values_list("pk", flat=True))
+    if documents is not None:
+        documents = documents.filter(bot=bot)
     candidates = k if mode != SearchMode.HYBRID else max(MIN_CANDIDATES, k * CANDIDATES_PER_HIT)
 
     keyword_rows: list[tuple] = []
     semantic_rows: list[tuple[int, float]] = []
     if mode in (SearchMode.SEMANTIC, SearchMode.HYBRID):
+        # The vector side masks its rows by document id, so it takes the ids themselves.
+        document_ids = None if documents is None else list(documents.values_list("pk", flat=True))
         try:
             semantic_rows = _semantic(bot, query, candidates, document_ids)
         except EmbeddingError as exc:
@@ -119,7 +138,11 @@ def search(bot, query: str, k: int | None = None, *, documents=None, mode: str |
             candidates = k
     if mode in (SearchMode.KEYWORD, SearchMode.HYBRID) and not parsed.is_empty:
         keyword_rows = _backend().search_chunks(
-            bot_id=bot.pk, language=bot.language, query=parsed, k=candidates, document_ids=document_ids
+            bot_id=bot.pk,
+            language=bot.language,
+            query=parsed,
+            k=candidates,
+            documents=documents_sql(documents),
         )
     result.extend(_fuse(keyword_rows, semantic_rows, parsed, k=k, mode=mode))
     return result
@@ -174,6 +197,7 @@ def _fuse(keyword_rows, semantic_rows, parsed: ParsedQuery, *, k: int, mode: str
         .select_related("document")
         .only("id", "document_id", "document__original_name", "position", "text", "page_numbers")
     }
+    metadata = _metadata({row[1] for row in keyword.values()} | {row[1] for row in details.values()})
     hits = []
     for chunk_id, score in ranked:
         row = keyword.get(chunk_id) or details.get(chunk_id)
@@ -200,9 +224,22 @@ def _fuse(keyword_rows, semantic_rows, parsed: ParsedQuery, *, k: int, mode: str
                 snippet=make_snippet(text, parsed),
                 retriever=retriever,
                 similarity=similarity.get(chunk_id),
+                metadata=metadata.get(str(document_id), {}),
             )
         )
     return hits
+
+
+def _metadata(document_ids: set[Any]) -> dict[str, dict]:
+    """Each hit's document metadata, for citations ("DSCR matrix, page 2")."""
+    if not document_ids:
+        return {}
+    from bots.models import Document
+
+    return {
+        str(pk): metadata or {}
+        for pk, metadata in Document.objects.filter(pk__in=document_ids).values_list("pk", "metadata")
+    }
 
 
 def index_document_chunks(*, document_id: Any, language: str) -> None:

@@ -22,6 +22,7 @@ from bots.services.documents import (
     document_reindex,
     document_reindex_many,
     document_requeue_stale,
+    document_set_metadata,
     document_upload,
     max_upload_bytes,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "document_reindex",
     "document_reindex_many",
     "document_requeue_stale",
+    "document_set_metadata",
     "document_upload",
     "max_upload_bytes",
     "model_config_add",

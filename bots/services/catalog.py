@@ -192,6 +192,7 @@ def bot_update(
         "search_mode",
         "top_k",
         "min_similarity",
+        "default_filter",
     }
     unknown = set(changes) - allowed
     if unknown:
@@ -200,6 +201,13 @@ def bot_update(
         raise StaffOnly("Only administrators can make a bot public or private.")
     if "category" in changes:
         _check_category(changes["category"])
+    if "default_filter" in changes:
+        from bots.knowledge.filters import filter_validate
+
+        # {} and null both mean no default: every document.
+        changes["default_filter"] = (
+            filter_validate(changes["default_filter"], bot=bot, field="default_filter") or None
+        )
     language = changes.get("language", bot.language)
     texts = _names(
         language=language,

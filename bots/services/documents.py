@@ -33,8 +33,9 @@ from bots.knowledge.chunking import chunk_pages
 from bots.knowledge.embeddings import EmbeddingError, embeddings_enabled, get_embedder
 from bots.knowledge.embeddings import to_bytes as embedding_bytes
 from bots.knowledge.extraction import SNIFF_BYTES, DocumentLimits, ExtractionError, extract_pages, sniff
+from bots.knowledge.filters import metadata_clean, metadata_rows
 from bots.knowledge.search import index_document_chunks
-from bots.models import Bot, Chunk, Document, DocumentStatus
+from bots.models import Bot, Chunk, Document, DocumentMetadataValue, DocumentStatus
 
 logger = logging.getLogger(__name__)
 
@@ -70,10 +71,13 @@ def _enqueue(document_ids: Iterable[Any]) -> None:
     transaction.on_commit(lambda: [index_document.delay(document_id) for document_id in ids], robust=True)
 
 
-def document_upload(*, user: User | None, bot: Bot, file: File, enqueue: bool = True) -> Document:
+def document_upload(
+    *, user: User | None, bot: Bot, file: File, enqueue: bool = True, metadata: Any = None
+) -> Document:
     """Store an upload and queue its indexing (`enqueue=False`: the caller indexes it
     itself). Refused before anything is stored: an empty file, one over MAX_UPLOAD_MB,
-    and one that is not what its extension says."""
+    one that is not what its extension says, and invalid `metadata`."""
+    metadata = metadata_clean(metadata)
     name = clean_filename(file.name)
     limit = max_upload_bytes()
     if file.size is None or file.size == 0:
@@ -96,16 +100,39 @@ def document_upload(*, user: User | None, bot: Bot, file: File, enqueue: bool = 
         content_type=content_type,
         size=file.size,
         sha256=digest.hexdigest(),
+        metadata=metadata,
     )
     document.file.save(name, file, save=False)
     try:
         with transaction.atomic():
             document.save(force_insert=True)
+            _write_metadata_values(document)
             if enqueue:
                 _enqueue([document.pk])
     except BaseException:
         document.file.delete(save=False)
         raise
+    return document
+
+
+def _write_metadata_values(document: Document) -> None:
+    DocumentMetadataValue.objects.filter(document=document).delete()
+    DocumentMetadataValue.objects.bulk_create(
+        DocumentMetadataValue(document=document, bot_id=document.bot_id, **row)
+        for row in metadata_rows(document.metadata)
+    )
+
+
+def document_set_metadata(*, document: Document, metadata: Any) -> Document:
+    """Replace a document's metadata. Its chunks and their index stay as they are: search
+    filters read the metadata, nothing is re-embedded or re-indexed."""
+    metadata = metadata_clean(metadata)
+    with transaction.atomic():
+        locked = Document.objects.select_for_update().get(pk=document.pk)
+        locked.metadata = metadata
+        locked.save(update_fields=["metadata", "updated_at"])
+        _write_metadata_values(locked)
+    document.metadata, document.updated_at = locked.metadata, locked.updated_at
     return document
 
 

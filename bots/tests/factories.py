@@ -35,11 +35,17 @@ def make_bot(*, owner: User | None, language: str = "en", configs: list[dict] | 
 
 
 def make_indexed_document(
-    *, bot: Bot, text: str | list[str], name: str = "notes.txt", embed: bool = False
+    *,
+    bot: Bot,
+    text: str | list[str],
+    name: str = "notes.txt",
+    embed: bool = False,
+    metadata: dict | None = None,
 ) -> Document:
     """A ready document whose chunks come from `text` (a list: one string per page),
-    written the way the indexing service writes them; with `embed`, also their vectors by
-    the current embedder (without, the document is searched by keywords only)."""
+    written the way the indexing service writes them, with `metadata` set by its service;
+    with `embed`, also their vectors by the current embedder (without, the document is
+    searched by keywords only)."""
     pages = [text] if isinstance(text, str) else text
     drafts = chunk_pages([Page(number, page) for number, page in enumerate(pages, 1)])
     document = Document.objects.create(
@@ -58,6 +64,8 @@ def make_indexed_document(
         for d in drafts
     )
     index_document_chunks(document_id=document.pk, language=bot.language)
+    if metadata is not None:
+        services.document_set_metadata(document=document, metadata=metadata)
     if embed:
         Document.objects.filter(pk=document.pk).update(status=DocumentStatus.EMBEDDING)
         services.document_embed(document_id=document.pk)

@@ -33,6 +33,7 @@ def test_it_returns_the_top_chunks_with_score_snippet_document_and_pages(user_cl
         "similarity",
         "snippet",
         "text",
+        "metadata",
     }
     assert hit["retriever"] == "keyword" and hit["similarity"] is None  # not embedded
 

@@ -92,3 +92,17 @@ class BotForm(forms.Form):
         category_field = self.fields["category"]
         category_field.queryset = Category.objects.filter(is_active=True).order_by("display_order", "name_en")
         category_field.label_from_instance = lambda category: category.name_for(language)
+
+
+class BotEditForm(BotForm):
+    """The bot form once the bot exists: its documents' metadata can be filtered on."""
+
+    default_filter = forms.JSONField(
+        label=_("Default knowledge filter"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "spellcheck": "false"}),
+        help_text=_(
+            "Answer only from the documents whose metadata match, unless a conversation sets its own: "
+            '{"program": "DSCR"}, {"year": {"gte": 2024}}. Empty: every document.'
+        ),
+    )

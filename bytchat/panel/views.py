@@ -274,8 +274,9 @@ def bot_edit_view(request: HttpRequest, bot_id) -> HttpResponse:
         "category": bot.category_id,
         "language": bot.language,
         "system_prompt": bot.system_prompt,
+        "default_filter": bot.default_filter,
     }
-    form = forms.BotForm(request.POST or None, language=user.language, initial=initial)
+    form = forms.BotEditForm(request.POST or None, language=user.language, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
             bot_services.bot_update(user=user, bot=bot, **form.cleaned_data)

@@ -49,6 +49,7 @@ class CitationSerializer(LeanRepresentation, serializers.ModelSerializer):
     document_id = serializers.UUIDField(read_only=True, allow_null=True)
     page_number = serializers.IntegerField(read_only=True, allow_null=True)
     page_numbers = serializers.ListField(child=serializers.IntegerField(), read_only=True)
+    metadata = serializers.DictField(read_only=True, help_text="The cited document's metadata.")
 
     class Meta:
         model = Citation
@@ -61,6 +62,7 @@ class CitationSerializer(LeanRepresentation, serializers.ModelSerializer):
             "snippet",
             "score",
             "retriever",
+            "metadata",
         ]
         read_only_fields = fields
 
@@ -195,6 +197,13 @@ class ChatRequestSerializer(serializers.Serializer):
     task_type = serializers.ChoiceField(choices=TaskType.choices, required=False, allow_null=True)
     stream = serializers.BooleanField(required=False, default=True)
     confirm_delete = serializers.BooleanField(required=False, default=False)
+    metadata_filter = serializers.JSONField(
+        required=False,
+        allow_null=True,
+        help_text="Search only the documents whose metadata match (docs/api.md, Metadata filters). "
+        "The conversation keeps it for follow-ups that send none; {} lifts it. Null or absent: the "
+        "conversation's, else the bot's default_filter.",
+    )
 
 
 class ChatResultSerializer(serializers.Serializer):

@@ -189,6 +189,7 @@ def _prepare_turn(user_of: Callable[[], Any], data: dict) -> engine.Turn:
         task_type=data.get("task_type"),
         at_limit=AT_LIMIT,
         confirm_delete=data["confirm_delete"],
+        metadata_filter=data.get("metadata_filter"),
     )
 
 

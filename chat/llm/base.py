@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 ProviderName = Literal["local", "openai", "gemini", "openai_compatible"]
 Language = Literal["es", "en"]
@@ -80,6 +80,8 @@ class Source:
     score: float = 0.0
     # Which knowledge retriever found it: keyword, semantic or both.
     retriever: str = ""
+    # The document's metadata (program, year, ...), for citations.
+    metadata: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

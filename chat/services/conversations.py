@@ -87,6 +87,7 @@ def conversation_create_in_transaction(
     title: str | None = None,
     confirm_delete: bool = False,
     first_turn: bool = False,
+    metadata_filter: dict | None = None,
 ) -> Conversation:
     """`conversation_create` for a caller that holds a transaction (a chat turn). With
     `first_turn` the new conversation is counted with its first question and answer."""
@@ -131,7 +132,18 @@ def conversation_create_in_transaction(
         title=(title or "New conversation")[:TITLE_MAX],
         message_count=TURN_MESSAGES if first_turn else 0,
         last_message_at=timezone.now() if first_turn else None,
+        metadata_filter=metadata_filter,
     )
+
+
+def conversation_filter_use(*, conversation_id, sent: dict | None) -> dict | None:
+    """The knowledge filter of a turn on an existing conversation, inside the caller's
+    transaction: the one the turn sent (validated by the caller), which the conversation
+    keeps for its follow-ups, else the one it kept. None: it has none."""
+    if sent is not None:
+        Conversation.objects.filter(pk=conversation_id).update(metadata_filter=sent)
+        return sent
+    return Conversation.objects.filter(pk=conversation_id).values_list("metadata_filter", flat=True).first()
 
 
 def _oldest_active(*, user: User, bot):

@@ -66,6 +66,9 @@ class Turn:
     specs: list[ModelSpec]
     history: list[ChatMessage]
     bot: Any = field(repr=False)
+    # The metadata filter the knowledge search applies (bots.knowledge.filters): the
+    # turn's, else its conversation's, else the bot's default. None: every document.
+    knowledge_filter: dict | None = None
     token_hold: limits.TokenHold | None = None
     # False when the bot has nothing to search (no chunk): the turn skips the search.
     search_knowledge: bool = True
@@ -124,16 +127,25 @@ def chat_prepare(
     conversation_id: Any = None,
     task_type: str | None = None,
     confirm_delete: bool = False,
+    metadata_filter: Any = None,
+    filter_field: str = "metadata_filter",
 ) -> Turn:
     """Check every limit and store the user message, before any provider is called.
     `at_limit` is the surface's policy when the turn starts a conversation at the
-    plan's per-bot limit (`conversations.conversation_create`)."""
+    plan's per-bot limit (`conversations.conversation_create`).
+
+    `metadata_filter` (None: not sent) restricts the knowledge search to the documents
+    whose metadata match; the conversation keeps it for follow-ups that send none, and
+    `{}` lifts it. A key none of the bot's documents has, or a malformed value, is
+    `InvalidInput` on `filter_field`, before anything is stored."""
     from bots import selectors as bot_selectors
+    from bots.knowledge.filters import filter_validate
 
     question = _clean_question(message)
     history: list[ChatMessage] | None = None
     chosen_task = task_type_resolve(task_type, message=question)
     bot, configs = bot_selectors.bot_get_for_chat(user=user, bot_id=bot_id)
+    sent_filter = filter_validate(metadata_filter, bot=bot, field=filter_field)
     plan = user_plan(user)
     limits.message_rate_check(user=user, plan=plan)
 
@@ -142,7 +154,11 @@ def chat_prepare(
             conversations.conversation_reserve_turn(
                 user=user, plan=plan, conversation_id=conversation_id, bot=bot
             )
+            knowledge_filter = conversations.conversation_filter_use(
+                conversation_id=conversation_id, sent=sent_filter
+            )
         else:
+            knowledge_filter = sent_filter
             conversation_id = conversations.conversation_create_in_transaction(
                 user=user,
                 plan=plan,
@@ -151,6 +167,7 @@ def chat_prepare(
                 confirm_delete=confirm_delete,
                 at_limit=at_limit,
                 first_turn=True,
+                metadata_filter=sent_filter,
             ).pk
             # A new conversation's history is this question: no need to read it back.
             history = [ChatMessage(role=MessageRole.USER, content=question)]
@@ -187,6 +204,7 @@ def chat_prepare(
         specs=[_spec(config) for config in order_specs(configs, chosen_task)],
         history=history,
         bot=bot,
+        knowledge_filter=bot.default_filter if knowledge_filter is None else knowledge_filter,
         token_hold=token_hold,
         search_knowledge=getattr(bot, "has_knowledge", True),
     )
@@ -194,11 +212,16 @@ def chat_prepare(
 
 def _search_sources(turn: Turn) -> tuple[list[Source], str]:
     """The numbered sources, and why search fell back to keywords ("" if it did not)."""
+    from bots.knowledge.filters import filter_documents
     from bots.knowledge.search import search
 
     if not turn.search_knowledge:
         return [], ""
-    hits = search(turn.bot, turn.question, turn.bot.top_k or settings.CHAT_KNOWLEDGE_CHUNKS)
+    # Checked when it was sent: a key whose documents are gone since matches nothing.
+    documents = filter_documents(turn.knowledge_filter, bot=turn.bot, check_keys=False)
+    hits = search(
+        turn.bot, turn.question, turn.bot.top_k or settings.CHAT_KNOWLEDGE_CHUNKS, documents=documents
+    )
     sources = [
         Source(
             index=number,
@@ -208,6 +231,7 @@ def _search_sources(turn: Turn) -> tuple[list[Source], str]:
             document_id=str(hit.document_id),
             score=float(hit.score),
             retriever=hit.retriever,
+            metadata=dict(hit.metadata),
         )
         for number, hit in enumerate(hits, start=1)
     ]
@@ -224,6 +248,7 @@ def citation_payload(source: Source) -> dict[str, Any]:
         "snippet": _snippet(source.text),
         "score": round(source.score, 4),
         "retriever": source.retriever,
+        "metadata": dict(source.metadata),
     }
 
 
@@ -298,6 +323,7 @@ def _store_answer(turn: Turn, outcome: _Outcome) -> None:
                     snippet=_snippet(source.text),
                     score=source.score,
                     retriever=source.retriever,
+                    metadata=dict(source.metadata),
                 )
                 for source in outcome.sources
             )

@@ -67,6 +67,7 @@ class TestStreaming:
             "snippet",
             "score",
             "retriever",
+            "metadata",
         }
         assert first["score"] > 0 and first["retriever"] in {"keyword", "semantic", "both"}
         inline = citations["inline_citations"][0]

@@ -101,7 +101,46 @@
   const documentError = document.getElementById("document-error");
   const dropzone = document.getElementById("dropzone");
   const fileInput = document.getElementById("document-input");
+  const uploadMetadata = document.getElementById("document-metadata");
   let pollTimer = null;
+
+  function metadataText(metadata) {
+    const entries = Object.entries(metadata || {});
+    if (!entries.length) return texts.no_metadata;
+    return entries.map(([key, value]) => key + ": " + (Array.isArray(value) ? value.join(", ") : value)).join(" · ");
+  }
+
+  function metadataEditor(document) {
+    const input = element("textarea", { rows: "2", spellcheck: "false", "aria-label": texts.metadata + ": " + document.name });
+    input.value = Object.keys(document.metadata || {}).length ? JSON.stringify(document.metadata) : "";
+    const error = element("p", { class: "alert alert-error", role: "alert", hidden: true });
+    const form = element("form", { class: "metadata-form", novalidate: true }, [
+      input,
+      element("button", { type: "submit", class: "button", text: texts.save_metadata }),
+      error,
+    ]);
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      showError(error, "");
+      let metadata = {};
+      try {
+        metadata = input.value.trim() ? JSON.parse(input.value) : {};
+      } catch (_ignored) {
+        showError(error, texts.invalid_json);
+        return;
+      }
+      try {
+        documents.set(document.id, await request("PATCH", base + "/documents/" + document.id, { metadata }));
+        renderDocuments();
+      } catch (failure) {
+        showError(error, describeError(failure));
+      }
+    });
+    return element("details", { class: "document-metadata" }, [
+      element("summary", { text: texts.edit_metadata + " — " + metadataText(document.metadata) }),
+      form,
+    ]);
+  }
 
   function statusText(document) {
     const label = texts.status[document.status] || document.status;
@@ -124,6 +163,7 @@
           element("span", { class: "document-name", text: document.name }),
           element("span", { class: "status status-" + document.status, text: statusText(document) }),
           element("span", { class: "item-actions" }, actions),
+          metadataEditor(document),
         ])
       );
     }
@@ -154,6 +194,7 @@
     for (const file of files) {
       const body = new FormData();
       body.append("file", file);
+      if (uploadMetadata.value.trim()) body.append("metadata", uploadMetadata.value.trim());
       showError(documentError, "");
       try {
         const created = await request("POST", base + "/documents", body);

@@ -32,6 +32,12 @@
     return pages.length ? ", " + texts.page + " " + pages.join(", ") : "";
   }
 
+  function metadataLabel(citation) {
+    // The document's tags, as a front end shows "DSCR matrix, page 2": values only.
+    const values = Object.values(citation.metadata || {}).map((value) => (Array.isArray(value) ? value.join(", ") : String(value)));
+    return values.length ? " · " + values.join(" · ") : "";
+  }
+
   function renderSources(view) {
     view.sources.replaceChildren();
     if (!view.citations.length) {
@@ -44,7 +50,7 @@
         href: citationHref(view.id, citation.index),
         class: "source-link",
         title: citation.snippet || "",
-        text: "[" + citation.index + "] " + citation.source_name + pageLabel(citation),
+        text: "[" + citation.index + "] " + citation.source_name + pageLabel(citation) + metadataLabel(citation),
       });
       const item = element("li", { id: citationHref(view.id, citation.index).slice(1), value: citation.index }, [anchor]);
       if (citation.snippet) item.append(element("p", { class: "snippet", text: citation.snippet }));

@@ -50,7 +50,7 @@ class ChatRequestSerializer(serializers.Serializer):
     message = serializers.CharField(allow_blank=True, trim_whitespace=False)
     conversation_id = serializers.UUIDField(required=False, allow_null=True)
     stream = serializers.BooleanField(required=False, default=True)
-    # Accepted for compatibility; Bytchat's knowledge search has no metadata to filter on.
+    # The native filter language (bots.knowledge.filters), {"program": "DSCR"} at its simplest.
     metadata_filter = serializers.JSONField(required=False, allow_null=True)
     # Not in the Champions document: which assistant answers (see assistant.py).
     bot = serializers.UUIDField(required=False, allow_null=True)
@@ -136,9 +136,11 @@ def citation_body(
     page_numbers: list[int],
     snippet: str,
     score: float,
+    document_metadata: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """One source in the Champions shape (the SSE citations event and a conversation's
-    citations). Bytchat's retrieval score is a rank, not a confidence: it goes in metadata."""
+    citations). Bytchat's retrieval score is a rank, not a confidence: it goes in metadata,
+    with the document's own metadata (`program`, ...; `document_id` and `score` win a clash)."""
     return {
         "index": index,
         "source_name": source_name,
@@ -147,7 +149,11 @@ def citation_body(
         "page_numbers": list(page_numbers),
         "snippet": snippet,
         "confidence": None,
-        "metadata": {"document_id": str(document_id) if document_id else None, "score": score},
+        "metadata": {
+            **(document_metadata or {}),
+            "document_id": str(document_id) if document_id else None,
+            "score": score,
+        },
     }
 
 
@@ -169,6 +175,7 @@ def stored_citation_body(citation) -> dict[str, Any]:
         page_numbers=citation.page_numbers or [],
         snippet=citation.snippet,
         score=citation.score,
+        document_metadata=citation.metadata,
     )
     # A conversation holds many answers, each numbering its sources from 1.
     body["message_id"] = str(citation.message_id)
@@ -237,8 +244,12 @@ class DocumentSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
     def get_program(self, document) -> str | None:
-        # Champions tagged each file with a loan program; Bytchat has no such field.
-        return None
+        # Champions tagged each file with a loan program: the document's `program` metadata
+        # (a list: its items joined with ", ").
+        program = (document.metadata or {}).get("program")
+        if isinstance(program, list):
+            return ", ".join(program) or None
+        return None if program is None else str(program)
 
     def get_is_active(self, document) -> bool:
         return document.status == "ready"

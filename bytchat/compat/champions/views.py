@@ -311,6 +311,7 @@ def _prepare(*, user: User, data: dict[str, Any]) -> engine.Turn:
         message=data["message"],
         conversation_id=conversation_id,
         at_limit=conversations.AtLimit.REFUSE,
+        metadata_filter=data.get("metadata_filter"),
     )
 
 
@@ -326,6 +327,7 @@ def _citations(payloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
             page_numbers=payload.get("page_numbers") or [],
             snippet=payload.get("snippet", ""),
             score=payload.get("score", 0.0),
+            document_metadata=payload.get("metadata"),
         )
         for payload in payloads
     ]

@@ -347,3 +347,73 @@ def test_markdown_is_safe_limits_keep_the_question_and_eviction_is_confirmed(siz
         assert len(dialogs) == 1 and "«Old chat»" in dialogs[0]
     assert not Conversation.objects.filter(pk=old.pk).exists()
     assert Conversation.objects.filter(user=user).count() == 1
+
+
+def test_document_metadata_at_upload_and_edited_later_and_the_bots_default_filter():
+    _require_browser()
+    from bots.models import Bot, Document
+    from bots.tests.factories import make_indexed_document
+
+    owner = make_user(email="tagger@example.com")
+    bot = make_bot(owner=owner, name_en="Loan helper", language="en")
+    make_indexed_document(bot=bot, text="DSCR matrix.", name="dscr.md", metadata={"program": "DSCR"})
+    with panel_server() as base_url, browser_page(base_url) as page:
+        log_in(page, "tagger@example.com")
+        page.goto(f"/app/bots/{bot.pk}/")
+        existing = page.locator(".document-item", has_text="dscr.md")
+        expect(existing.locator("summary")).to_contain_text("program: DSCR")
+
+        # Upload with metadata for the next uploads.
+        page.get_by_label("Metadatos para las próximas subidas (opcional)").fill(
+            '{"program": "Full Doc", "year": 2024}'
+        )
+        page.evaluate(
+            """() => {
+                const transfer = new DataTransfer();
+                transfer.items.add(new File(["Full Doc matrix."], "full.txt", { type: "text/plain" }));
+                const zone = document.getElementById("dropzone");
+                zone.dispatchEvent(new DragEvent("drop", { dataTransfer: transfer, bubbles: true, cancelable: true }));
+            }"""
+        )
+        uploaded = page.locator(".document-item", has_text="full.txt")
+        expect(uploaded.locator("summary")).to_contain_text("program: Full Doc · year: 2024")
+
+        # Edit the first document's metadata; invalid JSON is refused on the page.
+        existing.locator("summary").click()
+        editor = existing.get_by_label("Metadatos: dscr.md")
+        editor.fill("{oops")
+        existing.get_by_role("button", name="Guardar metadatos").click()
+        expect(existing.get_by_role("alert")).to_contain_text("objeto JSON")
+        editor.fill('{"program": "DSCR", "tags": ["rental", "investor"]}')
+        existing.get_by_role("button", name="Guardar metadatos").click()
+        expect(page.locator(".document-item", has_text="dscr.md").locator("summary")).to_contain_text(
+            "tags: rental, investor"
+        )
+
+        # The bot's default filter: an unknown key is refused, a known one is saved.
+        page.get_by_label("Filtro de conocimiento por defecto").fill('{"region": "west"}')
+        page.get_by_role("button", name="Guardar", exact=True).click()
+        expect(page.get_by_text("Unknown metadata key 'region'")).to_be_visible()
+        page.get_by_label("Filtro de conocimiento por defecto").fill('{"program": "DSCR"}')
+        page.get_by_role("button", name="Guardar", exact=True).click()
+        expect(page.get_by_label("Filtro de conocimiento por defecto")).to_have_value('{"program": "DSCR"}')
+        screenshot(page, "metadata-editor")
+
+        # The chat searches only what the default filter selects; sources show the tags.
+        page.get_by_role("link", name="Chatear con este bot").click()
+        page.get_by_label("Tu pregunta").fill("Which matrix?")
+        page.keyboard.press("Enter")
+        answer = page.locator(".message.assistant").last
+        expect(answer).not_to_have_class(re.compile(r"streaming"))
+        expect(answer.locator(".source-link")).to_have_count(1)
+        expect(answer.locator(".source-link")).to_have_text("[1] dscr.md, página 1 · DSCR · rental, investor")
+
+    assert Document.objects.get(bot=bot, original_name="dscr.md").metadata == {
+        "program": "DSCR",
+        "tags": ["rental", "investor"],
+    }
+    assert Document.objects.get(bot=bot, original_name="full.txt").metadata == {
+        "program": "Full Doc",
+        "year": 2024,
+    }
+    assert Bot.objects.get(pk=bot.pk).default_filter == {"program": "DSCR"}
