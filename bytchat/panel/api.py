@@ -23,6 +23,7 @@ from bytchat.db import db_step
 from chat.api import serializers as chat_serializers
 from chat.api import urls as chat_urls
 from chat.api import views as chat_views
+from chat.models import Channel
 
 # The native routes the panel's JavaScript calls, by their native URL names.
 NATIVE_ROUTES = (
@@ -73,7 +74,9 @@ async def chat_stream(request: HttpRequest) -> HttpResponse:
         request,
         chat_serializers.ChatRequestSerializer,
     )
-    return await chat_views.chat_answer(data, functools.partial(_session_user, request))
+    return await chat_views.chat_answer(
+        data, functools.partial(_session_user, request), channel=Channel.PANEL
+    )
 
 
 def _session_user(request: HttpRequest):

@@ -29,6 +29,7 @@ from chat.errors import (
     MessageRateLimited,
     TokenQuotaExceeded,
 )
+from chat.models import Channel
 from chat.services import conversations, engine
 from chat.services.feedback import feedback_submit
 
@@ -175,7 +176,7 @@ result_body = sync_to_async(db_step(lambda result: s.ChatResultSerializer(result
 
 
 @db_step
-def _prepare_turn(user_of: Callable[[], Any], data: dict) -> engine.Turn:
+def _prepare_turn(user_of: Callable[[], Any], data: dict, channel: str) -> engine.Turn:
     return engine.chat_prepare(
         user=user_of(),
         bot_id=data["bot"],
@@ -184,17 +185,20 @@ def _prepare_turn(user_of: Callable[[], Any], data: dict) -> engine.Turn:
         task_type=data.get("task_type"),
         at_limit=AT_LIMIT,
         confirm_delete=data["confirm_delete"],
+        channel=channel,
     )
 
 
-async def chat_answer(data: dict, user_of: Callable[[], Any]) -> HttpResponse:
+async def chat_answer(
+    data: dict, user_of: Callable[[], Any], *, channel: str = Channel.NATIVE
+) -> HttpResponse:
     """Prepare one turn from a validated ChatRequestSerializer body and answer it: the event
     stream, or with `stream: false` the stored result. Every native-protocol surface (the
     API with a Bearer token, the panel with its session) answers through here.
 
     `user_of()` finds the caller (or raises NotAuthenticated) in the same database step
     that checks the limits and stores the question: one thread hop before the first token."""
-    turn = await sync_to_async(_prepare_turn)(user_of, data)
+    turn = await sync_to_async(_prepare_turn)(user_of, data, channel)
     if not data["stream"]:
         result = await engine.chat_complete_async(turn)
         return JsonResponse(await result_body(result), status=201)
