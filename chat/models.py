@@ -185,6 +185,15 @@ class ApiKey(models.Model):
     def masked(self) -> str:
         return f"bc_{self.prefix}_…"
 
+    @property
+    def is_active(self) -> bool:
+        """Not revoked and not expired (its user's status is checked on use)."""
+        from django.utils import timezone
+
+        if self.revoked_at is not None:
+            return False
+        return self.expires_at is None or self.expires_at > timezone.now()
+
 
 class Channel(models.TextChoices):
     """The surface a run came in through."""

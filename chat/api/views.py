@@ -17,7 +17,7 @@ from bytchat.api.pagination import CursorPagination
 from bytchat.api.schema import raises
 from bytchat.api.sse import sse_event, sse_response
 from bytchat.db import db_step
-from bytchat.errors import Conflict, NotFound
+from bytchat.errors import Conflict, InvalidInput, NotFound
 from chat import selectors
 from chat.api import serializers as s
 from chat.errors import (
@@ -30,7 +30,7 @@ from chat.errors import (
     TokenQuotaExceeded,
 )
 from chat.models import Channel
-from chat.services import conversations, engine
+from chat.services import api_keys, conversations, engine
 from chat.services.feedback import feedback_submit
 
 # At the plan's per-bot limit the native API (and the panel, which serves these views)
@@ -253,3 +253,48 @@ class ChatSchemaView(APIView):
     @raises(*CHAT_ERRORS)
     def post(self, request):  # pragma: no cover - never routed to
         raise NotImplementedError
+
+
+# --- API keys (for the OpenAI-compatible API) --------------------------------------------
+@extend_schema(tags=["api-keys"])
+class ApiKeyListCreateView(GenericAPIView):
+    def get_serializer_class(self):
+        return s.ApiKeyCreateSerializer if self.request.method == "POST" else s.ApiKeySerializer
+
+    @extend_schema(responses={200: s.ApiKeySerializer(many=True)})
+    def get(self, request):
+        keys = selectors.api_key_list(user=request.user)
+        return Response(s.ApiKeySerializer(keys, many=True).data)
+
+    @extend_schema(responses={201: s.ApiKeyCreatedSerializer})
+    @raises(InvalidInput)
+    def post(self, request):
+        serializer = s.ApiKeyCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        created = api_keys.api_key_create(
+            user=request.user,
+            name=data["name"],
+            bot_ids=data.get("bots"),
+            requests_per_minute=data.get("requests_per_minute"),
+            expires_at=data.get("expires_at"),
+        )
+        body = s.ApiKeySerializer(created.key).data
+        return Response({**body, "secret": created.secret}, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=["api-keys"])
+class ApiKeyDetailView(GenericAPIView):
+    serializer_class = s.ApiKeySerializer
+
+    @extend_schema(responses={200: s.ApiKeySerializer})
+    @raises(NotFound)
+    def get(self, request, key_id):
+        return Response(s.ApiKeySerializer(selectors.api_key_get(user=request.user, key_id=key_id)).data)
+
+    @extend_schema(request=None, responses={200: s.ApiKeySerializer}, summary="Revoke the key")
+    @raises(NotFound)
+    def delete(self, request, key_id):
+        """Revoke: the key stops working at once; it stays listed, with `revoked_at`."""
+        key = api_keys.api_key_revoke(key=selectors.api_key_get(user=request.user, key_id=key_id))
+        return Response(s.ApiKeySerializer(key).data)
