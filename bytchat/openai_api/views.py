@@ -246,29 +246,33 @@ async def _stream(turn: engine.Turn, body: CompletionRequest) -> HttpResponse:
         return _failed()
 
     async def chunks() -> AsyncIterator[bytes]:
-        yield answer.chunk({"role": "assistant", "content": ""})
-        if first:
-            yield answer.chunk({"content": first})
-        async for event in events:
-            text = answer.take(event)
-            if text is not None:
-                yield answer.chunk({"content": text})
-            elif answer.error is not None:
-                break
-        if answer.error is not None:  # the answer broke mid-way: OpenAI's in-stream error
-            async for _ in events:
-                pass
-            _, error = openai_error(describe_or_internal(ChatFailed()))
-            yield b"data: " + json.dumps(error).encode() + b"\n\n"
-            return
-        yield answer.chunk({}, _finish_reason(turn, body), citations=answer.citations)
-        if body.include_usage:
-            usage = answer.chunk({}, None, usage=_usage(turn))
-            # The usage chunk has no choices, as OpenAI sends it.
-            data = json.loads(usage[6:])
-            data["choices"] = []
-            yield b"data: " + json.dumps(data, separators=(",", ":")).encode() + b"\n\n"
-        yield DONE
+        try:
+            yield answer.chunk({"role": "assistant", "content": ""})
+            if first:
+                yield answer.chunk({"content": first})
+            async for event in events:
+                text = answer.take(event)
+                if text is not None:
+                    yield answer.chunk({"content": text})
+                elif answer.error is not None:
+                    break
+            if answer.error is not None:  # the answer broke mid-way: OpenAI's in-stream error
+                async for _ in events:
+                    pass
+                _, error = openai_error(describe_or_internal(ChatFailed()))
+                yield b"data: " + json.dumps(error).encode() + b"\n\n"
+                return
+            yield answer.chunk({}, _finish_reason(turn, body), citations=answer.citations)
+            if body.include_usage:
+                usage = answer.chunk({}, None, usage=_usage(turn))
+                # The usage chunk has no choices, as OpenAI sends it.
+                data = json.loads(usage[6:])
+                data["choices"] = []
+                yield b"data: " + json.dumps(data, separators=(",", ":")).encode() + b"\n\n"
+            yield DONE
+        finally:
+            # A client gone mid-answer: the engine stores what it has, marked incomplete.
+            await events.aclose()
 
     return sse_response(chunks())
 

@@ -211,3 +211,22 @@ def test_langchain_chat_openai_uses_a_bot(server, bot, secret):
     assert "14 days" in reply.content
     streamed = "".join(chunk.content for chunk in llm.stream("How long do refunds take?"))
     assert streamed == reply.content
+
+
+def test_an_answer_broken_mid_stream_is_an_error_event_the_sdk_raises(server, user, secret, settings):
+    settings.OPENAI_COMPATIBLE_API_KEY = "test-key"
+    with FakeServer(OpenAIHandler) as fake:
+        settings.OPENAI_COMPATIBLE_BASE_URL = f"{fake.url}/v1"
+        bot = make_bot(owner=user, configs=[{"provider": "openai_compatible", "model_id": "cut"}])
+        client = openai.OpenAI(base_url=server, api_key=secret, max_retries=0)
+        stream = client.chat.completions.create(
+            model=str(bot.pk), messages=[{"role": "user", "content": "Hi"}], stream=True
+        )
+        received = []
+        with pytest.raises(openai.APIError) as caught:
+            for chunk in stream:
+                received.append(chunk.choices[0].delta.content or "")
+    assert "".join(received) == "".join(OPENAI_PIECES[:2])
+    assert "No model could answer" in caught.value.message
+    run = Run.objects.get()
+    assert run.status == "error" and run.channel == Channel.OPENAI
