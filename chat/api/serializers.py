@@ -186,5 +186,7 @@ class ApiKeyCreateSerializer(serializers.Serializer):
         max_length=200,
         help_text="The bots the key may use; omitted or null: every bot you may chat with.",
     )
-    requests_per_minute = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    requests_per_minute = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=1_000_000
+    )
     expires_at = serializers.DateTimeField(required=False, allow_null=True)

@@ -32,6 +32,8 @@ from chat.models import ApiKey
 SECRET_PREFIX = "bc_"
 PREFIX_LENGTH = 12
 NAME_MAX_LENGTH = 100
+# The highest requests-per-minute cap a key may have when the plan sets none.
+MAX_REQUESTS_PER_MINUTE = 1_000_000
 # `last_used_at` is written at most this often per key.
 TOUCH_INTERVAL = timedelta(seconds=60)
 
@@ -100,8 +102,10 @@ def api_key_create(
         raise InvalidInput("The expiry is in the past.", fields={"expires_at": ["Give a future date."]})
     if requests_per_minute is not None:
         plan_limit = user_plan(user).messages_per_minute
+        if plan_limit is None:
+            plan_limit = MAX_REQUESTS_PER_MINUTE
         if requests_per_minute < 1 or (plan_limit is not None and requests_per_minute > plan_limit):
-            allowed = f"1 to {plan_limit}" if plan_limit is not None else "at least 1"
+            allowed = f"1 to {plan_limit}"
             raise InvalidInput(
                 "The requests-per-minute cap is outside your plan's limits.",
                 fields={"requests_per_minute": [f"Your plan allows {allowed}."]},

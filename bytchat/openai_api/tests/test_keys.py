@@ -135,6 +135,10 @@ def test_the_keys_rate_cap_must_fit_the_plan(user):
     with pytest.raises(api_keys.InvalidInput):
         api_key_create(user=user, name="k", requests_per_minute=0)
     assert api_key_create(user=user, name="k", requests_per_minute=10).key.requests_per_minute == 10
+    user.plan = Plan.objects.create(name="Unlimited")
+    user.save()
+    with pytest.raises(api_keys.InvalidInput):  # still a number the database can hold
+        api_key_create(user=user, name="k", requests_per_minute=2**40)
 
 
 def test_the_plans_limits_apply_to_a_key(user):
