@@ -57,6 +57,8 @@ def test_bad_input_is_shown_on_the_form_and_nothing_is_stored(user, other_user):
 
 
 def test_revoke_and_another_users_key_is_not_found(user, other_user):
+    user.language = "en"
+    user.save()
     mine = api_key_create(user=user, name="mine").key
     theirs = api_key_create(user=other_user, name="theirs").key
     client = session(user)
