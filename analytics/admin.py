@@ -77,6 +77,7 @@ class RunAdmin(ReadOnlyAdmin):
         "status",
         "user",
         "bot",
+        "channel",
         "provider",
         "model",
         "tokens",
@@ -87,6 +88,8 @@ class RunAdmin(ReadOnlyAdmin):
     ]
     list_filter = [
         "status",
+        "channel",
+        ("api_key", admin.RelatedOnlyFieldListFilter),
         ProviderFilter,
         ModelFilter,
         ("bot", admin.RelatedFieldListFilter),
@@ -97,7 +100,22 @@ class RunAdmin(ReadOnlyAdmin):
     # A count of every run on each page would be a full scan; the filtered count is enough.
     show_full_result_count = False
     fieldsets = [
-        (None, {"fields": ["id", "created_at", "status", "error_code", "user", "bot", "conversation_link"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "id",
+                    "created_at",
+                    "status",
+                    "error_code",
+                    "user",
+                    "bot",
+                    "channel",
+                    "api_key",
+                    "conversation_link",
+                ]
+            },
+        ),
         ("Question", {"fields": ["input_text", "task_type"]}),
         (
             "Model",
@@ -123,6 +141,8 @@ class RunAdmin(ReadOnlyAdmin):
         "error_code",
         "user",
         "bot",
+        "channel",
+        "api_key",
         "conversation_link",
         "input_text",
         "task_type",
@@ -349,4 +369,6 @@ def dashboard_context(*, days: int, language: str) -> dict:
         ],
         "top_bots": charts.ranking([(bot.name, bot.runs) for bot in top_bots], unit=" runs"),
         "bot_rows": top_bots,
+        "channel_rows": selectors.channel_stats(period=period),
+        "api_key_rows": selectors.api_key_stats(period=period, limit=20),
     }

@@ -38,10 +38,17 @@ SUMMED = (
     "thumbs_down",
     "thumbs_down_comments",
 )
-GROUPINGS = ("day", "bot", "user")
+GROUPINGS = ("day", "bot", "user", "channel", "api_key")
 # How each grouping reads on each table; a rating belongs to its conversation's user.
 _KEYS: dict[str, dict[str, Any]] = {
-    "runs": {"day": TruncDate("created_at"), "bot": F("bot_id"), "user": F("user_id")},
+    # Only runs know their channel (the surface they came in through) and API key.
+    "runs": {
+        "day": TruncDate("created_at"),
+        "bot": F("bot_id"),
+        "user": F("user_id"),
+        "channel": F("channel"),
+        "api_key": F("api_key_id"),
+    },
     "conversations": {"day": TruncDate("created_at"), "bot": F("bot_id"), "user": F("user_id")},
     "messages": {
         "day": TruncDate("created_at"),
@@ -87,8 +94,8 @@ def _grouped(
     queryset: QuerySet, table: str, by: Sequence[str], aggregates: dict[str, Any]
 ) -> dict[Key, dict]:
     for name in by:
-        if name not in GROUPINGS:
-            raise ValueError(f"Unknown grouping {name!r}.")
+        if name not in _KEYS[table]:
+            raise ValueError(f"Unknown grouping {name!r} of {table}.")
     queryset = queryset.order_by()
     # Prefixed: an annotation may not take the name of a field (Run.input_tokens).
     prefixed = {f"figure_{name}": aggregate for name, aggregate in aggregates.items()}
@@ -103,12 +110,19 @@ def _grouped(
     return {_key(row, list(keys)): unprefixed(row) for row in rows}
 
 
-def run_queryset(since: datetime, until: datetime | None = None) -> QuerySet[Run]:
-    return _span(Run.objects.all(), since, until)
+def run_queryset(since: datetime, until: datetime | None = None, channel: str | None = None) -> QuerySet[Run]:
+    runs = _span(Run.objects.all(), since, until)
+    return runs if channel is None else runs.filter(channel=channel)
 
 
 def _run_totals(
-    since: datetime, until: datetime | None, by: Sequence[str], *, active_users: bool, last_run: bool
+    since: datetime,
+    until: datetime | None,
+    by: Sequence[str],
+    *,
+    active_users: bool,
+    last_run: bool,
+    channel: str | None = None,
 ) -> dict[Key, dict]:
     aggregates: dict[str, Any] = {
         "runs": Count("pk"),
@@ -121,7 +135,19 @@ def _run_totals(
         aggregates["active_users"] = Count("user_id", distinct=True)
     if last_run:
         aggregates["last_run_at"] = Max("created_at")
-    return _grouped(run_queryset(since, until), "runs", by, aggregates)
+    return _grouped(run_queryset(since, until, channel), "runs", by, aggregates)
+
+
+RUN_SUMMED = ("runs", "errors", "incomplete", "input_tokens", "output_tokens")
+
+
+def run_totals(
+    *, since: datetime, until: datetime | None = None, by: Sequence[str] = (), channel: str | None = None
+) -> dict[Key, dict]:
+    """The run figures of the span (runs, errors, incomplete, tokens, active users, last
+    run), grouped by ``by`` (which may also be ``channel`` or ``api_key``, that only runs
+    carry), optionally of one channel: one query. The same aggregates as `totals`."""
+    return _run_totals(since, until, by, active_users=True, last_run=True, channel=channel)
 
 
 def _conversation_totals(since: datetime, until: datetime | None, by: Sequence[str]) -> dict[Key, dict]:

@@ -240,6 +240,8 @@ COMPAT_BYTCHAT_V1_PREFIX = env_str("COMPAT_BYTCHAT_V1_PREFIX", "")
 COMPAT_ESCOMBOT_PREFIX = env_str("COMPAT_ESCOMBOT_PREFIX", "compat/escombot/api/")
 COMPAT_MAGICAI_PREFIX = env_str("COMPAT_MAGICAI_PREFIX", "compat/magicai/api/")
 COMPAT_CHAMPIONS_PREFIX = env_str("COMPAT_CHAMPIONS_PREFIX", "compat/champions/api/")
+# The OpenAI-compatible API (GET models, POST chat/completions), authenticated by API keys.
+OPENAI_API_PREFIX = env_str("OPENAI_API_PREFIX", "openai/v1/")
 # ESCOMBOT and Champions had a single assistant and their requests name no bot: the bot
 # (its id) that answers them. Empty: the oldest public platform agent.
 ESCOMBOT_BOT_ID = env_str("ESCOMBOT_BOT_ID")
@@ -261,6 +263,7 @@ API_ERROR_FORMATS = [
     (COMPAT_ESCOMBOT_PREFIX, "bytchat.compat.escombot.errors.error_response"),
     (COMPAT_MAGICAI_PREFIX, "bytchat.compat.magicai.errors.error_response"),
     (COMPAT_CHAMPIONS_PREFIX, "bytchat.compat.champions.errors.error_response"),
+    (OPENAI_API_PREFIX, "bytchat.openai_api.errors.error_response"),
 ]
 
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")

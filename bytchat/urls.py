@@ -28,6 +28,7 @@ urlpatterns = [
     path("app/", include("bytchat.panel.urls")),
     # The earlier systems' APIs, each at its own (configurable) prefix. Bytchat v1 sits at
     # the root by default, so it comes last: every fixed path above wins over it.
+    path(settings.OPENAI_API_PREFIX, include("bytchat.openai_api.urls")),
     path(settings.COMPAT_ESCOMBOT_PREFIX, include("bytchat.compat.escombot.urls")),
     path(settings.COMPAT_MAGICAI_PREFIX, include("bytchat.compat.magicai.urls")),
     path(settings.COMPAT_CHAMPIONS_PREFIX, include("bytchat.compat.champions.urls")),

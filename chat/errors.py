@@ -46,3 +46,25 @@ class MessageReplaced(Conflict):
 
     code = "MESSAGE_REPLACED"
     default_message = "This message has been replaced by a newer version. Reload the conversation."
+
+
+class InvalidApiKey(DomainError):
+    """No key, an unknown or malformed one, a revoked or expired one, or its user is suspended:
+    one answer for all, so a caller learns nothing about which keys exist."""
+
+    status_code = 401
+    code = "INVALID_API_KEY"
+    default_message = "Incorrect API key provided, or the key is revoked or expired."
+
+
+class ApiKeyRateLimited(RateLimited):
+    code = "API_KEY_RATE_LIMIT"
+    default_message = "This API key's requests-per-minute limit is reached."
+
+
+class BotNotInKeyScope(DomainError):
+    """A bot the key may not use (another bot than its scope's, or one its user cannot see)."""
+
+    status_code = 404
+    code = "MODEL_NOT_FOUND"
+    default_message = "The model does not exist or this API key may not use it."

@@ -171,6 +171,66 @@ class TokenReservation(models.Model):
         return f"{self.tokens} tokens until {self.expires_at:%Y-%m-%d %H:%M}"
 
 
+class ApiKey(models.Model):
+    """A user's key for the OpenAI-compatible API (`bytchat/openai_api`). It acts as its
+    user (plan limits, status, bot visibility) but can only chat and list its models.
+
+    It lives in chat, not accounts: its scope is a list of bots (above accounts in the
+    layers), it is only ever used to chat, and each run records it. The secret
+    (`bc_<prefix>_<secret>`) is stored only as a SHA-256 hash, found by its non-secret
+    `prefix` and compared in constant time (`chat.services.api_keys`)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, unique=True)
+    secret_hash = models.CharField(max_length=64)
+    # Off: only the bots listed in `bots`. On: every bot the user may chat with.
+    all_bots = models.BooleanField(default=True)
+    bots = models.ManyToManyField("bots.Bot", blank=True, related_name="+")
+    # Null: the plan's own messages_per_minute only.
+    requests_per_minute = models.PositiveIntegerField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    # Updated at most once a minute (`api_keys.api_key_touch`).
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "-created_at"], name="api_key_user_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.name} (bc_{self.prefix}_…)"
+
+    @property
+    def masked(self) -> str:
+        return f"bc_{self.prefix}_…"
+
+    @property
+    def is_active(self) -> bool:
+        """Not revoked and not expired (its user's status is checked on use)."""
+        from django.utils import timezone
+
+        if self.revoked_at is not None:
+            return False
+        return self.expires_at is None or self.expires_at > timezone.now()
+
+
+class Channel(models.TextChoices):
+    """The surface a run came in through."""
+
+    PANEL = "panel", "Panel"
+    NATIVE = "native", "Native API"
+    BYTCHAT_V1 = "bytchat_v1", "Bytchat v1 API"
+    ESCOMBOT = "escombot", "ESCOMBOT API"
+    MAGICAI = "magicai", "MagicAI API"
+    CHAMPIONS = "champions", "Champions API"
+    OPENAI = "openai", "OpenAI-compatible API"
+    # Runs stored before channels were recorded, and scripts calling the engine directly.
+    OTHER = "", "Other"
+
+
 class RunStatus(models.TextChoices):
     SUCCESS = "success", "Success"
     ERROR = "error", "Error"
@@ -217,6 +277,10 @@ class Run(models.Model):
     failed_attempts = models.JSONField(default=list, blank=True)
     # Why the knowledge search fell back to keywords (the query could not be embedded).
     search_fallback = models.CharField(max_length=500, blank=True)
+    channel = models.CharField(max_length=16, choices=Channel.choices, blank=True, default="")
+    api_key = models.ForeignKey(
+        ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs", db_index=False
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
@@ -228,6 +292,8 @@ class Run(models.Model):
             models.Index(fields=["user", "-created_at"], name="run_user_time"),
             models.Index(fields=["bot", "-created_at"], name="run_bot_time"),
             models.Index(fields=["model", "-created_at"], name="run_model_time"),
+            models.Index(fields=["channel", "-created_at"], name="run_channel_time"),
+            models.Index(fields=["api_key", "-created_at"], name="run_api_key_time"),
         ]
 
     def __str__(self) -> str:

@@ -5,8 +5,10 @@ from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from accounts.models import User
+from bots.models import Bot
+from bots.selectors import visible_bots_filter
 from bytchat.errors import NotFound
-from chat.models import Citation, Conversation, Feedback, Message, Rating, Run, RunStatus
+from chat.models import ApiKey, Citation, Conversation, Feedback, Message, Rating, Run, RunStatus
 
 SUGGESTION_LIMIT = 6
 
@@ -148,3 +150,28 @@ def suggestion_list(*, user: User, bot, language: str) -> list[dict[str, str]]:
                 seen.add(key)
                 suggestions.append({"text": text.strip()[:300], "source": source})
     return suggestions
+
+
+def api_key_list(*, user: User) -> QuerySet[ApiKey]:
+    """The user's keys, revoked ones included (newest first), with their bot scope."""
+    return ApiKey.objects.filter(user=user).prefetch_related("bots")
+
+
+def api_key_get(*, user: User, key_id) -> ApiKey:
+    """The user's own key; NotFound for anyone else's (or a malformed id)."""
+    try:
+        key = api_key_list(user=user).filter(pk=key_id).first()
+    except (ValueError, ValidationError):
+        key = None
+    if key is None:
+        raise NotFound("API key not found.")
+    return key
+
+
+def api_key_bots(*, key: ApiKey) -> list:
+    """The bots a key may chat with now: its scope (or every bot) among those its user may
+    see, oldest first."""
+    bots = Bot.objects.filter(visible_bots_filter(key.user))
+    if not key.all_bots:
+        bots = bots.filter(pk__in=key.bots.values("pk"))
+    return list(bots.order_by("created_at", "id"))

@@ -4,7 +4,7 @@ from rest_framework import serializers
 from accounts.models import User
 from analytics.periods import DEFAULT_DAYS, MAX_DAYS
 from bots.models import Bot
-from chat.models import Conversation, Rating, Run, RunStatus
+from chat.models import ApiKey, Channel, Conversation, Rating, Run, RunStatus
 
 # --- Query parameters -------------------------------------------------------------------
 
@@ -19,6 +19,12 @@ class RankingQuerySerializer(PeriodQuerySerializer):
     limit = serializers.IntegerField(min_value=1, max_value=100, default=50)
 
 
+class ChannelQuerySerializer(PeriodQuerySerializer):
+    channel = serializers.ChoiceField(
+        choices=Channel.choices, required=False, help_text="Only this channel ('' is other)."
+    )
+
+
 class FeedbackQuerySerializer(PeriodQuerySerializer):
     bot = serializers.PrimaryKeyRelatedField(queryset=Bot.objects.all(), required=False)
 
@@ -29,6 +35,8 @@ class RunFilterSerializer(serializers.Serializer):
     bot = serializers.PrimaryKeyRelatedField(queryset=Bot.objects.all(), required=False)
     model = serializers.CharField(max_length=200, required=False)
     provider = serializers.CharField(max_length=32, required=False)
+    channel = serializers.ChoiceField(choices=Channel.choices, required=False)
+    api_key = serializers.PrimaryKeyRelatedField(queryset=ApiKey.objects.all(), required=False)
     date_from = serializers.DateField(required=False, input_formats=["iso-8601"])
     date_to = serializers.DateField(required=False, input_formats=["iso-8601"])
 
@@ -136,6 +144,45 @@ class BotStatsListSerializer(serializers.Serializer):
     results = BotStatsSerializer(many=True, help_text="Most runs first.")
 
 
+class ChannelStatsSerializer(serializers.Serializer):
+    channel = serializers.ChoiceField(choices=Channel.choices)
+    label = serializers.CharField()
+    runs = serializers.IntegerField()
+    errors = serializers.IntegerField()
+    incomplete = serializers.IntegerField()
+    input_tokens = serializers.IntegerField()
+    output_tokens = serializers.IntegerField()
+    tokens = serializers.IntegerField()
+    active_users = serializers.IntegerField(help_text="Distinct users with a run in the period.")
+    last_run_at = serializers.DateTimeField(allow_null=True)
+
+
+class ChannelStatsListSerializer(serializers.Serializer):
+    period = PeriodSerializer()
+    results = ChannelStatsSerializer(many=True, help_text="Most runs first.")
+
+
+class ApiKeyStatsSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="key_id")
+    name = serializers.CharField()
+    prefix = serializers.CharField(help_text="The key's non-secret prefix.")
+    user_id = serializers.UUIDField()
+    user_email = serializers.EmailField()
+    active = serializers.BooleanField(help_text="Not revoked and not expired.")
+    last_used_at = serializers.DateTimeField(allow_null=True)
+    runs = serializers.IntegerField()
+    errors = serializers.IntegerField()
+    input_tokens = serializers.IntegerField()
+    output_tokens = serializers.IntegerField()
+    tokens = serializers.IntegerField()
+    last_run_at = serializers.DateTimeField(allow_null=True)
+
+
+class ApiKeyStatsListSerializer(serializers.Serializer):
+    period = PeriodSerializer()
+    results = ApiKeyStatsSerializer(many=True, help_text="Most runs first.")
+
+
 class UserStatsSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     email = serializers.EmailField()
@@ -185,6 +232,7 @@ class RunSerializer(serializers.ModelSerializer):
         help_text="Models that failed before the one that answered (or all of them).",
     )
     feedback = serializers.SerializerMethodField()
+    api_key_id = serializers.UUIDField(allow_null=True, read_only=True, help_text="The API key, if any.")
 
     class Meta:
         model = Run
@@ -201,6 +249,8 @@ class RunSerializer(serializers.ModelSerializer):
             "task_type",
             "provider",
             "model",
+            "channel",
+            "api_key_id",
             "input_tokens",
             "output_tokens",
             "tokens_used",

@@ -72,6 +72,30 @@ class UserStatsView(APIView):
 
 
 @extend_schema(tags=["analytics"])
+class ChannelStatsView(APIView):
+    permission_classes = [IsManagerOrAdmin]
+
+    @extend_schema(parameters=[s.ChannelQuerySerializer], responses={200: s.ChannelStatsListSerializer})
+    def get(self, request):
+        query = _query(request, s.ChannelQuerySerializer)
+        period = Period.last(query["days"])
+        channels = selectors.channel_stats(period=period, channel=query.get("channel"))
+        return Response(s.ChannelStatsListSerializer({"period": period, "results": channels}).data)
+
+
+@extend_schema(tags=["analytics"])
+class ApiKeyStatsView(APIView):
+    permission_classes = [IsManagerOrAdmin]
+
+    @extend_schema(parameters=[s.RankingQuerySerializer], responses={200: s.ApiKeyStatsListSerializer})
+    def get(self, request):
+        query = _query(request, s.RankingQuerySerializer)
+        period = Period.last(query["days"])
+        keys = selectors.api_key_stats(period=period, limit=query["limit"])
+        return Response(s.ApiKeyStatsListSerializer({"period": period, "results": keys}).data)
+
+
+@extend_schema(tags=["analytics"])
 class RunListView(GenericAPIView):
     permission_classes = [IsManagerOrAdmin]
     pagination_class = CursorPagination

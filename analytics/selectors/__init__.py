@@ -7,6 +7,7 @@ from the runs by the same functions the rollups use (analytics.figures), so the 
 is the same either way, only faster with rollups.
 """
 
+from analytics.selectors.channels import ApiKeyStats, ChannelStats, api_key_stats, channel_stats
 from analytics.selectors.feedback import (
     FEEDBACK_SAMPLE_PER_BOT,
     FeedbackComment,
@@ -19,13 +20,17 @@ from analytics.selectors.usage import DailyPoint, Overview, daily_series, overvi
 
 __all__ = [
     "FEEDBACK_SAMPLE_PER_BOT",
+    "ApiKeyStats",
     "BotStats",
+    "ChannelStats",
     "DailyPoint",
     "FeedbackComment",
     "FeedbackGroup",
     "Overview",
     "UserStats",
+    "api_key_stats",
     "bot_stats",
+    "channel_stats",
     "conversation_get_any",
     "conversation_list_all",
     "daily_series",

@@ -11,7 +11,7 @@ from analytics.periods import day_start
 from bots.errors import StaffOnly
 from bots.models import Bot
 from bytchat.errors import NotFound
-from chat.models import Conversation, Feedback, Run
+from chat.models import ApiKey, Conversation, Feedback, Run
 
 # --- Runs -------------------------------------------------------------------------------
 
@@ -23,11 +23,14 @@ def run_list(
     bot: Bot | None = None,
     model: str | None = None,
     provider: str | None = None,
+    channel: str | None = None,
+    api_key: ApiKey | None = None,
     date_from: date | None = None,
     date_to: date | None = None,
 ) -> QuerySet[Run]:
     """Runs, newest first, with the asker's feedback on each answer. Each filter has an
-    index that leads with it: (status|user|bot|model, created_at), or created_at."""
+    index that leads with it: (status|user|bot|model|channel|api_key, created_at), or
+    created_at."""
     runs = Run.objects.select_related("user", "bot")
     if status:
         runs = runs.filter(status=status)
@@ -39,6 +42,10 @@ def run_list(
         runs = runs.filter(model=model)
     if provider:
         runs = runs.filter(provider=provider)
+    if channel is not None:
+        runs = runs.filter(channel=channel)
+    if api_key is not None:
+        runs = runs.filter(api_key=api_key)
     if date_from is not None:
         runs = runs.filter(created_at__gte=day_start(date_from))
     if date_to is not None:

@@ -23,6 +23,7 @@ from bytchat.db import db_step
 from chat.api import serializers as chat_serializers
 from chat.api import urls as chat_urls
 from chat.api import views as chat_views
+from chat.models import Channel
 
 # The native routes the panel's JavaScript calls, by their native URL names.
 NATIVE_ROUTES = (
@@ -75,7 +76,9 @@ async def chat_stream(request: HttpRequest) -> HttpResponse:
         request,
         chat_serializers.ChatRequestSerializer,
     )
-    return await chat_views.chat_answer(data, functools.partial(_session_user, request))
+    return await chat_views.chat_answer(
+        data, functools.partial(_session_user, request), channel=Channel.PANEL
+    )
 
 
 @require_POST
@@ -87,7 +90,9 @@ async def regenerate_stream(request: HttpRequest, message_id) -> HttpResponse:
         request,
         chat_serializers.RegenerateRequestSerializer,
     )
-    return await chat_views.regenerate_answer(message_id, data, functools.partial(_session_user, request))
+    return await chat_views.regenerate_answer(
+        message_id, data, functools.partial(_session_user, request), channel=Channel.PANEL
+    )
 
 
 @require_POST
@@ -99,7 +104,9 @@ async def edit_stream(request: HttpRequest, message_id) -> HttpResponse:
         request,
         chat_serializers.EditRequestSerializer,
     )
-    return await chat_views.edit_answer(message_id, data, functools.partial(_session_user, request))
+    return await chat_views.edit_answer(
+        message_id, data, functools.partial(_session_user, request), channel=Channel.PANEL
+    )
 
 
 def _session_user(request: HttpRequest):

@@ -106,3 +106,30 @@ class BotEditForm(BotForm):
             '{"program": "DSCR"}, {"year": {"gte": 2024}}. Empty: every document.'
         ),
     )
+
+
+class ApiKeyForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=100)
+    bots = forms.MultipleChoiceField(
+        label=_("Bots"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("None ticked: every bot you may chat with."),
+    )
+    requests_per_minute = forms.IntegerField(
+        label=_("Requests per minute"),
+        required=False,
+        min_value=1,
+        help_text=_("Optional, within your plan's own limit."),
+    )
+    expires_at = forms.DateTimeField(
+        label=_("Expires"),
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d"],
+        help_text=_("Optional."),
+    )
+
+    def __init__(self, *args, bots: list[tuple[str, str]], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["bots"].choices = bots

@@ -36,6 +36,7 @@ from bytchat.panel import forms
 from bytchat.panel.texts import error_text, js_texts
 from chat import selectors as chat_selectors
 from chat.api.serializers import ConversationSerializer, MessageSerializer
+from chat.services import api_keys as api_key_services
 
 LANGUAGES = {code for code, _label in Language.choices}
 
@@ -214,6 +215,51 @@ def profile_view(request: HttpRequest) -> HttpResponse:
         response.set_cookie(settings.LANGUAGE_COOKIE_NAME, user.language, samesite="Lax")
         return response
     return render(request, "panel/profile.html", base_context(request, form=form, active="profile"))
+
+
+# --- API keys (for the OpenAI-compatible API) ---------------------------------------------
+@panel_page
+@require_http_methods(["GET", "POST"])
+def api_keys_view(request: HttpRequest) -> HttpResponse:
+    """List, create (the secret is shown on this one response, never again) and revoke."""
+    user = request.user
+    usable = bot_selectors.bot_list(user=user).order_by("created_at", "id")
+    form = forms.ApiKeyForm(
+        request.POST or None, bots=[(str(bot.pk), bot.name_for(user.language)) for bot in usable]
+    )
+    created = None
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            created = api_key_services.api_key_create(
+                user=user,
+                name=data["name"],
+                bot_ids=data["bots"] or None,
+                requests_per_minute=data["requests_per_minute"],
+                expires_at=data["expires_at"],
+            )
+        except DomainError as exc:
+            _form_errors(form, exc)
+        else:
+            form = forms.ApiKeyForm(bots=form.fields["bots"].choices)
+    context = base_context(
+        request,
+        form=form,
+        created=created,
+        keys=chat_selectors.api_key_list(user=user),
+        base_url=request.build_absolute_uri("/" + settings.OPENAI_API_PREFIX),
+        active="api-keys",
+    )
+    return render(request, "panel/api_keys.html", context)
+
+
+@panel_page
+@require_POST
+def api_key_revoke_view(request: HttpRequest, key_id) -> HttpResponse:
+    key = chat_selectors.api_key_get(user=request.user, key_id=key_id)
+    api_key_services.api_key_revoke(key=key)
+    messages.success(request, _("The API key has been revoked."))
+    return redirect("panel:api-keys")
 
 
 # --- Dashboard -------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from accounts.tests.factories import make_user
 from bots.tests.factories import make_bot, make_category, make_indexed_document
 from bytchat.compat.escombot.auth import COOKIE_NAME, session_cookie_set
 from chat.models import Conversation, Message
+from chat.services.api_keys import api_key_create
 
 # Django's admin and the static files are Django's own pages, not the project's.
 SKIPPED = ("admin/", "static/", "^static/")
@@ -82,6 +83,8 @@ class World:
             "message_id": str(self.message.pk),
             "uid": "x",
             "token": "x",
+            "key_id": str(api_key_create(user=self.user, name="fuzz").key.pk),
+            "model_id": str(self.bot.pk),
         }
 
     def client(self) -> Client:

@@ -3,7 +3,7 @@ from rest_framework import serializers
 
 from bots.models import TaskType
 from bytchat.api.representation import LeanRepresentation
-from chat.models import Citation, Conversation, Feedback, Message, Rating
+from chat.models import ApiKey, Citation, Conversation, Feedback, Message, Rating
 from chat.selectors import message_versions_count
 
 
@@ -237,3 +237,61 @@ class SuggestionListSerializer(serializers.Serializer):
 
 class SuggestionQuerySerializer(serializers.Serializer):
     bot = serializers.UUIDField()
+
+
+class ApiKeySerializer(serializers.ModelSerializer):
+    """A key as listed: never its secret, only its non-secret prefix."""
+
+    prefix = serializers.SerializerMethodField()
+    bots = serializers.SerializerMethodField()
+    active = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ApiKey
+        fields = [
+            "id",
+            "name",
+            "prefix",
+            "all_bots",
+            "bots",
+            "requests_per_minute",
+            "expires_at",
+            "revoked_at",
+            "last_used_at",
+            "created_at",
+            "active",
+        ]
+        read_only_fields = fields
+
+    def get_prefix(self, key: ApiKey) -> str:
+        return key.masked
+
+    @extend_schema_field(serializers.ListField(child=serializers.UUIDField()))
+    def get_bots(self, key: ApiKey) -> list[str]:
+        return [str(bot.pk) for bot in key.bots.all()]
+
+    def get_active(self, key: ApiKey) -> bool:
+        return key.is_active
+
+
+class ApiKeyCreatedSerializer(ApiKeySerializer):
+    secret = serializers.CharField(read_only=True, help_text="Shown once: only its hash is stored.")
+
+    class Meta(ApiKeySerializer.Meta):
+        fields = [*ApiKeySerializer.Meta.fields, "secret"]
+        read_only_fields = fields
+
+
+class ApiKeyCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    bots = serializers.ListField(
+        child=serializers.UUIDField(),
+        required=False,
+        allow_null=True,
+        max_length=200,
+        help_text="The bots the key may use; omitted or null: every bot you may chat with.",
+    )
+    requests_per_minute = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=1_000_000
+    )
+    expires_at = serializers.DateTimeField(required=False, allow_null=True)

@@ -21,6 +21,8 @@ urlpatterns = [
     ),
     path("messages/<uuid:message_id>/feedback", views.FeedbackView.as_view(), name="message-feedback"),
     path("suggestions", views.SuggestionListView.as_view(), name="suggestions"),
+    path("api-keys", views.ApiKeyListCreateView.as_view(), name="api-key-list"),
+    path("api-keys/<uuid:key_id>", views.ApiKeyDetailView.as_view(), name="api-key-detail"),
     path("chat", views.chat_view, name="chat"),
     path("chat", views.ChatSchemaView.as_view()),  # OpenAPI only; see its docstring
     path("chat/<uuid:message_id>/regenerate", views.regenerate_view, name="chat-regenerate"),

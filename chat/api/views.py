@@ -20,7 +20,7 @@ from bytchat.api.pagination import CursorPagination
 from bytchat.api.schema import raises
 from bytchat.api.sse import sse_event, sse_response
 from bytchat.db import db_step
-from bytchat.errors import Conflict, NotFound
+from bytchat.errors import Conflict, InvalidInput, NotFound
 from chat import selectors
 from chat.api import export
 from chat.api import serializers as s
@@ -34,7 +34,8 @@ from chat.errors import (
     MessageReplaced,
     TokenQuotaExceeded,
 )
-from chat.services import conversations, engine, versions
+from chat.models import Channel
+from chat.services import api_keys, conversations, engine, versions
 from chat.services.feedback import feedback_submit
 
 # At the plan's per-bot limit the native API (and the panel, which serves these views)
@@ -180,7 +181,7 @@ result_body = sync_to_async(db_step(lambda result: s.ChatResultSerializer(result
 
 
 @db_step
-def _prepare_turn(user_of: Callable[[], Any], data: dict) -> engine.Turn:
+def _prepare_turn(user_of: Callable[[], Any], data: dict, channel: str) -> engine.Turn:
     return engine.chat_prepare(
         user=user_of(),
         bot_id=data["bot"],
@@ -190,17 +191,20 @@ def _prepare_turn(user_of: Callable[[], Any], data: dict) -> engine.Turn:
         at_limit=AT_LIMIT,
         confirm_delete=data["confirm_delete"],
         metadata_filter=data.get("metadata_filter"),
+        channel=channel,
     )
 
 
-async def chat_answer(data: dict, user_of: Callable[[], Any]) -> HttpResponse:
+async def chat_answer(
+    data: dict, user_of: Callable[[], Any], *, channel: str = Channel.NATIVE
+) -> HttpResponse:
     """Prepare one turn from a validated ChatRequestSerializer body and answer it: the event
     stream, or with `stream: false` the stored result. Every native-protocol surface (the
     API with a Bearer token, the panel with its session) answers through here.
 
     `user_of()` finds the caller (or raises NotAuthenticated) in the same database step
     that checks the limits and stores the question: one thread hop before the first token."""
-    turn = await sync_to_async(_prepare_turn)(user_of, data)
+    turn = await sync_to_async(_prepare_turn)(user_of, data, channel)
     return await turn_answer(turn, stream=data["stream"])
 
 
@@ -227,29 +231,41 @@ async def chat_view(request: HttpRequest) -> HttpResponse:
 
 
 @db_step
-def _prepare_regenerate(user_of: Callable[[], Any], message_id, data: dict) -> engine.Turn:
+def _prepare_regenerate(user_of: Callable[[], Any], message_id, data: dict, channel: str) -> engine.Turn:
     return versions.chat_prepare_regenerate(
-        user=user_of(), message_id=message_id, task_type=data.get("task_type"), model=data.get("model")
+        user=user_of(),
+        message_id=message_id,
+        task_type=data.get("task_type"),
+        model=data.get("model"),
+        channel=channel,
     )
 
 
 @db_step
-def _prepare_edit(user_of: Callable[[], Any], message_id, data: dict) -> engine.Turn:
+def _prepare_edit(user_of: Callable[[], Any], message_id, data: dict, channel: str) -> engine.Turn:
     return versions.chat_prepare_edit(
-        user=user_of(), message_id=message_id, message=data["message"], task_type=data.get("task_type")
+        user=user_of(),
+        message_id=message_id,
+        message=data["message"],
+        task_type=data.get("task_type"),
+        channel=channel,
     )
 
 
-async def regenerate_answer(message_id, data: dict, user_of: Callable[[], Any]) -> HttpResponse:
+async def regenerate_answer(
+    message_id, data: dict, user_of: Callable[[], Any], *, channel: str = Channel.NATIVE
+) -> HttpResponse:
     """Answer `message_id`'s question again (a validated RegenerateRequestSerializer body),
     streamed like any turn; the API and the panel both answer through here."""
-    turn = await sync_to_async(_prepare_regenerate)(user_of, message_id, data)
+    turn = await sync_to_async(_prepare_regenerate)(user_of, message_id, data, channel)
     return await turn_answer(turn, stream=data["stream"])
 
 
-async def edit_answer(message_id, data: dict, user_of: Callable[[], Any]) -> HttpResponse:
+async def edit_answer(
+    message_id, data: dict, user_of: Callable[[], Any], *, channel: str = Channel.NATIVE
+) -> HttpResponse:
     """Replace question `message_id` (a validated EditRequestSerializer body) and answer it."""
-    turn = await sync_to_async(_prepare_edit)(user_of, message_id, data)
+    turn = await sync_to_async(_prepare_edit)(user_of, message_id, data, channel)
     return await turn_answer(turn, stream=data["stream"])
 
 
@@ -405,3 +421,48 @@ class ConversationExportView(APIView):
             f'attachment; filename="{export.file_name(conversation)}.{extension}"'
         )
         return response
+
+
+# --- API keys (for the OpenAI-compatible API) --------------------------------------------
+@extend_schema(tags=["api-keys"])
+class ApiKeyListCreateView(GenericAPIView):
+    def get_serializer_class(self):
+        return s.ApiKeyCreateSerializer if self.request.method == "POST" else s.ApiKeySerializer
+
+    @extend_schema(responses={200: s.ApiKeySerializer(many=True)})
+    def get(self, request):
+        keys = selectors.api_key_list(user=request.user)
+        return Response(s.ApiKeySerializer(keys, many=True).data)
+
+    @extend_schema(responses={201: s.ApiKeyCreatedSerializer})
+    @raises(InvalidInput)
+    def post(self, request):
+        serializer = s.ApiKeyCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        created = api_keys.api_key_create(
+            user=request.user,
+            name=data["name"],
+            bot_ids=data.get("bots"),
+            requests_per_minute=data.get("requests_per_minute"),
+            expires_at=data.get("expires_at"),
+        )
+        body = s.ApiKeySerializer(created.key).data
+        return Response({**body, "secret": created.secret}, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=["api-keys"])
+class ApiKeyDetailView(GenericAPIView):
+    serializer_class = s.ApiKeySerializer
+
+    @extend_schema(responses={200: s.ApiKeySerializer})
+    @raises(NotFound)
+    def get(self, request, key_id):
+        return Response(s.ApiKeySerializer(selectors.api_key_get(user=request.user, key_id=key_id)).data)
+
+    @extend_schema(request=None, responses={200: s.ApiKeySerializer}, summary="Revoke the key")
+    @raises(NotFound)
+    def delete(self, request, key_id):
+        """Revoke: the key stops working at once; it stays listed, with `revoked_at`."""
+        key = api_keys.api_key_revoke(key=selectors.api_key_get(user=request.user, key_id=key_id))
+        return Response(s.ApiKeySerializer(key).data)

@@ -36,6 +36,9 @@ class ModelSpec:
     config_id: str | None = None
     api_key: str | None = field(default=None, repr=False)
     trusted_url: bool = False
+    # Passed through by the OpenAI-compatible API (`engine.GenerationOptions`).
+    top_p: float | None = None
+    stop: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -106,6 +106,8 @@ class GeminiProvider:
             system_instruction=system_instruction,
             temperature=spec.temperature,
             max_output_tokens=spec.max_output_tokens,
+            top_p=spec.top_p,
+            stop_sequences=list(spec.stop) or None,
             # No tools are declared; skip the SDK's function-calling loop altogether.
             automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
         )

@@ -213,6 +213,8 @@ def split_pieces(text: str, words_per_piece: int = WORDS_PER_DELTA) -> list[str]
 class LocalProvider:
     async def stream(self, spec: ModelSpec, request: ChatRequest) -> AsyncIterator[StreamItem]:
         answer = compose_answer(request)
+        for stop in spec.stop:  # as a model does: the answer ends before a stop sequence
+            answer = answer.split(stop, 1)[0]
         for piece in split_pieces(answer):
             yield TextDelta(piece)
         prompt = [build_system_instruction(request), *(message.content for message in request.messages)]

@@ -97,6 +97,10 @@ class OpenAIProvider:
             # OpenAI deprecated `max_tokens`; compatible servers mostly know only it.
             name = "max_tokens" if spec.provider == "openai_compatible" else "max_completion_tokens"
             arguments[name] = spec.max_output_tokens
+        if spec.top_p is not None:
+            arguments["top_p"] = spec.top_p
+        if spec.stop:
+            arguments["stop"] = list(spec.stop)
         return arguments
 
     async def stream(self, spec: ModelSpec, request: ChatRequest) -> AsyncIterator[StreamItem]:

@@ -12,8 +12,8 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -49,6 +49,28 @@ logger = logging.getLogger(__name__)
 HISTORY_MESSAGES = 20
 
 
+@dataclass(frozen=True)
+class GenerationOptions:
+    """Sampling settings a client passes through to the model (the OpenAI-compatible API);
+    each unset one keeps the bot's model config."""
+
+    temperature: float | None = None
+    max_output_tokens: int | None = None
+    top_p: float | None = None
+    stop: tuple[str, ...] = ()
+
+    def apply(self, spec: ModelSpec) -> ModelSpec:
+        return replace(
+            spec,
+            temperature=spec.temperature if self.temperature is None else self.temperature,
+            max_output_tokens=(
+                spec.max_output_tokens if self.max_output_tokens is None else self.max_output_tokens
+            ),
+            top_p=spec.top_p if self.top_p is None else self.top_p,
+            stop=self.stop or spec.stop,
+        )
+
+
 @dataclass
 class Turn:
     """Everything the streaming part needs, loaded before the first byte is sent."""
@@ -81,6 +103,9 @@ class Turn:
     # whose first answer is `version_of_id`, and once stored it replaces `replaces`.
     version_of_id: Any = None
     replaces: Message | None = field(default=None, repr=False)
+    # The surface the turn came in through (chat.models.Channel), and the API key if any.
+    channel: str = ""
+    api_key_id: Any = None
 
 
 def _clean_question(message: str) -> str:
@@ -129,6 +154,12 @@ def chat_prepare(
     confirm_delete: bool = False,
     metadata_filter: Any = None,
     filter_field: str = "metadata_filter",
+    channel: str = "",
+    api_key_id: Any = None,
+    store: bool = True,
+    history: Sequence[ChatMessage] | None = None,
+    system_extra: str = "",
+    options: GenerationOptions | None = None,
 ) -> Turn:
     """Check every limit and store the user message, before any provider is called.
     `at_limit` is the surface's policy when the turn starts a conversation at the
@@ -137,20 +168,31 @@ def chat_prepare(
     `metadata_filter` (None: not sent) restricts the knowledge search to the documents
     whose metadata match; the conversation keeps it for follow-ups that send none, and
     `{}` lifts it. A key none of the bot's documents has, or a malformed value, is
-    `InvalidInput` on `filter_field`, before anything is stored."""
+    `InvalidInput` on `filter_field`, before anything is stored.
+
+    `history` is the earlier turns sent by a client that keeps its own (the
+    OpenAI-compatible API) instead of the stored conversation's; `store=False` keeps no
+    conversation at all (only the run is recorded). `system_extra` is added to the bot's
+    prompt, never in place of it; `options` override the model configs' sampling."""
     from bots import selectors as bot_selectors
     from bots.knowledge.filters import filter_validate
 
     question = _clean_question(message)
-    history: list[ChatMessage] | None = None
+    given_history = list(history) if history is not None else None
+    history = None
     chosen_task = task_type_resolve(task_type, message=question)
     bot, configs = bot_selectors.bot_get_for_chat(user=user, bot_id=bot_id)
     sent_filter = filter_validate(metadata_filter, bot=bot, field=filter_field)
     plan = user_plan(user)
     limits.message_rate_check(user=user, plan=plan)
+    system_prompt = "\n\n".join(part for part in (bot.system_prompt.strip(), system_extra.strip()) if part)
+    reserve = estimate_tokens([system_prompt, question, *(m.content for m in given_history or [])])
 
     with transaction.atomic():
-        if conversation_id:
+        if not store:
+            conversation_id = None
+            knowledge_filter = sent_filter
+        elif conversation_id:
             conversations.conversation_reserve_turn(
                 user=user, plan=plan, conversation_id=conversation_id, bot=bot
             )
@@ -171,17 +213,19 @@ def chat_prepare(
             ).pk
             # A new conversation's history is this question: no need to read it back.
             history = [ChatMessage(role=MessageRole.USER, content=question)]
-        user_message = Message.objects.create(
-            conversation_id=conversation_id, role=MessageRole.USER, content=question
-        )
+        user_message_id = None
+        if conversation_id is not None:
+            user_message_id = Message.objects.create(
+                conversation_id=conversation_id, role=MessageRole.USER, content=question
+            ).pk
         # Last: locks are taken conversations first, then the month's usage row, here as
         # in `_store_answer`; and a turn refused above holds nothing.
         token_hold = limits.token_quota_reserve(
-            user=user,
-            plan=plan,
-            tokens=estimate_tokens([bot.system_prompt, question]) + settings.TOKEN_RESERVATION_ANSWER_TOKENS,
+            user=user, plan=plan, tokens=reserve + settings.TOKEN_RESERVATION_ANSWER_TOKENS
         )
-    if history is None:
+    if given_history is not None:
+        history = [*given_history, ChatMessage(role=MessageRole.USER, content=question)]
+    elif history is None:
         recent = list(
             Message.objects.filter(conversation_id=conversation_id)
             .exclude(status=MessageStatus.ERROR)
@@ -194,19 +238,24 @@ def chat_prepare(
         user_id=user.pk,
         bot_id=bot.pk,
         conversation_id=conversation_id,
-        user_message_id=user_message.pk,
+        user_message_id=user_message_id,
         assistant_message_id=uuid.uuid4(),
         question=question,
         task_type=chosen_task,
         language=bot.language,
         user_language=user.language,
-        system_prompt=bot.system_prompt,
-        specs=[_spec(config) for config in order_specs(configs, chosen_task)],
+        system_prompt=system_prompt,
+        specs=[
+            options.apply(spec) if options else spec
+            for spec in (_spec(config) for config in order_specs(configs, chosen_task))
+        ],
         history=history,
         bot=bot,
         knowledge_filter=bot.default_filter if knowledge_filter is None else knowledge_filter,
         token_hold=token_hold,
         search_knowledge=getattr(bot, "has_knowledge", True),
+        channel=channel,
+        api_key_id=api_key_id,
     )
 
 
@@ -292,7 +341,9 @@ def _store_answer(turn: Turn, outcome: _Outcome) -> None:
     keep_answer = bool(outcome.content) or outcome.status != RunStatus.ERROR
     with transaction.atomic():
         conversation = Conversation.objects.filter(pk=turn.conversation_id)
-        if keep_answer:
+        if turn.conversation_id is None:  # a stateless turn: only its run is kept
+            found = 0
+        elif keep_answer:
             found = conversation.update(last_message_at=timezone.now())
         else:  # the answer's place, reserved with the question, is given back
             found = conversation.update(message_count=F("message_count") - 1)
@@ -345,6 +396,8 @@ def _store_answer(turn: Turn, outcome: _Outcome) -> None:
             error_code=outcome.error_code,
             failed_attempts=outcome.failed_attempts,
             search_fallback=outcome.search_fallback,
+            channel=turn.channel,
+            api_key_id=turn.api_key_id,
         )
         limits.token_usage_settle(
             user_id=turn.user_id, hold=turn.token_hold, tokens=outcome.input_tokens + outcome.output_tokens
@@ -366,6 +419,10 @@ def _estimate_missing_usage(outcome: _Outcome, request: ChatRequest | None, part
     outcome.usage_source = UsageSource.ESTIMATED
 
 
+def _text_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
 async def chat_events(turn: Turn) -> AsyncIterator[dict[str, Any]]:
     """The event stream of one answer. Closing it early (a client that went away) still
     stores the partial answer, marked incomplete."""
@@ -375,9 +432,9 @@ async def chat_events(turn: Turn) -> AsyncIterator[dict[str, Any]]:
     try:
         yield {
             "type": "session_init",
-            "conversation_id": str(turn.conversation_id),
+            "conversation_id": _text_or_none(turn.conversation_id),
             "message_id": str(turn.assistant_message_id),
-            "user_message_id": str(turn.user_message_id),
+            "user_message_id": _text_or_none(turn.user_message_id),
         }
         yield {"type": "tool_use", "tool": "knowledge_search", "status": "start"}
         outcome.sources, outcome.search_fallback = await async_db_step(_search_sources)(turn)

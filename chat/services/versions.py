@@ -82,7 +82,12 @@ def _configs_for(configs: list, model: str | None) -> list:
 
 
 def chat_prepare_regenerate(
-    *, user: User, message_id: Any, task_type: str | None = None, model: str | None = None
+    *,
+    user: User,
+    message_id: Any,
+    task_type: str | None = None,
+    model: str | None = None,
+    channel: str = "",
 ) -> engine.Turn:
     """A new answer to the question of answer `message_id`, optionally with another task
     type or another of the bot's models (`model`: a model id of its toolbox, then only its
@@ -139,13 +144,15 @@ def chat_prepare_regenerate(
         history=_history_until(answer, inclusive=False),
         bot=bot,
         token_hold=token_hold,
+        knowledge_filter=_knowledge_filter(answer.conversation_id, bot),
+        channel=channel,
         version_of_id=answer.version_root_id,
         replaces=answer,
     )
 
 
 def chat_prepare_edit(
-    *, user: User, message_id: Any, message: str, task_type: str | None = None
+    *, user: User, message_id: Any, message: str, task_type: str | None = None, channel: str = ""
 ) -> engine.Turn:
     """Replace question `message_id` with `message` and answer it. The earlier question,
     its answer and every later turn stay stored as an earlier branch, not shown."""
@@ -192,4 +199,13 @@ def chat_prepare_edit(
         history=_history_until(edited, inclusive=True),
         bot=bot,
         token_hold=token_hold,
+        knowledge_filter=_knowledge_filter(original.conversation_id, bot),
+        channel=channel,
     )
+
+
+def _knowledge_filter(conversation_id: Any, bot) -> dict | None:
+    """A new version searches what the conversation's turns search: the filter it kept,
+    else the bot's default."""
+    kept = conversations.conversation_filter_use(conversation_id=conversation_id, sent=None)
+    return bot.default_filter if kept is None else kept

@@ -39,6 +39,7 @@ from bytchat.compat.bytchat_v1.errors import exception_handler, v1_errors
 from bytchat.db import db_step
 from bytchat.errors import InvalidInput
 from chat.errors import ChatFailed
+from chat.models import Channel
 from chat.services import conversations, engine
 
 
@@ -214,7 +215,11 @@ async def chat_view(request: HttpRequest, bot_id: str) -> HttpResponse:
     # v1 cannot confirm deleting the bot's oldest conversation when the plan's limit per
     # bot is reached; every v1 chat is a new conversation, so the oldest goes unasked.
     turn = await prepare_turn(
-        user=user, bot_id=bot_id, message=question, at_limit=conversations.AtLimit.DELETE_OLDEST
+        user=user,
+        bot_id=bot_id,
+        message=question,
+        at_limit=conversations.AtLimit.DELETE_OLDEST,
+        channel=Channel.BYTCHAT_V1,
     )
     events = aiter(engine.chat_events(turn))
     try:

@@ -32,6 +32,7 @@ from bytchat.api.permissions import IsAdmin, IsManagerOrAdmin
 from bytchat.api.sse import sse_event, sse_response
 from bytchat.db import db_step
 from chat import selectors as chat_selectors
+from chat.models import Channel
 from chat.services import conversations, engine
 from chat.services.feedback import feedback_submit
 
@@ -312,6 +313,7 @@ def _prepare(*, user: User, data: dict[str, Any]) -> engine.Turn:
         conversation_id=conversation_id,
         at_limit=conversations.AtLimit.REFUSE,
         metadata_filter=data.get("metadata_filter"),
+        channel=Channel.CHAMPIONS,
     )
 
 

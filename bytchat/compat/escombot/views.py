@@ -44,7 +44,7 @@ from bytchat.compat.escombot.throttles import ChatCreateThrottle, LoginThrottle,
 from bytchat.db import db_step
 from bytchat.errors import NotFound
 from chat import selectors
-from chat.models import Conversation
+from chat.models import Channel, Conversation
 from chat.services import conversations, engine
 
 # ESCOMBOT clients can neither delete nor archive: at the plan's limit the oldest active
@@ -149,7 +149,12 @@ def _message_prepare(request: HttpRequest) -> engine.Turn:
         raise ChatIdAndMessageRequired() from exc
     chat = chat_get(user=user, chat_id=data["chatId"])
     return engine.chat_prepare(
-        user=user, bot_id=chat.bot_id, message=data["message"], conversation_id=chat.pk, at_limit=AT_LIMIT
+        user=user,
+        bot_id=chat.bot_id,
+        message=data["message"],
+        conversation_id=chat.pk,
+        at_limit=AT_LIMIT,
+        channel=Channel.ESCOMBOT,
     )
 
 

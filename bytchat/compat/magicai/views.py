@@ -38,6 +38,7 @@ from bytchat.compat.magicai.errors import error_response, exception_handler
 from bytchat.db import db_step
 from chat import selectors as chat_selectors
 from chat.errors import ConversationConfirmationRequired
+from chat.models import Channel
 from chat.services import conversations, engine
 
 
@@ -330,6 +331,7 @@ def _prepare_turn(user, conversation_id, content: str) -> engine.Turn:
         conversation_id=conversation.pk,
         message=content,
         at_limit=AT_LIMIT,
+        channel=Channel.MAGICAI,
     )
 
 
