@@ -121,6 +121,8 @@ def search(
     if not query.strip() or (parsed.is_empty and mode == SearchMode.KEYWORD):
         return result
     if documents is not None:
+        if documents.query.is_empty():  # `.none()`: no document, no SQL to compile
+            return result
         documents = documents.filter(bot=bot)
     candidates = k if mode != SearchMode.HYBRID else max(MIN_CANDIDATES, k * CANDIDATES_PER_HIT)
 
