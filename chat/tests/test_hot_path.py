@@ -102,13 +102,16 @@ def test_on_postgresql_the_quota_is_held_and_settled_in_one_statement_each(limit
 def test_a_bot_with_no_knowledge_is_not_searched(limited_user, monkeypatch):
     searched = []
     real_search = search_module.search
-    monkeypatch.setattr(search_module, "search", lambda *args: searched.append(args) or real_search(*args))
+    monkeypatch.setattr(
+        search_module, "search", lambda *args, **kwargs: searched.append(args) or real_search(*args, **kwargs)
+    )
     empty = make_bot(owner=limited_user)
     taught = make_bot(owner=limited_user)
     add_knowledge(taught, "handbook.txt", "Holidays: every employee has 25 days of holidays a year.")
     found = {}
     for bot in (empty, taught):
         turn, _ = _turn(limited_user, bot, message="How many days of holidays?")
-        found[bot.pk] = [source.source_name for source in engine._search_sources(turn)]
+        sources, _fallback = engine._search_sources(turn)
+        found[bot.pk] = [source.source_name for source in sources]
     assert found == {empty.pk: [], taught.pk: ["handbook.txt"]}
     assert [args[0].pk for args in searched] == [taught.pk]
