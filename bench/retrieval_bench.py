@@ -86,12 +86,11 @@ def quality(owner) -> dict:
     from django.core.files.base import ContentFile
 
     from bots import services
+    from bots.knowledge.embeddings import get_embedder
     from bots.knowledge.search import search
     from bots.models import Bot
     from chat.llm.base import Source
     from chat.llm.local import select_sentences
-
-    from bots.knowledge.embeddings import get_embedder
 
     documents = json.loads((DATA / "retrieval_documents.json").read_text())
     questions = json.loads((DATA / "retrieval_questions.json").read_text())
