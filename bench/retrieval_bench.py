@@ -380,7 +380,7 @@ def main() -> None:
     stored = json.loads(args.output.read_text()) if args.output.exists() else {}
     stored[result["database"]] = result
     args.output.write_text(json.dumps(stored, indent=2, ensure_ascii=False) + "\n")
-    print(f"\nWritten to {args.output.relative_to(ROOT)}")
+    print(f"\nWritten to {args.output}")
 
 
 if __name__ == "__main__":
