@@ -105,7 +105,8 @@
   let pollTimer = null;
 
   function metadataText(metadata) {
-    const entries = Object.entries(metadata || {});
+    // By key: PostgreSQL's jsonb does not keep the order the keys were written in.
+    const entries = Object.entries(metadata || {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     if (!entries.length) return texts.no_metadata;
     return entries.map(([key, value]) => key + ": " + (Array.isArray(value) ? value.join(", ") : value)).join(" · ");
   }
