@@ -365,6 +365,7 @@ def print_table(result: dict) -> None:
                 f"{run['search_ms']['p50']} / {run['search_ms']['p95']} ms, "
                 f"{run['chunk_share']:.0%} of chunks, {run['queries_with_hits']} queries with hits",
             ),
+            ("  checking the filter (once per request) p50", f"{run['validate_ms_p50']} ms"),
             (
                 "  p95 vs unfiltered",
                 f"{run['p95_ratio_to_unfiltered']}x (target ≤ {result['filtered_target_ratio']}x: "

@@ -105,15 +105,23 @@
   let pollTimer = null;
 
   function metadataText(metadata) {
-    const entries = Object.entries(metadata || {});
+    // By key: PostgreSQL's jsonb does not keep the order the keys were written in.
+    const entries = Object.entries(metadata || {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     if (!entries.length) return texts.no_metadata;
     return entries.map(([key, value]) => key + ": " + (Array.isArray(value) ? value.join(", ") : value)).join(" · ");
   }
 
+  // Editors open, with what is typed in them and their error: the list is drawn again while
+  // documents are indexed (polling), and must not close an editor or lose its text.
+  const drafts = new Map();
+
   function metadataEditor(document) {
+    const draft = drafts.get(document.id);
     const input = element("textarea", { rows: "2", spellcheck: "false", "aria-label": texts.metadata + ": " + document.name });
-    input.value = Object.keys(document.metadata || {}).length ? JSON.stringify(document.metadata) : "";
+    input.value = draft ? draft.text : Object.keys(document.metadata || {}).length ? JSON.stringify(document.metadata) : "";
+    input.addEventListener("input", () => drafts.set(document.id, { text: input.value, error: "" }));
     const error = element("p", { class: "alert alert-error", role: "alert", hidden: true });
+    if (draft && draft.error) showError(error, draft.error);
     const form = element("form", { class: "metadata-form", novalidate: true }, [
       input,
       element("button", { type: "submit", class: "button", text: texts.save_metadata }),
@@ -126,20 +134,28 @@
       try {
         metadata = input.value.trim() ? JSON.parse(input.value) : {};
       } catch (_ignored) {
+        drafts.set(document.id, { text: input.value, error: texts.invalid_json });
         showError(error, texts.invalid_json);
         return;
       }
       try {
         documents.set(document.id, await request("PATCH", base + "/documents/" + document.id, { metadata }));
+        drafts.delete(document.id);
         renderDocuments();
       } catch (failure) {
-        showError(error, describeError(failure));
+        drafts.set(document.id, { text: input.value, error: describeError(failure) });
+        renderDocuments();
       }
     });
-    return element("details", { class: "document-metadata" }, [
+    const details = element("details", { class: "document-metadata", open: Boolean(draft) }, [
       element("summary", { text: texts.edit_metadata + " — " + metadataText(document.metadata) }),
       form,
     ]);
+    details.addEventListener("toggle", () => {
+      if (details.open && !drafts.has(document.id)) drafts.set(document.id, { text: input.value, error: "" });
+      if (!details.open) drafts.delete(document.id);
+    });
+    return details;
   }
 
   function statusText(document) {

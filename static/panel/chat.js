@@ -34,7 +34,9 @@
 
   function metadataLabel(citation) {
     // The document's tags, as a front end shows "DSCR matrix, page 2": values only.
-    const values = Object.values(citation.metadata || {}).map((value) => (Array.isArray(value) ? value.join(", ") : String(value)));
+    // By key: PostgreSQL's jsonb does not keep the order the keys were written in.
+    const entries = Object.entries(citation.metadata || {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const values = entries.map(([, value]) => (Array.isArray(value) ? value.join(", ") : String(value)));
     return values.length ? " · " + values.join(" · ") : "";
   }
 

@@ -377,6 +377,7 @@ def test_document_metadata_at_upload_and_edited_later_and_the_bots_default_filte
         )
         uploaded = page.locator(".document-item", has_text="full.txt")
         expect(uploaded.locator("summary")).to_contain_text("program: Full Doc · year: 2024")
+        expect(uploaded).to_have_attribute("data-status", "ready")
 
         # Edit the first document's metadata; invalid JSON is refused on the page.
         existing.locator("summary").click()
