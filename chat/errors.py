@@ -38,3 +38,22 @@ class ChatFailed(DomainError):
     status_code = 502
     code = "CHAT_FAILED"
     default_message = "No model could answer. Try again later."
+
+
+class AnswerEnded(Conflict):
+    code = "ANSWER_ENDED"
+    default_message = "This answer has already ended."
+
+
+class AnswerEventsExpired(DomainError):
+    status_code = 410
+    code = "EVENTS_EXPIRED"
+    default_message = (
+        "This answer ended and its events have expired. Read it from the conversation's messages."
+    )
+
+
+class AnswerStopTimeout(DomainError):
+    status_code = 503
+    code = "STOP_TIMEOUT"
+    default_message = "The answer did not stop in time. Try again."

@@ -4,7 +4,7 @@ from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery
 
 from accounts.models import User
 from bytchat.errors import NotFound
-from chat.models import Citation, Conversation, Feedback, Message, Rating, Run, RunStatus
+from chat.models import Citation, Conversation, Feedback, Message, MessageRole, Rating, Run, RunStatus
 
 SUGGESTION_LIMIT = 6
 
@@ -37,6 +37,21 @@ def message_list(*, conversation: Conversation) -> QuerySet[Message]:
         .annotate(rating=Subquery(rating))
         .prefetch_related(Prefetch("citations", queryset=Citation.objects.order_by("index")))
     )
+
+
+def answer_get(*, user: User, message_id) -> Message:
+    """The user's own answer (an assistant message) with its citations and rating;
+    NotFound for anyone else's."""
+    rating = Feedback.objects.filter(message=OuterRef("pk"), user_id=user.pk).values("rating")[:1]
+    message = (
+        Message.objects.filter(pk=message_id, role=MessageRole.ASSISTANT, conversation__user=user)
+        .annotate(rating=Subquery(rating))
+        .prefetch_related(Prefetch("citations", queryset=Citation.objects.order_by("index")))
+        .first()
+    )
+    if message is None:
+        raise NotFound("Answer not found.")
+    return message
 
 
 def _default_suggestions(*, bot, language: str) -> list[str]:

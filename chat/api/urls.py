@@ -22,5 +22,8 @@ urlpatterns = [
     path("messages/<uuid:message_id>/feedback", views.FeedbackView.as_view(), name="message-feedback"),
     path("suggestions", views.SuggestionListView.as_view(), name="suggestions"),
     path("chat", views.chat_view, name="chat"),
+    path("chat/<uuid:message_id>/stop", views.AnswerStopView.as_view(), name="chat-stop"),
+    path("chat/<uuid:message_id>/events", views.answer_events_view, name="chat-events"),
+    path("chat/<uuid:message_id>/events", views.AnswerEventsSchemaView.as_view()),  # OpenAPI only
     path("chat", views.ChatSchemaView.as_view()),  # OpenAPI only; see its docstring
 ]
