@@ -8,6 +8,7 @@ import asyncio
 
 import pytest
 from asgiref.sync import async_to_sync
+from django.db import connections
 from django.test import AsyncClient
 
 from accounts.services import auth_tokens_issue
@@ -15,18 +16,32 @@ from bots.tests.factories import make_bot
 from chat.models import Message, MessageStatus, Run, RunStatus, TokenReservation, UsageSource
 from chat.services import answers, engine
 from chat.services.conversations import AtLimit
-from chat.services.event_log import event_log, event_log_reset
+from chat.services.event_log import PREFIX, RUNNING_KEY, event_log, event_log_reset
 from chat.tests.fakes.llm_servers import OPENAI_PIECES, FakeServer, OpenAIHandler
 from chat.tests.helpers import parse_sse, stream_chat
 
 
-@pytest.fixture(autouse=True)
-def _fresh_log(settings):
-    settings.CHAT_EVENT_LOG = "memory"
+def _forget_logs() -> None:
+    """Drop every answer's log (they expired)."""
+    from django.conf import settings
+
+    if settings.CHAT_EVENT_LOG == "redis":
+        import redis
+
+        client = redis.Redis.from_url(settings.REDIS_URL)
+        keys = [*client.scan_iter(f"{PREFIX}*"), RUNNING_KEY]
+        client.delete(*keys)
+        client.close()
+    event_log_reset()
+
+
+@pytest.fixture(autouse=True, params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+def _fresh_log(request, settings):
+    settings.CHAT_EVENT_LOG = request.param
     settings.CHAT_ANSWER_HEARTBEAT_MS = 50
-    event_log_reset()
+    _forget_logs()
     yield
-    event_log_reset()
+    _forget_logs()
 
 
 @pytest.fixture
@@ -283,7 +298,7 @@ def test_stopping_an_ended_answer_is_409_and_an_expired_log_is_410(user, user_cl
     answer_id, _ = _streamed(user)
     response = user_client.post(f"/api/v1/chat/{answer_id}/stop")
     assert response.status_code == 409 and response.json()["error"]["code"] == "ANSWER_ENDED"
-    event_log_reset()  # the log expired
+    _forget_logs()
     response = user_client.get(f"/api/v1/chat/{answer_id}/events")
     assert response.status_code == 410 and response.json()["error"]["code"] == "EVENTS_EXPIRED"
     assert user_client.post(f"/api/v1/chat/{answer_id}/stop").status_code == 409
@@ -298,12 +313,16 @@ def test_the_stop_endpoint_stops_a_running_answer(user, fake_openai, client_for)
     answer_id = str(turn.assistant_message_id)
     client = client_for(user)
 
+    def stop_request():
+        try:
+            return client.post(f"/api/v1/chat/{answer_id}/stop")
+        finally:
+            connections.close_all()
+
     async def run():
         stream = answers.answer_stream(turn)
         await _until_first_delta(stream)
-        stop = asyncio.get_running_loop().run_in_executor(
-            None, lambda: client.post(f"/api/v1/chat/{answer_id}/stop")
-        )
+        stop = asyncio.get_running_loop().run_in_executor(None, stop_request)
         rest = [item async for item in stream]
         return rest, await asyncio.wait_for(stop, 10)
 
