@@ -249,6 +249,12 @@ async def answer_stream(turn: engine.Turn) -> AsyncIterator[Event]:
         yield item
 
 
+async def answer_stream_events(turn: engine.Turn) -> AsyncIterator[dict[str, Any]]:
+    """`answer_stream` without the ids, for surfaces whose protocol has none."""
+    async for _event_id, event in answer_stream(turn):
+        yield event
+
+
 async def answer_state(*, user_id: Any, answer_id: Any) -> dict[str, Any]:
     """The state of the caller's own answer; NotFound for anyone else's or no answer.
     An answer of theirs with no log (ended long ago) is AnswerEventsExpired."""
