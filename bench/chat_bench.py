@@ -23,6 +23,14 @@ direct, at p50 and p99), the success rate, and the most PostgreSQL connections s
 The client is a few lines of asyncio that read the chunked body and look for event
 markers without parsing JSON, so that the harness takes little of the CPU it measures.
 Writes bench/results/chat.json.
+
+    DEBUG=true .venv/bin/python bench/chat_bench.py --event-log compare --concurrency 1 50 --modes steady
+
+With `--event-log compare`, a second Bytchat server runs with CHAT_EVENT_LOG=off (each
+model call tied to its connection, no stop and no resume: the engine before the event
+log) and every level is measured on both, side by side: the added time to first token and
+delay between chunks with the log on (Redis Streams) against off. Writes
+bench/results/chat_event_log.json instead.
 """
 
 from __future__ import annotations
@@ -301,7 +309,15 @@ def summary(rows: list[dict]) -> dict:
 
 
 async def run_level(
-    concurrency: int, mode: str, *, direct: Level, bytchat: Level, admin_url: str, db: str, **steady
+    concurrency: int,
+    mode: str,
+    *,
+    direct: Level,
+    bytchat: Level,
+    admin_url: str,
+    db: str,
+    log_off: Level | None = None,
+    **steady,
 ) -> dict:
     async def measure(level: Level) -> list[dict]:
         if mode == "burst":
@@ -315,6 +331,8 @@ async def run_level(
     through = summary(await measure(bytchat))
     stop.set()
     await watcher
+    if log_off is not None:
+        return event_log_comparison(concurrency, mode, straight, through, summary(await measure(log_off)))
     return {
         "concurrency": concurrency,
         "mode": mode,
@@ -327,6 +345,55 @@ async def run_level(
         "success_rate": through["succeeded"] / max(1, through["streams"]),
         "postgres_connections_peak": peak[0],
     }
+
+
+def event_log_comparison(concurrency: int, mode: str, straight: dict, on: dict, off: dict) -> dict:
+    """Added TTFT and chunk delay (Bytchat minus the mock) with the event log on and off."""
+    level = {"concurrency": concurrency, "mode": mode, "direct": straight, "log_on": on, "log_off": off}
+    for name in ("ttft_p50_ms", "ttft_p99_ms", "gap_p50_ms", "gap_p99_ms"):
+        added_on, added_off = on[name] - straight[name], off[name] - straight[name]
+        level[f"added_{name}_on"], level[f"added_{name}_off"] = added_on, added_off
+        # Of the whole figure the user sees (mock + Bytchat), how much the log adds.
+        level[f"{name}_on_vs_off"] = on[name] / off[name] if off[name] else float("nan")
+    level["success_rate_on"] = on["succeeded"] / max(1, on["streams"])
+    level["success_rate_off"] = off["succeeded"] / max(1, off["streams"])
+    return level
+
+
+EVENT_LOG_HEADER = (
+    f"{'streams':>8} {'mode':>7} {'log':>4} {'ok %':>6} {'+TTFT p50':>10} {'+TTFT p99':>10} "
+    f"{'+gap p50':>9} {'+gap p99':>9} {'TTFT on/off':>11} {'gap on/off':>10}"
+)
+
+
+def print_event_log_level(level: dict) -> None:
+    for log in ("off", "on"):
+        ratios = (
+            f"{level['ttft_p50_ms_on_vs_off']:>11.3f} {level['gap_p50_ms_on_vs_off']:>10.3f}"
+            if log == "on"
+            else ""
+        )
+        print(
+            f"{level['concurrency']:>8} {level['mode']:>7} {log:>4} "
+            f"{level[f'success_rate_{log}'] * 100:>6.1f} {level[f'added_ttft_p50_ms_{log}']:>10.2f} "
+            f"{level[f'added_ttft_p99_ms_{log}']:>10.2f} {level[f'added_gap_p50_ms_{log}']:>9.2f} "
+            f"{level[f'added_gap_p99_ms_{log}']:>9.2f} {ratios}",
+            flush=True,
+        )
+
+
+def start_log_off_server(python: str, env: dict[str, str]) -> tuple[subprocess.Popen, str]:
+    """The same Bytchat with CHAT_EVENT_LOG=off, for `--event-log compare`."""
+    port = free_port()
+    command = [python, "-m", "uvicorn", "bytchat.asgi:application", "--port", str(port)]
+    command += ["--workers", str(env["WEB_CONCURRENCY"]), "--lifespan", "off", "--log-level", "warning"]
+    command += ["--no-access-log", "--backlog", "2048"]
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env={**os.environ, **env, "CHAT_EVENT_LOG": "off"},
+    )
+    return process, f"http://127.0.0.1:{port}"
 
 
 def main() -> None:
@@ -347,9 +414,17 @@ def main() -> None:
     parser.add_argument("--pool-size", type=int, default=10, help="DB_POOL_MAX_SIZE of each web process")
     parser.add_argument("--postgres", default="postgres://postgres@127.0.0.1:5432")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/5")
+    parser.add_argument("--database", default="bytchat_bench_chat", help="dropped and created again")
+    parser.add_argument(
+        "--event-log",
+        choices=["on", "compare"],
+        default="on",
+        help="compare: also measure CHAT_EVENT_LOG=off",
+    )
     args = parser.parse_args()
+    results = RESULTS if args.event_log == "on" else RESULTS.with_name("chat_event_log.json")
 
-    db = "bytchat_bench_chat"
+    db = args.database
     admin_url = f"{args.postgres}/postgres"
     database_url = f"{args.postgres}/{db}"
     setup_database(database_url, admin_url, db)
@@ -413,9 +488,15 @@ def main() -> None:
     through = Level(bytchat_target(bytchat), tokens, bot_id, through=True)
     answer_s = (args.ttft_ms + args.tokens * args.token_delay_ms) / 1000
     common = {"direct": direct, "bytchat": through, "admin_url": admin_url, "db": db}
+    if args.event_log == "compare":
+        process, log_off_url = start_log_off_server(python, {**env, "WEB_CONCURRENCY": str(args.workers)})
+        processes.append(process)
+        common["log_off"] = Level(bytchat_target(log_off_url), tokens, bot_id, through=True)
     try:
         asyncio.run(wait_until_up(f"{mock}/"))
         asyncio.run(wait_until_up(f"{bytchat}/healthz"))
+        if args.event_log == "compare":
+            asyncio.run(wait_until_up(f"{log_off_url}/healthz"))
         # Warm up every web process: imports, SDK clients, connection pools.
         asyncio.run(run_level(20, "burst", **common))
         levels = []
@@ -436,7 +517,7 @@ def main() -> None:
                         )
                     )
                 )
-                print_level(levels[-1])
+                (print_level if args.event_log == "on" else print_event_log_level)(levels[-1])
     finally:
         for process in processes:
             process.terminate()
@@ -447,11 +528,11 @@ def main() -> None:
         f"\nmock: TTFT {args.ttft_ms:g} ms, {args.tokens} tokens every {args.token_delay_ms:g} ms; "
         f"{args.workers} web processes, pool of {args.pool_size} each"
     )
-    print(HEADER)
+    print(HEADER if args.event_log == "on" else EVENT_LOG_HEADER)
     for level in levels:
-        print_level(level)
+        (print_level if args.event_log == "on" else print_event_log_level)(level)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
+    results.write_text(
         json.dumps(
             {
                 "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -462,7 +543,7 @@ def main() -> None:
             default=str,
         )
     )
-    print(f"\nwrote {RESULTS.relative_to(ROOT)}")
+    print(f"\nwrote {results.relative_to(ROOT)}")
 
 
 HEADER = (

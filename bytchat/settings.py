@@ -293,9 +293,11 @@ TOKEN_RESERVATION_TTL_SECONDS = env_int("TOKEN_RESERVATION_TTL_SECONDS", 900)
 # Every answer's events go to a short-lived log that a client resumes from
 # (`GET /api/v1/chat/{message_id}/events`): Redis Streams when REDIS_URL is set, so any web
 # process serves the resume, otherwise this process's memory.
+# `off` ties each model call to its connection again, with no stop and no resume: it exists
+# to measure what the log costs (bench/chat_bench.py --event-log compare).
 CHAT_EVENT_LOG = env_str("CHAT_EVENT_LOG", "redis" if REDIS_URL else "memory")
-if CHAT_EVENT_LOG not in ("redis", "memory") or (CHAT_EVENT_LOG == "redis" and not REDIS_URL):
-    raise ImproperlyConfigured("CHAT_EVENT_LOG is `memory`, or `redis` with REDIS_URL set.")
+if CHAT_EVENT_LOG not in ("redis", "memory", "off") or (CHAT_EVENT_LOG == "redis" and not REDIS_URL):
+    raise ImproperlyConfigured("CHAT_EVENT_LOG is `memory`, `off`, or `redis` with REDIS_URL set.")
 # Bounds of each answer's log: events kept (older ones are trimmed) and seconds kept.
 CHAT_EVENT_LOG_MAX_EVENTS = env_int("CHAT_EVENT_LOG_MAX_EVENTS", 10000)
 CHAT_EVENT_LOG_TTL_SECONDS = env_int("CHAT_EVENT_LOG_TTL_SECONDS", 600)
