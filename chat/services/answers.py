@@ -68,6 +68,9 @@ class _Running:
     stop_reason: str | None = None  # "stopped" | "abandoned"
     finished: bool = False
     task: asyncio.Task | None = None
+    # Events not yet in the log, and the task writing them (one at a time, in order).
+    unlogged: list[Event] = field(default_factory=list)
+    writer: asyncio.Task | None = None
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     def notify(self) -> None:
@@ -108,12 +111,34 @@ def _state_of(turn: engine.Turn) -> dict[str, Any]:
     }
 
 
-async def _emit(run: _Running, event: dict[str, Any]) -> None:
-    event_id = len(run.events) + 1
-    # Logged first: an event a client has seen can always be resumed.
-    await event_log().append(run.answer_id, event_id, event)
-    run.events.append((event_id, event))
+def _emit(run: _Running, event: dict[str, Any]) -> None:
+    """Hand the event to this process's readers now, and to the log right behind them:
+    a Redis round trip per chunk stays off the stream's path (batched under load)."""
+    item = (len(run.events) + 1, event)
+    run.events.append(item)
     run.notify()
+    run.unlogged.append(item)
+    if run.writer is None or run.writer.done():
+        run.writer = _spawn(_write_log(run))
+
+
+async def _write_log(run: _Running) -> None:
+    log = event_log()
+    while run.unlogged:
+        batch, run.unlogged = run.unlogged, []
+        try:
+            await log.append_many(run.answer_id, batch)
+        except Exception:  # the local stream goes on; resuming may miss these
+            logger.warning("Could not log events of answer %s", run.answer_id, exc_info=True)
+
+
+async def _flush(run: _Running) -> None:
+    """Every event so far is in the log."""
+    while run.writer is not None and not run.writer.done():
+        await asyncio.shield(run.writer)
+    if run.unlogged:
+        batch, run.unlogged = run.unlogged, []
+        await event_log().append_many(run.answer_id, batch)
 
 
 def _final_event(turn: engine.Turn, reason: str) -> dict[str, Any]:
@@ -148,7 +173,7 @@ async def _produce_in_context(run: _Running) -> None:
     ended = False
     try:
         async for event in events:
-            await _emit(run, event)
+            _emit(run, event)
             ended = event["type"] in TERMINAL
     except asyncio.CancelledError:
         pass  # stopped, abandoned, or the server shutting down: stored below
@@ -162,7 +187,8 @@ async def _produce_in_context(run: _Running) -> None:
                 reason = run.stop_reason or "abandoned"
                 if reason == "stopped":
                     await async_db_step(_mark_stopped)(run.answer_id)
-                await _emit(run, _final_event(run.turn, reason))
+                _emit(run, _final_event(run.turn, reason))
+            await _flush(run)
             state = await log.state_get(run.answer_id) or _state_of(run.turn)
             await log.state_set(run.answer_id, {**state, "status": "ended"})
             await log.lease_release(run.answer_id)
@@ -181,10 +207,10 @@ async def _watch(run: _Running) -> None:
     log = event_log()
     while not run.finished:
         try:
-            await log.lease_renew(run.answer_id, seconds=_lease_seconds())
             if await log.stop_wait(run.answer_id, wait=_heartbeat()):
                 run.stop("stopped")
                 return
+            await log.lease_renew(run.answer_id, seconds=_lease_seconds())
             if run.listeners == 0 and not run.finished:
                 remote = await log.last_listened(run.answer_id) or 0.0
                 if time.time() - max(run.last_listened, remote) > settings.CHAT_RESUME_TIMEOUT_SECONDS:
@@ -209,9 +235,7 @@ async def answer_start(turn: engine.Turn) -> _Running:
     log = event_log()
     answer_id = str(turn.assistant_message_id)
     run = _Running(turn=turn, answer_id=answer_id, loop=asyncio.get_running_loop())
-    await log.state_set(answer_id, _state_of(turn))
-    await log.lease_renew(answer_id, seconds=_lease_seconds())
-    await log.running_add(answer_id)
+    await log.start(answer_id, _state_of(turn), lease_seconds=_lease_seconds())
     _running[answer_id] = run
     run.task = _spawn(_produce(run))
     _spawn(_watch(run))
@@ -309,10 +333,10 @@ async def answer_events(*, user_id: Any, answer_id: Any, after: int = 0) -> Asyn
             if not await log.read(answer_id, after=last, wait=0):
                 return
         elif not await log.lease_alive(answer_id):
-            await _recover(answer_id, state, reason="incomplete")
+            await _recover(answer_id, state, reason="incomplete", seen=last)
 
 
-async def _recover(answer_id: str, state: dict[str, Any], *, reason: str) -> None:
+async def _recover(answer_id: str, state: dict[str, Any], *, reason: str, seen: int = 0) -> None:
     """Store an answer whose process died, from the text its log holds, and end its log."""
     log = event_log()
     if not await log.claim(answer_id, "recover", seconds=60):
@@ -330,7 +354,8 @@ async def _recover(answer_id: str, state: dict[str, Any], *, reason: str) -> Non
         event["type"] == "tool_use" and event.get("status") == "complete" for _, event in events
     )
     turn = await async_db_step(_store_recovered)(answer_id, state, content, prompt_sent, reason)
-    last_id = events[-1][0] if events else 0
+    # A client may have read an event that its dying process never logged: the end comes after.
+    last_id = max(events[-1][0] if events else 0, seen)
     try:
         await log.append(answer_id, last_id + 1, _final_event(turn, reason))
     except Exception:  # a late event of a process thought dead: the log has its own end

@@ -34,7 +34,16 @@ class EventLog:
     """The interface both backends implement (async: it is used from the streams)."""
 
     async def append(self, answer_id: str, event_id: int, event: dict[str, Any]) -> None:
+        await self.append_many(answer_id, [(event_id, event)])
+
+    async def append_many(self, answer_id: str, events: list[Event]) -> None:
         raise NotImplementedError
+
+    async def start(self, answer_id: str, state: dict[str, Any], *, lease_seconds: float) -> None:
+        """A new answer: its state, its first lease, and its place among the running."""
+        await self.state_set(answer_id, state)
+        await self.lease_renew(answer_id, seconds=lease_seconds)
+        await self.running_add(answer_id)
 
     async def read(self, answer_id: str, *, after: int, wait: float) -> list[Event]:
         """Events after `after`, oldest first; waits up to `wait` seconds for the next
@@ -144,10 +153,10 @@ class MemoryEventLog(EventLog):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(future, remaining)
 
-    async def append(self, answer_id, event_id, event):
+    async def append_many(self, answer_id, events):
         with self._lock:
             entry = self._entry(answer_id)
-            entry.events.append((event_id, event))
+            entry.events.extend(events)
             overflow = len(entry.events) - settings.CHAT_EVENT_LOG_MAX_EVENTS
             if overflow > 0:
                 del entry.events[:overflow]
@@ -256,19 +265,25 @@ class RedisEventLog(EventLog):
     def _ttl(self) -> int:
         return settings.CHAT_EVENT_LOG_TTL_SECONDS
 
-    async def append(self, answer_id, event_id, event):
+    async def append_many(self, answer_id, events):
         key = self._key(answer_id, "events")
-        payload = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
         async with self._redis().pipeline(transaction=False) as pipe:
-            pipe.xadd(
-                key,
-                {"e": payload},
-                id=f"0-{event_id}",
-                maxlen=settings.CHAT_EVENT_LOG_MAX_EVENTS,
-                approximate=True,
-            )
-            if event_id == 1 or event.get("type") in ("done", "error"):
-                pipe.expire(key, self._ttl)
+            for event_id, event in events:
+                pipe.xadd(
+                    key,
+                    {"e": json.dumps(event, ensure_ascii=False, separators=(",", ":"))},
+                    id=f"0-{event_id}",
+                    maxlen=settings.CHAT_EVENT_LOG_MAX_EVENTS,
+                    approximate=True,
+                )
+            pipe.expire(key, self._ttl)
+            await pipe.execute()
+
+    async def start(self, answer_id, state, *, lease_seconds):
+        async with self._redis().pipeline(transaction=False) as pipe:
+            pipe.set(self._key(answer_id, "state"), json.dumps(state), ex=self._ttl)
+            pipe.set(self._key(answer_id, "lease"), "1", px=max(1, int(lease_seconds * 1000)))
+            pipe.sadd(RUNNING_KEY, answer_id)
             await pipe.execute()
 
     async def read(self, answer_id, *, after, wait):
