@@ -330,11 +330,16 @@ async def run_level(
     peak = [0]
     stop = asyncio.Event()
     watcher = asyncio.create_task(count_connections(stop, admin_url, db, peak))
+    if log_off is not None:  # on and off in turns, so that both meet the same machine
+        on_rows, off_rows = [], []
+        for level, rows in ((log_off, off_rows), (bytchat, on_rows), (bytchat, on_rows), (log_off, off_rows)):
+            rows += await measure(level)
+        stop.set()
+        await watcher
+        return event_log_comparison(concurrency, mode, straight, summary(on_rows), summary(off_rows))
     through = summary(await measure(bytchat))
     stop.set()
     await watcher
-    if log_off is not None:
-        return event_log_comparison(concurrency, mode, straight, through, summary(await measure(log_off)))
     return {
         "concurrency": concurrency,
         "mode": mode,

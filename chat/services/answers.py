@@ -28,7 +28,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from asgiref.sync import ThreadSensitiveContext
 from django.conf import settings
 from django.db import IntegrityError
 
@@ -111,15 +110,20 @@ def _state_of(turn: engine.Turn) -> dict[str, Any]:
     }
 
 
-def _emit(run: _Running, event: dict[str, Any]) -> None:
-    """Hand the event to this process's readers now, and to the log right behind them:
-    a Redis round trip per chunk stays off the stream's path (batched under load)."""
+async def _emit(run: _Running, event: dict[str, Any]) -> None:
+    """Give the event its id and hand it to this process's readers and to the log.
+
+    Text and the end are logged before any client reads them, so the answer stored after
+    this process dies holds all that was streamed. The events before the text go to the
+    log right behind the stream, off the path to the first token."""
     item = (len(run.events) + 1, event)
+    run.unlogged.append(item)
+    if event["type"] == "delta" or event["type"] in TERMINAL:
+        await _flush(run)
+    elif run.writer is None or run.writer.done():
+        run.writer = _spawn(_write_log(run))
     run.events.append(item)
     run.notify()
-    run.unlogged.append(item)
-    if run.writer is None or run.writer.done():
-        run.writer = _spawn(_write_log(run))
 
 
 async def _write_log(run: _Running) -> None:
@@ -128,17 +132,15 @@ async def _write_log(run: _Running) -> None:
         batch, run.unlogged = run.unlogged, []
         try:
             await log.append_many(run.answer_id, batch)
-        except Exception:  # the local stream goes on; resuming may miss these
+        except Exception:  # the stream goes on; a resume may miss these
             logger.warning("Could not log events of answer %s", run.answer_id, exc_info=True)
 
 
 async def _flush(run: _Running) -> None:
-    """Every event so far is in the log."""
+    """Every event so far is in the log (in order: the log refuses an id out of turn)."""
     while run.writer is not None and not run.writer.done():
         await asyncio.shield(run.writer)
-    if run.unlogged:
-        batch, run.unlogged = run.unlogged, []
-        await event_log().append_many(run.answer_id, batch)
+    await _write_log(run)
 
 
 def _final_event(turn: engine.Turn, reason: str) -> dict[str, Any]:
@@ -162,18 +164,15 @@ def _mark_stopped(answer_id: str) -> None:
 
 
 async def _produce(run: _Running) -> None:
-    # The answer's database steps get a thread of their own, not its first client's.
-    async with ThreadSensitiveContext():
-        await _produce_in_context(run)
-
-
-async def _produce_in_context(run: _Running) -> None:
+    # Its database steps run in its first request's thread, as the stream's always did (a
+    # thread of its own costs a thread start per answer). Once that request has ended,
+    # asgiref gives the steps a new thread.
     log = event_log()
     events = engine.chat_events(run.turn)
     ended = False
     try:
         async for event in events:
-            _emit(run, event)
+            await _emit(run, event)
             ended = event["type"] in TERMINAL
     except asyncio.CancelledError:
         pass  # stopped, abandoned, or the server shutting down: stored below
@@ -187,7 +186,7 @@ async def _produce_in_context(run: _Running) -> None:
                 reason = run.stop_reason or "abandoned"
                 if reason == "stopped":
                     await async_db_step(_mark_stopped)(run.answer_id)
-                _emit(run, _final_event(run.turn, reason))
+                await _emit(run, _final_event(run.turn, reason))
             await _flush(run)
             state = await log.state_get(run.answer_id) or _state_of(run.turn)
             await log.state_set(run.answer_id, {**state, "status": "ended"})
