@@ -295,7 +295,7 @@ TOKEN_RESERVATION_TTL_SECONDS = env_int("TOKEN_RESERVATION_TTL_SECONDS", 900)
 # process serves the resume, otherwise this process's memory.
 # `off` ties each model call to its connection again, with no stop and no resume: it exists
 # to measure what the log costs (bench/chat_bench.py --event-log compare).
-CHAT_EVENT_LOG = env_str("CHAT_EVENT_LOG", "redis" if REDIS_URL else "memory")
+CHAT_EVENT_LOG = env_str("CHAT_EVENT_LOG") or ("redis" if REDIS_URL else "memory")
 if CHAT_EVENT_LOG not in ("redis", "memory", "off") or (CHAT_EVENT_LOG == "redis" and not REDIS_URL):
     raise ImproperlyConfigured("CHAT_EVENT_LOG is `memory`, `off`, or `redis` with REDIS_URL set.")
 # Bounds of each answer's log: events kept (older ones are trimmed) and seconds kept.
