@@ -67,6 +67,7 @@ class _Running:
     stop_reason: str | None = None  # "stopped" | "abandoned"
     finished: bool = False
     task: asyncio.Task | None = None
+    watcher: asyncio.Task | None = None
     # Events not yet in the log, and the task writing them (one at a time, in order).
     unlogged: list[Event] = field(default_factory=list)
     writer: asyncio.Task | None = None
@@ -198,6 +199,8 @@ async def _produce(run: _Running) -> None:
             run.finished = True
             run.notify()
             _running.pop(run.answer_id, None)
+            if run.watcher is not None:
+                run.watcher.cancel()
 
 
 async def _watch(run: _Running) -> None:
@@ -237,7 +240,7 @@ async def answer_start(turn: engine.Turn) -> _Running:
     await log.start(answer_id, _state_of(turn), lease_seconds=_lease_seconds())
     _running[answer_id] = run
     run.task = _spawn(_produce(run))
-    _spawn(_watch(run))
+    run.watcher = _spawn(_watch(run))
     return run
 
 

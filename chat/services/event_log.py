@@ -239,14 +239,18 @@ def _resolve(future: asyncio.Future) -> None:
 
 PREFIX = "bytchat:answer:"
 RUNNING_KEY = "bytchat:answers:running"
+STOP_CHANNEL = "bytchat:answers:stop"
 READ_BATCH = 500
 
 
 class RedisEventLog(EventLog):
     def __init__(self, url: str) -> None:
         self.url = url
-        # A redis.asyncio client belongs to the event loop that made it.
+        # A redis.asyncio client belongs to the event loop that made it; so do the stop
+        # channel's listener and the answers waiting on it.
         self._clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._listeners: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._stop_waiters: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     def _redis(self):
         import redis.asyncio
@@ -322,26 +326,52 @@ class RedisEventLog(EventLog):
         return float(raw) if raw else None
 
     async def stop_request(self, answer_id):
-        key = self._key(answer_id, "stop")
-        async with self._redis().pipeline(transaction=True) as pipe:
-            pipe.rpush(key, "stop")
-            pipe.expire(key, self._ttl)
+        async with self._redis().pipeline(transaction=False) as pipe:
+            pipe.set(self._key(answer_id, "stop"), "1", ex=self._ttl)
+            pipe.publish(STOP_CHANNEL, answer_id)
             await pipe.execute()
 
     async def stop_wait(self, answer_id, *, wait):
-        key = self._key(answer_id, "stop")
-        redis = self._redis()
-        if await redis.lindex(key, 0):
+        """The stop key, then the stop channel for `wait` seconds: one subscriber per
+        process and event loop wakes every waiting answer, and no connection blocks."""
+        if await self._redis().exists(self._key(answer_id, "stop")):
             return True
         if wait <= 0:
             return False
-        # BLPOP takes the request off the list: put it back for anyone else asking.
-        popped = await redis.blpop([key], timeout=wait)
-        if popped:
-            await redis.rpush(key, "stop")
-            await redis.expire(key, self._ttl)
+        loop = asyncio.get_running_loop()
+        listener = self._listeners.get(loop)
+        if listener is None or listener.done():
+            ready = loop.create_future()
+            self._listeners[loop] = listener = loop.create_task(self._listen_for_stops(ready))
+            await ready
+        waiting = self._stop_waiters.setdefault(loop, {})
+        event = waiting.setdefault(answer_id, asyncio.Event())
+        try:
+            await asyncio.wait_for(event.wait(), wait)
             return True
-        return False
+        except TimeoutError:
+            return False
+        finally:
+            waiting.pop(answer_id, None)
+
+    async def _listen_for_stops(self, ready: asyncio.Future) -> None:
+        loop = asyncio.get_running_loop()
+        pubsub = self._redis().pubsub()
+        try:
+            await pubsub.subscribe(STOP_CHANNEL)
+            ready.set_result(None)
+            async for message in pubsub.listen():
+                if message.get("type") == "message":
+                    event = self._stop_waiters.get(loop, {}).get(message["data"])
+                    if event is not None:
+                        event.set()
+        except Exception as error:
+            if not ready.done():
+                ready.set_exception(error)
+            raise
+        finally:
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()
 
     async def claim(self, answer_id, name, *, seconds):
         key = self._key(answer_id, f"claim:{name}")
