@@ -234,14 +234,22 @@ def _spawn(coroutine) -> asyncio.Task:
 
 async def answer_start(turn: engine.Turn) -> _Running:
     """Start the model call of a prepared turn, detached from the caller."""
-    log = event_log()
     answer_id = str(turn.assistant_message_id)
     run = _Running(turn=turn, answer_id=answer_id, loop=asyncio.get_running_loop())
-    await log.start(answer_id, _state_of(turn), lease_seconds=_lease_seconds())
     _running[answer_id] = run
+    # Sent before the first event, but not waited for: it overlaps the knowledge search, and
+    # the first text waits for it (`_flush`).
+    run.writer = _spawn(_start_log(run))
     run.task = _spawn(_produce(run))
     run.watcher = _spawn(_watch(run))
     return run
+
+
+async def _start_log(run: _Running) -> None:
+    try:
+        await event_log().start(run.answer_id, _state_of(run.turn), lease_seconds=_lease_seconds())
+    except Exception:
+        logger.warning("Could not start the event log of answer %s", run.answer_id, exc_info=True)
 
 
 async def _read_local(run: _Running, *, after: int) -> AsyncIterator[Event]:
@@ -291,7 +299,8 @@ async def answer_stream_events(turn: engine.Turn) -> AsyncIterator[dict[str, Any
 async def answer_state(*, user_id: Any, answer_id: Any) -> dict[str, Any]:
     """The state of the caller's own answer; NotFound for anyone else's or no answer.
     An answer of theirs with no log (ended long ago) is AnswerEventsExpired."""
-    state = await event_log().state_get(str(answer_id))
+    run = _running.get(str(answer_id))
+    state = _state_of(run.turn) if run is not None else await event_log().state_get(str(answer_id))
     if state is not None:
         if state["user_id"] != str(user_id):
             raise NotFound("Answer not found.")
