@@ -120,7 +120,12 @@ async def _emit(run: _Running, event: dict[str, Any]) -> None:
     item = (len(run.events) + 1, event)
     run.unlogged.append(item)
     if event["type"] == "delta" or event["type"] in TERMINAL:
-        await _flush(run)
+        try:
+            await _flush(run)
+        except asyncio.CancelledError:  # stopped meanwhile: the event still goes out, in order
+            run.events.append(item)
+            run.notify()
+            raise
     elif run.writer is None or run.writer.done():
         run.writer = _spawn(_write_log(run))
     run.events.append(item)
@@ -173,8 +178,8 @@ async def _produce(run: _Running) -> None:
     ended = False
     try:
         async for event in events:
-            await _emit(run, event)
             ended = event["type"] in TERMINAL
+            await _emit(run, event)
     except asyncio.CancelledError:
         pass  # stopped, abandoned, or the server shutting down: stored below
     except Exception:
