@@ -150,6 +150,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "bots.tasks.requeue_stale_documents",
         "schedule": timedelta(minutes=1),
     },
+    # Answers whose web process died (lease lapsed) and that no client resumed: stored
+    # `incomplete` with what their event log holds.
+    "sweep-orphaned-answers": {
+        "task": "chat.tasks.sweep_orphaned_answers",
+        "schedule": timedelta(minutes=1),
+    },
 }
 
 # --- Auth -------------------------------------------------------------------------------
@@ -308,6 +314,24 @@ VECTOR_CACHE_MAX_CHUNKS = env_int("VECTOR_CACHE_MAX_CHUNKS", 1_000_000)
 TOKEN_RESERVATION_ANSWER_TOKENS = env_int("TOKEN_RESERVATION_ANSWER_TOKENS", 4000)
 # A reservation never settled (its process died) stops counting after this long.
 TOKEN_RESERVATION_TTL_SECONDS = env_int("TOKEN_RESERVATION_TTL_SECONDS", 900)
+# Every answer's events go to a short-lived log that a client resumes from
+# (`GET /api/v1/chat/{message_id}/events`): Redis Streams when REDIS_URL is set, so any web
+# process serves the resume, otherwise this process's memory.
+# `off` ties each model call to its connection again, with no stop and no resume: it exists
+# to measure what the log costs (bench/chat_bench.py --event-log compare).
+CHAT_EVENT_LOG = env_str("CHAT_EVENT_LOG") or ("redis" if REDIS_URL else "memory")
+if CHAT_EVENT_LOG not in ("redis", "memory", "off") or (CHAT_EVENT_LOG == "redis" and not REDIS_URL):
+    raise ImproperlyConfigured("CHAT_EVENT_LOG is `memory`, `off`, or `redis` with REDIS_URL set.")
+# Bounds of each answer's log: events kept (older ones are trimmed) and seconds kept.
+CHAT_EVENT_LOG_MAX_EVENTS = env_int("CHAT_EVENT_LOG_MAX_EVENTS", 10000)
+CHAT_EVENT_LOG_TTL_SECONDS = env_int("CHAT_EVENT_LOG_TTL_SECONDS", 600)
+# The model call outlives its client: it goes on while no one listens for this long, then
+# ends `incomplete` with what it wrote (its tokens are counted up to there).
+CHAT_RESUME_TIMEOUT_SECONDS = env_int("CHAT_RESUME_TIMEOUT_SECONDS", 30)
+# The process running an answer renews its lease this often; a lease not renewed for three
+# periods is a dead process, and the answer is stored `incomplete` by the first reader or
+# the sweep.
+CHAT_ANSWER_HEARTBEAT_MS = env_int("CHAT_ANSWER_HEARTBEAT_MS", 2000)
 
 # --- E-mail -----------------------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

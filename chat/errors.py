@@ -68,3 +68,22 @@ class BotNotInKeyScope(DomainError):
     status_code = 404
     code = "MODEL_NOT_FOUND"
     default_message = "The model does not exist or this API key may not use it."
+
+
+class AnswerEnded(Conflict):
+    code = "ANSWER_ENDED"
+    default_message = "This answer has already ended."
+
+
+class AnswerEventsExpired(DomainError):
+    status_code = 410
+    code = "EVENTS_EXPIRED"
+    default_message = (
+        "This answer ended and its events have expired. Read it from the conversation's messages."
+    )
+
+
+class AnswerStopTimeout(DomainError):
+    status_code = 503
+    code = "STOP_TIMEOUT"
+    default_message = "The answer did not stop in time. Try again."

@@ -43,6 +43,8 @@ class MessageStatus(models.TextChoices):
     COMPLETE = "complete", "Complete"
     INCOMPLETE = "incomplete", "Incomplete"
     ERROR = "error", "Error"
+    # Stopped by its user (`POST /api/v1/chat/{message_id}/stop`): the partial answer.
+    STOPPED = "stopped", "Stopped"
 
 
 class Message(models.Model):
@@ -235,6 +237,7 @@ class RunStatus(models.TextChoices):
     SUCCESS = "success", "Success"
     ERROR = "error", "Error"
     INCOMPLETE = "incomplete", "Incomplete"
+    STOPPED = "stopped", "Stopped"
 
 
 class UsageSource(models.TextChoices):

@@ -8,7 +8,7 @@ from accounts.models import User
 from bots.models import Bot
 from bots.selectors import visible_bots_filter
 from bytchat.errors import NotFound
-from chat.models import ApiKey, Citation, Conversation, Feedback, Message, Rating, Run, RunStatus
+from chat.models import ApiKey, Citation, Conversation, Feedback, Message, MessageRole, Rating, Run, RunStatus
 
 SUGGESTION_LIMIT = 6
 
@@ -105,6 +105,21 @@ def conversation_export(*, user: User, conversation_id) -> tuple[Conversation, l
     """The user's conversation and the messages it shows, with citations and feedback."""
     conversation = conversation_get(user=user, conversation_id=conversation_id)
     return conversation, list(message_list(conversation=conversation).order_by("created_at", "id"))
+
+
+def answer_get(*, user: User, message_id) -> Message:
+    """The user's own answer (an assistant message) with its citations and rating;
+    NotFound for anyone else's."""
+    rating = Feedback.objects.filter(message=OuterRef("pk"), user_id=user.pk).values("rating")[:1]
+    message = (
+        Message.objects.filter(pk=message_id, role=MessageRole.ASSISTANT, conversation__user=user)
+        .annotate(rating=Subquery(rating))
+        .prefetch_related(Prefetch("citations", queryset=Citation.objects.order_by("index")))
+        .first()
+    )
+    if message is None:
+        raise NotFound("Answer not found.")
+    return message
 
 
 def _default_suggestions(*, bot, language: str) -> list[str]:

@@ -18,9 +18,11 @@ KEEPALIVE_SECONDS = 15.0
 KEEPALIVE_COMMENT = b": keep-alive\n\n"
 
 
-def sse_event(data: dict[str, Any]) -> bytes:
-    """One event: a single JSON object on one ``data:`` line."""
-    return b"data: " + json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode() + b"\n\n"
+def sse_event(data: dict[str, Any], *, event_id: int | None = None) -> bytes:
+    """One event: a single JSON object on one ``data:`` line, after its ``id:`` line when
+    it has one (the `Last-Event-ID` a client resumes from)."""
+    line = b"data: " + json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode() + b"\n\n"
+    return line if event_id is None else b"id: %d\n" % event_id + line
 
 
 class _End:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 
 from asgiref.sync import sync_to_async
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.urls import URLPattern, path
 from django.views.decorators.http import require_POST
 from rest_framework import exceptions
@@ -41,6 +41,7 @@ NATIVE_ROUTES = (
     "message-feedback",
     "message-versions",
     "suggestions",
+    "chat-stop",
 )
 
 
@@ -109,6 +110,14 @@ async def edit_stream(request: HttpRequest, message_id) -> HttpResponse:
     )
 
 
+async def chat_events(request: HttpRequest, message_id) -> HttpResponse:
+    """Resume an answer's event stream (the native `chat/{message_id}/events`)."""
+    if request.method != "GET":
+        return HttpResponseNotAllowed(["GET"])
+    user = await sync_to_async(db_step(_session_user))(request)
+    return await chat_views.answer_events_response(request, message_id, user)
+
+
 def _session_user(request: HttpRequest):
     if not request.user.is_authenticated:
         raise exceptions.NotAuthenticated()
@@ -121,4 +130,5 @@ urlpatterns = [
     path("api/chat", chat_stream, name="api-chat"),
     path("api/chat/<uuid:message_id>/regenerate", regenerate_stream, name="api-chat-regenerate"),
     path("api/chat/<uuid:message_id>/edit", edit_stream, name="api-chat-edit"),
+    path("api/chat/<uuid:message_id>/events", api_errors(chat_events), name="api-chat-events"),
 ]

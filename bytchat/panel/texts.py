@@ -80,6 +80,8 @@ def js_texts() -> dict[str, object]:
         "feedback_send": _("Send feedback"),
         "feedback_thanks": _("Thanks for your feedback."),
         "incomplete": _("The answer was interrupted."),
+        "stopped": _("You stopped this answer."),
+        "reconnecting": _("Reconnecting…"),
         "status": {
             "pending": _("Pending"),
             "processing": _("Processing"),

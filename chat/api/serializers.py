@@ -206,6 +206,11 @@ class ChatRequestSerializer(serializers.Serializer):
     )
 
 
+class AnswerEventsQuerySerializer(serializers.Serializer):
+    # The header `Last-Event-ID` (what EventSource sends) or this query parameter.
+    last_event_id = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False, default=0)
+
+
 class ChatResultSerializer(serializers.Serializer):
     conversation = ConversationSerializer()
     user_message = MessageSerializer()

@@ -24,6 +24,9 @@ urlpatterns = [
     path("api-keys", views.ApiKeyListCreateView.as_view(), name="api-key-list"),
     path("api-keys/<uuid:key_id>", views.ApiKeyDetailView.as_view(), name="api-key-detail"),
     path("chat", views.chat_view, name="chat"),
+    path("chat/<uuid:message_id>/stop", views.AnswerStopView.as_view(), name="chat-stop"),
+    path("chat/<uuid:message_id>/events", views.answer_events_view, name="chat-events"),
+    path("chat/<uuid:message_id>/events", views.AnswerEventsSchemaView.as_view()),  # OpenAPI only
     path("chat", views.ChatSchemaView.as_view()),  # OpenAPI only; see its docstring
     path("chat/<uuid:message_id>/regenerate", views.regenerate_view, name="chat-regenerate"),
     path("chat/<uuid:message_id>/regenerate", views.RegenerateSchemaView.as_view()),  # OpenAPI only

@@ -2,11 +2,11 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from asgiref.sync import sync_to_async
+from asgiref.sync import async_to_sync, sync_to_async
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
@@ -25,6 +25,9 @@ from chat import selectors
 from chat.api import export
 from chat.api import serializers as s
 from chat.errors import (
+    AnswerEnded,
+    AnswerEventsExpired,
+    AnswerStopTimeout,
     ChatFailed,
     ConversationArchived,
     ConversationConfirmationRequired,
@@ -35,7 +38,7 @@ from chat.errors import (
     TokenQuotaExceeded,
 )
 from chat.models import Channel
-from chat.services import api_keys, conversations, engine, versions
+from chat.services import answers, api_keys, conversations, engine, versions
 from chat.services.feedback import feedback_submit
 
 # At the plan's per-bot limit the native API (and the panel, which serves these views)
@@ -216,10 +219,81 @@ async def turn_answer(turn: engine.Turn, *, stream: bool) -> HttpResponse:
         return JsonResponse(await result_body(result), status=201)
 
     async def events():
-        async for event in engine.chat_events(turn):
-            yield sse_event(event)
+        async for event_id, event in answers.answer_stream(turn):
+            yield sse_event(event, event_id=event_id)
 
     return sse_response(events())
+
+
+def last_event_id(request: HttpRequest) -> int:
+    """Where a resuming client stands: the `Last-Event-ID` header (EventSource sends it
+    when it reconnects by itself), else the `last_event_id` query parameter."""
+    header = request.headers.get("Last-Event-ID")
+    data = {"last_event_id": header} if header is not None else request.GET.dict()
+    query = s.AnswerEventsQuerySerializer(data=data)
+    query.is_valid(raise_exception=True)
+    return query.validated_data["last_event_id"]
+
+
+async def answer_events_response(request: HttpRequest, message_id, user) -> HttpResponse:
+    """The rest of the caller's answer after `Last-Event-ID`, then its live tail, from
+    whichever web process runs it (or ran it)."""
+    after = last_event_id(request)
+    await answers.answer_state(user_id=user.pk, answer_id=message_id)
+
+    async def events():
+        async for event_id, event in answers.answer_events(
+            user_id=user.pk, answer_id=message_id, after=after
+        ):
+            yield sse_event(event, event_id=event_id)
+
+    return sse_response(events())
+
+
+@require_GET
+@api_errors
+async def answer_events_view(request: HttpRequest, message_id) -> HttpResponse:
+    user = await authenticate(request)
+    return await answer_events_response(request, message_id, user)
+
+
+class AnswerEventsSchemaView(APIView):
+    """OpenAPI description of `answer_events_view` (routed after it, never reached)."""
+
+    @extend_schema(
+        tags=["chat"],
+        parameters=[
+            OpenApiParameter("last_event_id", int, description="Resume after this event id."),
+            OpenApiParameter(
+                "Last-Event-ID",
+                int,
+                location=OpenApiParameter.HEADER,
+                description="Same; wins over the query.",
+            ),
+        ],
+        responses={
+            (200, "text/event-stream"): OpenApiResponse(
+                description="The answer's events after the given id (each with its `id:` line), then "
+                "the live tail up to `done` or `error`. `done` carries `stopped: true` for an answer "
+                "its user stopped and `incomplete: true` for one cut short."
+            ),
+        },
+    )
+    @raises(NotFound, AnswerEventsExpired)
+    def get(self, request, message_id):  # pragma: no cover - never routed to
+        raise NotImplementedError
+
+
+@extend_schema(tags=["chat"])
+class AnswerStopView(APIView):
+    """Stop one of your answers while it streams, from any web process."""
+
+    @extend_schema(request=None, responses={200: s.MessageSerializer})
+    @raises(NotFound, AnswerEnded, AnswerStopTimeout)
+    def post(self, request, message_id):
+        async_to_sync(answers.answer_stop)(user_id=request.user.pk, answer_id=message_id)
+        message = selectors.answer_get(user=request.user, message_id=message_id)
+        return Response(s.MessageSerializer(message).data)
 
 
 @csrf_exempt

@@ -353,16 +353,83 @@
 
   // --- Sending and streaming ------------------------------------------------------------------
   function parseEvents(buffer, onEvent) {
-    // Events are separated by a blank line; each has one `data:` line of JSON.
+    // Events are separated by a blank line; each has one `data:` line of JSON, after the
+    // `id:` line that a dropped stream resumes from.
     let boundary;
     while ((boundary = buffer.indexOf("\n\n")) !== -1) {
       const block = buffer.slice(0, boundary);
       buffer = buffer.slice(boundary + 2);
+      let id = null;
       for (const line of block.split("\n")) {
-        if (line.startsWith("data: ")) onEvent(JSON.parse(line.slice(6)));
+        if (line.startsWith("id: ")) id = Number(line.slice(4));
+        else if (line.startsWith("data: ")) onEvent(JSON.parse(line.slice(6)), id);
       }
     }
     return buffer;
+  }
+
+  async function readEvents(response, onEvent) {
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer = parseEvents(buffer + decoder.decode(value, { stream: true }).replace(/\r\n/g, "\n"), onEvent);
+    }
+    parseEvents(buffer + "\n\n", onEvent);
+  }
+
+  // --- Stop, and resume after a dropped connection ------------------------------------------
+  // The answer goes on on the server when the connection drops: the page reads the rest
+  // from the last event it has, waiting a little longer after each failed try.
+  const RESUME_DELAYS_MS = [300, 1000, 2000, 4000, 8000, 8000];
+  const stopButton = document.getElementById("chat-stop");
+
+  function setReconnecting(view, on) {
+    if (on && !view.reconnecting) {
+      view.reconnecting = element("p", { class: "muted reconnecting", role: "status", text: texts.reconnecting });
+      view.footer.append(view.reconnecting);
+    } else if (!on && view.reconnecting) {
+      view.reconnecting.remove();
+      view.reconnecting = null;
+    }
+  }
+
+  async function resume(view, progress, onEvent) {
+    for (const delay of RESUME_DELAYS_MS) {
+      if (progress.ended) break;
+      setReconnecting(view, true);
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      let response;
+      try {
+        response = await fetch(API + "/chat/" + view.id + "/events", {
+          credentials: "same-origin",
+          headers: { Accept: "text/event-stream", "Last-Event-ID": String(progress.lastEventId) },
+        });
+      } catch (error) {
+        continue; // still offline
+      }
+      if (!response.ok) break; // nothing left to resume (expired, or gone)
+      setReconnecting(view, false);
+      try {
+        await readEvents(response, onEvent);
+      } catch (error) {
+        // dropped again: the next try starts from the last event read
+      }
+    }
+    setReconnecting(view, false);
+    return progress.ended;
+  }
+
+  async function stopAnswer(view) {
+    if (!view.id) return;
+    stopButton.disabled = true;
+    try {
+      await request("POST", API + "/chat/" + view.id + "/stop");
+    } catch (error) {
+      if (error.code !== "ANSWER_ENDED") showError(errorNode, describeError(error));
+    }
   }
 
   async function postStream(url, body) {
@@ -395,8 +462,11 @@
     view.node.classList.add("streaming");
     view.body.textContent = texts.thinking;
     let failed = false;
+    const progress = { lastEventId: 0, ended: false };
 
-    const onEvent = (event) => {
+    const onEvent = (event, id) => {
+      if (id) progress.lastEventId = id;
+      if (event.type === "done" || event.type === "error") progress.ended = true;
       if (event.type === "session_init") {
         view.id = view.currentId = event.message_id;
         view.node.dataset.messageId = event.message_id;
@@ -417,6 +487,8 @@
         renderSources(view);
       } else if (event.type === "done") {
         view.id = view.currentId = event.message_id;
+        if (event.stopped) view.footer.append(element("p", { class: "muted", text: texts.stopped }));
+        if (event.incomplete) failed = true;
         setFeedback(view);
       } else if (event.type === "error") {
         failed = true;
@@ -424,20 +496,20 @@
       }
     };
 
+    stopButton.hidden = false;
+    stopButton.disabled = false;
+    stopButton.onclick = () => stopAnswer(view);
     try {
-      const reader = response.body.getReader();
-      const decoder = new TextDecoder();
-      let buffer = "";
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        buffer = parseEvents(buffer + decoder.decode(value, { stream: true }).replace(/\r\n/g, "\n"), onEvent);
-      }
-      parseEvents(buffer + "\n\n", onEvent);
+      await readEvents(response, onEvent);
     } catch (error) {
+      // the connection dropped: resumed below
+    }
+    if (!progress.ended && !(view.id && (await resume(view, progress, onEvent)))) {
       failed = true;
       showError(errorNode, texts.network_error);
     }
+    stopButton.hidden = true;
+    stopButton.onclick = null;
     view.node.classList.remove("streaming");
     messagesNode.setAttribute("aria-busy", "false");
     if (!view.content) view.body.textContent = "";

@@ -40,7 +40,7 @@ from bytchat.db import db_step
 from bytchat.errors import InvalidInput
 from chat.errors import ChatFailed
 from chat.models import Channel
-from chat.services import conversations, engine
+from chat.services import answers, conversations, engine
 
 
 class V1View(GenericAPIView):
@@ -200,7 +200,8 @@ async def _answer_text(first: str | None, events: AsyncIterator[dict[str, Any]])
             if event["type"] == "delta":
                 yield event["content"].encode()
     finally:
-        # A client that went away still gets its partial answer stored by the engine.
+        # A client that went away: the model call goes on detached (`chat.services.answers`)
+        # and its answer is stored.
         await events.aclose()
 
 
@@ -221,7 +222,7 @@ async def chat_view(request: HttpRequest, bot_id: str) -> HttpResponse:
         at_limit=conversations.AtLimit.DELETE_OLDEST,
         channel=Channel.BYTCHAT_V1,
     )
-    events = aiter(engine.chat_events(turn))
+    events = aiter(answers.answer_stream_events(turn))
     try:
         first = await _first_text(events)
     except BaseException:

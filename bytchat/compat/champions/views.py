@@ -33,7 +33,7 @@ from bytchat.api.sse import sse_event, sse_response
 from bytchat.db import db_step
 from chat import selectors as chat_selectors
 from chat.models import Channel
-from chat.services import conversations, engine
+from chat.services import answers, conversations, engine
 from chat.services.feedback import feedback_submit
 
 from . import serializers as s
@@ -388,7 +388,9 @@ async def chat_view(request: HttpRequest) -> HttpResponse:
         return JsonResponse(await result_body(result))
 
     async def events():
-        async for event in engine.chat_events(turn):
+        # Detached from this connection like the native stream; Champions' documented
+        # protocol has no `id:` lines, so none are added (resume is the native API's).
+        async for event in answers.answer_stream_events(turn):
             yield sse_event(champions_event(event))
 
     return sse_response(events())

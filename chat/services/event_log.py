@@ -1,0 +1,410 @@
+"""The short-lived event log of each running answer, read by clients that resume a stream.
+
+Redis Streams when `REDIS_URL` is set (every web process reads every answer), bounded by
+length (`CHAT_EVENT_LOG_MAX_EVENTS`, trimmed approximately) and by time
+(`CHAT_EVENT_LOG_TTL_SECONDS`); in this process's memory on the embedded default.
+
+Beside the events, an answer has:
+- its state: who owns it and what the turn was, enough to store the answer from the log
+  if the process running the model dies (`chat.services.answers`);
+- a lease its process renews while the model call runs: a lapsed lease is a dead process;
+- the time a client last listened (a resumer on another process counts);
+- a stop request, which the process running the model waits for.
+
+Event ids are 1, 2, 3... per answer (Redis stream ids `0-1`, `0-2`...), the SSE `id:`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import threading
+import time
+import weakref
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+
+Event = tuple[int, dict[str, Any]]
+
+
+class EventLog:
+    """The interface both backends implement (async: it is used from the streams)."""
+
+    async def append(self, answer_id: str, event_id: int, event: dict[str, Any]) -> None:
+        await self.append_many(answer_id, [(event_id, event)])
+
+    async def append_many(self, answer_id: str, events: list[Event]) -> None:
+        raise NotImplementedError
+
+    async def start(self, answer_id: str, state: dict[str, Any], *, lease_seconds: float) -> None:
+        """A new answer: its state, its first lease, and its place among the running."""
+        await self.state_set(answer_id, state)
+        await self.lease_renew(answer_id, seconds=lease_seconds)
+        await self.running_add(answer_id)
+
+    async def read(self, answer_id: str, *, after: int, wait: float) -> list[Event]:
+        """Events after `after`, oldest first; waits up to `wait` seconds for the next
+        ones when there are none yet ([] when none came)."""
+        raise NotImplementedError
+
+    async def state_set(self, answer_id: str, state: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    async def state_get(self, answer_id: str) -> dict[str, Any] | None:
+        raise NotImplementedError
+
+    async def lease_renew(self, answer_id: str, *, seconds: float) -> None:
+        raise NotImplementedError
+
+    async def lease_release(self, answer_id: str) -> None:
+        raise NotImplementedError
+
+    async def lease_alive(self, answer_id: str) -> bool:
+        raise NotImplementedError
+
+    async def listened(self, answer_id: str) -> None:
+        """A client is reading the answer now."""
+        raise NotImplementedError
+
+    async def last_listened(self, answer_id: str) -> float | None:
+        raise NotImplementedError
+
+    async def stop_request(self, answer_id: str) -> None:
+        raise NotImplementedError
+
+    async def stop_wait(self, answer_id: str, *, wait: float) -> bool:
+        """True once a stop was requested; waits up to `wait` seconds for one."""
+        raise NotImplementedError
+
+    async def claim(self, answer_id: str, name: str, *, seconds: float) -> bool:
+        """True for the one caller that claims `name` on this answer for `seconds`."""
+        raise NotImplementedError
+
+    async def running(self) -> list[str]:
+        """The answers started and not yet marked ended (for the sweep)."""
+        raise NotImplementedError
+
+    async def running_add(self, answer_id: str) -> None:
+        raise NotImplementedError
+
+    async def running_remove(self, answer_id: str) -> None:
+        raise NotImplementedError
+
+
+# --- In memory (the embedded default: one process) -------------------------------------------
+
+
+@dataclass
+class _Entry:
+    expires_at: float
+    events: list[Event] = field(default_factory=list)
+    state: dict[str, Any] | None = None
+    lease_until: float = 0.0
+    listened_at: float | None = None
+    stop: bool = False
+    claims: dict[str, float] = field(default_factory=dict)
+    # (loop, future) of readers waiting for a change; readers may sit in other event loops.
+    waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future]] = field(default_factory=list)
+
+
+class MemoryEventLog(EventLog):
+    def __init__(self) -> None:
+        self._entries: dict[str, _Entry] = {}
+        self._running: set[str] = set()
+        self._lock = threading.Lock()
+
+    def _entry(self, answer_id: str) -> _Entry:
+        now = time.time()
+        ttl = settings.CHAT_EVENT_LOG_TTL_SECONDS
+        entry = self._entries.get(answer_id)
+        if entry is None or entry.expires_at < now:
+            for key in [key for key, value in self._entries.items() if value.expires_at < now]:
+                del self._entries[key]
+            entry = self._entries[answer_id] = _Entry(expires_at=now + ttl)
+        entry.expires_at = now + ttl
+        return entry
+
+    def _live(self, answer_id: str) -> _Entry | None:
+        entry = self._entries.get(answer_id)
+        return entry if entry is not None and entry.expires_at >= time.time() else None
+
+    def _wake(self, entry: _Entry) -> None:
+        waiters, entry.waiters = entry.waiters, []
+        for loop, future in waiters:
+            with contextlib.suppress(RuntimeError):  # that reader's loop has closed
+                loop.call_soon_threadsafe(_resolve, future)
+
+    async def _wait(self, answer_id: str, ready, wait: float):
+        """`ready(entry)` now, or after the next change within `wait` seconds."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        while True:
+            with self._lock:
+                entry = self._entry(answer_id)
+                result = ready(entry)
+                remaining = deadline - loop.time()
+                if result or remaining <= 0:
+                    return result
+                future = loop.create_future()
+                entry.waiters.append((loop, future))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(future, remaining)
+
+    async def append_many(self, answer_id, events):
+        with self._lock:
+            entry = self._entry(answer_id)
+            entry.events.extend(events)
+            overflow = len(entry.events) - settings.CHAT_EVENT_LOG_MAX_EVENTS
+            if overflow > 0:
+                del entry.events[:overflow]
+            self._wake(entry)
+
+    async def read(self, answer_id, *, after, wait):
+        def newer(entry: _Entry) -> list[Event]:
+            return [item for item in entry.events if item[0] > after]
+
+        return await self._wait(answer_id, newer, wait)
+
+    async def state_set(self, answer_id, state):
+        with self._lock:
+            self._entry(answer_id).state = dict(state)
+
+    async def state_get(self, answer_id):
+        with self._lock:
+            entry = self._live(answer_id)
+            return dict(entry.state) if entry is not None and entry.state is not None else None
+
+    async def lease_renew(self, answer_id, *, seconds):
+        with self._lock:
+            self._entry(answer_id).lease_until = time.time() + seconds
+
+    async def lease_release(self, answer_id):
+        with self._lock:
+            self._entry(answer_id).lease_until = 0.0
+
+    async def lease_alive(self, answer_id):
+        with self._lock:
+            entry = self._live(answer_id)
+            return entry is not None and entry.lease_until > time.time()
+
+    async def listened(self, answer_id):
+        with self._lock:
+            self._entry(answer_id).listened_at = time.time()
+
+    async def last_listened(self, answer_id):
+        with self._lock:
+            entry = self._live(answer_id)
+            return entry.listened_at if entry is not None else None
+
+    async def stop_request(self, answer_id):
+        with self._lock:
+            entry = self._entry(answer_id)
+            entry.stop = True
+            self._wake(entry)
+
+    async def stop_wait(self, answer_id, *, wait):
+        return await self._wait(answer_id, lambda entry: entry.stop, wait)
+
+    async def claim(self, answer_id, name, *, seconds):
+        with self._lock:
+            entry = self._entry(answer_id)
+            now = time.time()
+            if entry.claims.get(name, 0.0) > now:
+                return False
+            entry.claims[name] = now + seconds
+            return True
+
+    async def running(self):
+        with self._lock:
+            return sorted(self._running)
+
+    async def running_add(self, answer_id):
+        with self._lock:
+            self._running.add(answer_id)
+
+    async def running_remove(self, answer_id):
+        with self._lock:
+            self._running.discard(answer_id)
+
+
+def _resolve(future: asyncio.Future) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+# --- Redis Streams (every web process) ---------------------------------------------------------
+
+PREFIX = "bytchat:answer:"
+RUNNING_KEY = "bytchat:answers:running"
+STOP_CHANNEL = "bytchat:answers:stop"
+READ_BATCH = 500
+
+
+class RedisEventLog(EventLog):
+    def __init__(self, url: str) -> None:
+        self.url = url
+        # A redis.asyncio client belongs to the event loop that made it; so do the stop
+        # channel's listener and the answers waiting on it.
+        self._clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._listeners: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._stop_waiters: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    def _redis(self):
+        import redis.asyncio
+
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            client = self._clients[loop] = redis.asyncio.Redis.from_url(self.url, decode_responses=True)
+        return client
+
+    @staticmethod
+    def _key(answer_id: str, part: str) -> str:
+        return f"{PREFIX}{answer_id}:{part}"
+
+    @property
+    def _ttl(self) -> int:
+        return settings.CHAT_EVENT_LOG_TTL_SECONDS
+
+    async def append_many(self, answer_id, events):
+        key = self._key(answer_id, "events")
+        async with self._redis().pipeline(transaction=False) as pipe:
+            for event_id, event in events:
+                pipe.xadd(
+                    key,
+                    {"e": json.dumps(event, ensure_ascii=False, separators=(",", ":"))},
+                    id=f"0-{event_id}",
+                    maxlen=settings.CHAT_EVENT_LOG_MAX_EVENTS,
+                    approximate=True,
+                )
+            pipe.expire(key, self._ttl)
+            await pipe.execute()
+
+    async def start(self, answer_id, state, *, lease_seconds):
+        async with self._redis().pipeline(transaction=False) as pipe:
+            pipe.set(self._key(answer_id, "state"), json.dumps(state), ex=self._ttl)
+            pipe.set(self._key(answer_id, "lease"), "1", px=max(1, int(lease_seconds * 1000)))
+            pipe.sadd(RUNNING_KEY, answer_id)
+            await pipe.execute()
+
+    async def read(self, answer_id, *, after, wait):
+        key = self._key(answer_id, "events")
+        redis = self._redis()
+        found = await redis.xread({key: f"0-{after}"}, count=READ_BATCH)
+        if not found and wait > 0:
+            found = await redis.xread({key: f"0-{after}"}, count=READ_BATCH, block=max(1, int(wait * 1000)))
+        events: list[Event] = []
+        for _stream, entries in found or []:
+            for stream_id, fields in entries:
+                events.append((int(stream_id.split("-", 1)[1]), json.loads(fields["e"])))
+        return events
+
+    async def state_set(self, answer_id, state):
+        await self._redis().set(self._key(answer_id, "state"), json.dumps(state), ex=self._ttl)
+
+    async def state_get(self, answer_id):
+        raw = await self._redis().get(self._key(answer_id, "state"))
+        return json.loads(raw) if raw else None
+
+    async def lease_renew(self, answer_id, *, seconds):
+        await self._redis().set(self._key(answer_id, "lease"), "1", px=max(1, int(seconds * 1000)))
+
+    async def lease_release(self, answer_id):
+        await self._redis().delete(self._key(answer_id, "lease"))
+
+    async def lease_alive(self, answer_id):
+        return bool(await self._redis().exists(self._key(answer_id, "lease")))
+
+    async def listened(self, answer_id):
+        await self._redis().set(self._key(answer_id, "listened"), repr(time.time()), ex=self._ttl)
+
+    async def last_listened(self, answer_id):
+        raw = await self._redis().get(self._key(answer_id, "listened"))
+        return float(raw) if raw else None
+
+    async def stop_request(self, answer_id):
+        async with self._redis().pipeline(transaction=False) as pipe:
+            pipe.set(self._key(answer_id, "stop"), "1", ex=self._ttl)
+            pipe.publish(STOP_CHANNEL, answer_id)
+            await pipe.execute()
+
+    async def stop_wait(self, answer_id, *, wait):
+        """The stop key, then the stop channel for `wait` seconds: one subscriber per
+        process and event loop wakes every waiting answer, and no connection blocks."""
+        if await self._redis().exists(self._key(answer_id, "stop")):
+            return True
+        if wait <= 0:
+            return False
+        loop = asyncio.get_running_loop()
+        listener = self._listeners.get(loop)
+        if listener is None or listener.done():
+            ready = loop.create_future()
+            self._listeners[loop] = listener = loop.create_task(self._listen_for_stops(ready))
+            await ready
+        waiting = self._stop_waiters.setdefault(loop, {})
+        event = waiting.setdefault(answer_id, asyncio.Event())
+        try:
+            await asyncio.wait_for(event.wait(), wait)
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            waiting.pop(answer_id, None)
+
+    async def _listen_for_stops(self, ready: asyncio.Future) -> None:
+        loop = asyncio.get_running_loop()
+        pubsub = self._redis().pubsub()
+        try:
+            await pubsub.subscribe(STOP_CHANNEL)
+            ready.set_result(None)
+            async for message in pubsub.listen():
+                if message.get("type") == "message":
+                    event = self._stop_waiters.get(loop, {}).get(message["data"])
+                    if event is not None:
+                        event.set()
+        except Exception as error:
+            if not ready.done():
+                ready.set_exception(error)
+            raise
+        finally:
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()
+
+    async def claim(self, answer_id, name, *, seconds):
+        key = self._key(answer_id, f"claim:{name}")
+        return bool(await self._redis().set(key, "1", nx=True, px=max(1, int(seconds * 1000))))
+
+    async def running(self):
+        return sorted(await self._redis().smembers(RUNNING_KEY))
+
+    async def running_add(self, answer_id):
+        await self._redis().sadd(RUNNING_KEY, answer_id)
+
+    async def running_remove(self, answer_id):
+        await self._redis().srem(RUNNING_KEY, answer_id)
+
+
+_log: EventLog | None = None
+_log_lock = threading.Lock()
+
+
+def event_log() -> EventLog:
+    """The configured backend (`CHAT_EVENT_LOG`: `redis` or `memory`), one per process."""
+    global _log
+    with _log_lock:
+        if _log is None:
+            if settings.CHAT_EVENT_LOG == "redis":
+                _log = RedisEventLog(settings.REDIS_URL)
+            else:
+                _log = MemoryEventLog()
+        return _log
+
+
+def event_log_reset() -> None:
+    """Forget the backend (tests that change the settings)."""
+    global _log
+    with _log_lock:
+        _log = None
