@@ -208,7 +208,8 @@ def test_the_rest_of_the_long_content_fits_too(size, scheme):
     _require_browser()
     user = make_user(email="long@example.com", full_name=LONG_TITLE)
     owner = make_user(email="agents@example.com")
-    category = Category.objects.create(name_es=LONG_WORD, name_en=LONG_WORD, icon="📚")
+    # A category name holds 100 characters at most: a long unbroken one of that length.
+    category = Category.objects.create(name_es=LONG_WORD[:100], name_en=LONG_WORD[:100], icon="📚")
     make_bot(owner=owner, name_es=LONG_WORD, description_es=LONG_URL, is_public=True, category=category)
     bot = make_bot(owner=user, name_es=LONG_WORD)
     for name, status, error in (
