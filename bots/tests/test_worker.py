@@ -36,6 +36,9 @@ def _start_worker(log, **extra_env: str) -> subprocess.Popen:
         "REDIS_URL": settings.REDIS_URL,
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
         "DEBUG": "true",
+        # These tests are about the worker, not meaning: no model to load in the subprocess
+        # (the embedding step itself is covered in-process with the fake embedder).
+        "EMBEDDINGS_PROVIDER": "none",
         **extra_env,
     }
     return subprocess.Popen(
