@@ -129,22 +129,16 @@ def chat_prepare_regenerate(
             tokens=estimate_tokens([bot.system_prompt, question.content])
             + settings.TOKEN_RESERVATION_ANSWER_TOKENS,
         )
-    return engine.Turn(
-        user_id=user.pk,
-        bot_id=bot.pk,
-        conversation_id=answer.conversation_id,
-        user_message_id=question.pk,
-        assistant_message_id=uuid.uuid4(),
-        question=question.content,
-        task_type=chosen_task,
-        language=bot.language,
-        user_language=user.language,
-        system_prompt=bot.system_prompt,
-        specs=[engine._spec(config) for config in order_specs(configs, chosen_task)],
-        history=_history_until(answer, inclusive=False),
+    return _version_turn(
+        user=user,
         bot=bot,
+        configs=configs,
+        conversation_id=answer.conversation_id,
+        question_id=question.pk,
+        question_text=question.content,
+        task_type=chosen_task,
+        history=_history_until(answer, inclusive=False),
         token_hold=token_hold,
-        knowledge_filter=_knowledge_filter(answer.conversation_id, bot),
         channel=channel,
         version_of_id=answer.version_root_id,
         replaces=answer,
@@ -184,23 +178,54 @@ def chat_prepare_edit(
             tokens=estimate_tokens([bot.system_prompt, question_text])
             + settings.TOKEN_RESERVATION_ANSWER_TOKENS,
         )
+    return _version_turn(
+        user=user,
+        bot=bot,
+        configs=configs,
+        conversation_id=original.conversation_id,
+        question_id=edited.pk,
+        question_text=question_text,
+        task_type=chosen_task,
+        history=_history_until(edited, inclusive=True),
+        token_hold=token_hold,
+        channel=channel,
+    )
+
+
+def _version_turn(
+    *,
+    user: User,
+    bot,
+    configs,
+    conversation_id: Any,
+    question_id: Any,
+    question_text: str,
+    task_type: str,
+    history: list,
+    token_hold,
+    channel: str,
+    **version: Any,
+) -> engine.Turn:
+    """The turn that answers a regenerated or edited question: the bot's models for the
+    task type, the conversation's knowledge filter; `version` says what it replaces."""
     return engine.Turn(
         user_id=user.pk,
         bot_id=bot.pk,
-        conversation_id=original.conversation_id,
-        user_message_id=edited.pk,
+        conversation_id=conversation_id,
+        user_message_id=question_id,
         assistant_message_id=uuid.uuid4(),
         question=question_text,
-        task_type=chosen_task,
+        task_type=task_type,
         language=bot.language,
         user_language=user.language,
         system_prompt=bot.system_prompt,
-        specs=[engine._spec(config) for config in order_specs(configs, chosen_task)],
-        history=_history_until(edited, inclusive=True),
+        specs=[engine._spec(config) for config in order_specs(configs, task_type)],
+        history=history,
         bot=bot,
         token_hold=token_hold,
-        knowledge_filter=_knowledge_filter(original.conversation_id, bot),
+        knowledge_filter=_knowledge_filter(conversation_id, bot),
         channel=channel,
+        **version,
     )
 
 
