@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from bots.knowledge.extraction import DocumentTooLarge, Page
 
-TARGET_CHARS = 1000
-OVERLAP_CHARS = 150
+TARGET_CHARS = 500
+OVERLAP_CHARS = 100
 
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 # A sentence ends at . ! ? … (and closing quotes/brackets) followed by whitespace.

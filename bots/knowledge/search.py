@@ -27,6 +27,7 @@ from django.db.models import QuerySet
 
 from bots.knowledge import vectors
 from bots.knowledge.embeddings import EmbeddingError, embeddings_enabled, get_embedder
+from bots.knowledge.language import detect_language
 from bots.knowledge.query import MAX_QUERY_CHARS, ParsedQuery, fold, parse_query
 from bots.models import Chunk, SearchMode
 from bytchat.errors import InvalidInput
@@ -109,7 +110,9 @@ def search(
             f"k must be between 1 and {MAX_K}.", fields={"k": [f"Must be between 1 and {MAX_K}."]}
         )
     mode = mode or bot.search_mode or SearchMode.HYBRID
-    parsed = parse_query((query or "")[:MAX_QUERY_CHARS], language=bot.language)
+    # Stop words and stemming follow the question's language, which may not be the bot's.
+    language = detect_language((query or "")[:MAX_QUERY_CHARS]) or bot.language
+    parsed = parse_query((query or "")[:MAX_QUERY_CHARS], language=language)
     if not embeddings_enabled():
         mode = SearchMode.KEYWORD
     elif mode == SearchMode.HYBRID and not parsed.natural:
@@ -141,10 +144,15 @@ def search(
     if mode in (SearchMode.KEYWORD, SearchMode.HYBRID) and not parsed.is_empty:
         keyword_rows = _backend().search_chunks(
             bot_id=bot.pk,
-            language=bot.language,
+            language=language,
             query=parsed,
             k=candidates,
             documents=documents_sql(documents),
+            # Beside meaning, words count when a chunk has every one of them: chunks that
+            # share one word of a question outrank its answer in the other language
+            # (bench/retrieval_bench.py). With no vectors to search (documents not yet
+            # embedded), any of the words will do, as in keyword mode.
+            loose=mode == SearchMode.KEYWORD or not semantic_rows,
         )
     result.extend(_fuse(keyword_rows, semantic_rows, parsed, k=k, mode=mode))
     return result

@@ -34,6 +34,7 @@ from bots.knowledge.embeddings import EmbeddingError, embeddings_enabled, get_em
 from bots.knowledge.embeddings import to_bytes as embedding_bytes
 from bots.knowledge.extraction import SNIFF_BYTES, DocumentLimits, ExtractionError, extract_pages, sniff
 from bots.knowledge.filters import metadata_clean, metadata_rows
+from bots.knowledge.language import document_language
 from bots.knowledge.search import index_document_chunks
 from bots.models import Bot, Chunk, Document, DocumentMetadataValue, DocumentStatus
 
@@ -305,7 +306,9 @@ def document_index(*, document_id: Any) -> IndexOutcome | None:
             ),
             batch_size=CHUNK_BATCH_SIZE,
         )
-        index_document_chunks(document_id=document_id, language=locked.bot.language)
+        # Full text is indexed in the document's own language (a bot may hold both).
+        language = document_language([draft.text for draft in drafts], locked.bot.language)
+        index_document_chunks(document_id=document_id, language=language)
         # Keyword search finds the chunks from here on; their vectors come next.
         locked.status = DocumentStatus.EMBEDDING
         locked.error_message = ""
