@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -59,8 +60,9 @@ class LocalEmbedder:
 
     Language-neutral vectors: e5-small places an English question closer to any English
     passage than to the Spanish passage that answers it. Each vector has the mean vector
-    of its language removed (learnt once per process from the parallel corpus of
-    `bots.knowledge.language_reference`, separately for questions and passages), which
+    of its language removed (learnt from the parallel corpus of
+    `bots.knowledge.language_reference`, separately for questions and passages, and shipped
+    in `local_language_means.npz`), which
     leaves what the text is about. A text whose language does not tell loses the mean of
     both languages."""
 
@@ -114,17 +116,37 @@ def _local_encode(texts: list[str], is_query: bool) -> np.ndarray:
             raise EmbeddingError(f"The local embedder failed: {exc}") from exc
 
 
+LANGUAGE_MEANS_FILE = Path(__file__).with_name("local_language_means.npz")
+
+
+def compute_language_means() -> dict[str, np.ndarray]:
+    """The mean vector of each language, for questions and for passages, from the
+    parallel corpus: what `local_language_means.npz` holds (`save_language_means`)."""
+    from bots.knowledge.language_reference import PASSAGES, QUESTIONS
+
+    means = {}
+    for kind, is_query, pairs in (("query", True, QUESTIONS), ("passage", False, PASSAGES)):
+        for column, language in enumerate(("en", "es")):
+            vectors = normalize(_local_encode([pair[column] for pair in pairs], is_query))
+            means[f"{kind}_{language}"] = vectors.mean(axis=0)
+    return means
+
+
+def save_language_means() -> None:
+    np.savez(LANGUAGE_MEANS_FILE, **compute_language_means())
+
+
 def _language_means() -> dict[bool, dict[str | None, np.ndarray]]:
-    """{is_query: {language: mean vector}}, None the mean of both languages."""
+    """{is_query: {language: mean vector}}, None the mean of both languages. Read from the
+    file shipped with the code (embedding the corpus would delay a process's first
+    search); tests check that it matches the corpus."""
     global _LANGUAGE_MEANS
     if _LANGUAGE_MEANS is None:
-        from bots.knowledge.language_reference import PASSAGES, QUESTIONS
-
-        means = {}
-        for is_query, pairs in ((True, QUESTIONS), (False, PASSAGES)):
-            english = normalize(_local_encode([pair[0] for pair in pairs], is_query)).mean(axis=0)
-            spanish = normalize(_local_encode([pair[1] for pair in pairs], is_query)).mean(axis=0)
-            means[is_query] = {"en": english, "es": spanish, None: (english + spanish) / 2}
+        with np.load(LANGUAGE_MEANS_FILE) as stored:
+            means = {}
+            for is_query, kind in ((True, "query"), (False, "passage")):
+                english, spanish = stored[f"{kind}_en"], stored[f"{kind}_es"]
+                means[is_query] = {"en": english, "es": spanish, None: (english + spanish) / 2}
         _LANGUAGE_MEANS = means
     return _LANGUAGE_MEANS
 

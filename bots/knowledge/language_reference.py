@@ -1,11 +1,12 @@
 """A small parallel corpus, English and Spanish, on everyday topics that no knowledge base is
-about: the local embedder embeds it once per process to learn where each language sits
-in its vector space (`bots.knowledge.embeddings.LocalEmbedder`). Each pair says the same
+about: where each language sits in the local embedder's vector space is learnt from it
+(`bots.knowledge.embeddings.LocalEmbedder`, which ships the result). Each pair says the same
 thing, so the difference between the two languages' means is the language alone, not
 the topic.
 
 Changing these sentences changes every local vector: bump `LOCAL_VARIANT` with them, so
-stored vectors are re-embedded (`manage.py reembed_documents`).
+stored vectors are re-embedded (`manage.py reembed_documents`), and regenerate
+`local_language_means.npz` (`bots.knowledge.embeddings.save_language_means()`).
 """
 
 # (English, Spanish)

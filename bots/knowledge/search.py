@@ -41,6 +41,8 @@ RRF_K = 60
 # Each retriever proposes this many candidates per hit asked for (at least MIN_CANDIDATES).
 CANDIDATES_PER_HIT = 4
 MIN_CANDIDATES = 20
+# The semantic side ranks this many chunks by their sentences too (one indexed query).
+RERANK_CANDIDATES = 20
 
 
 class Retriever:
@@ -159,17 +161,23 @@ def search(
 
 
 def _semantic(bot, query: str, k: int, document_ids: list[Any] | None) -> list[tuple[int, float]]:
+    """The `k` chunks closest in meaning: the best by chunk vector, ranked again with
+    their best sentence (`vectors.rerank`); the bot's minimum similarity applies to that
+    final score."""
     embedder = get_embedder()
     vector = embedder.embed_queries([query])[0]
-    return vectors.search_vectors(
+    candidates = vectors.search_vectors(
         bot_id=bot.pk,
         embedder_key=embedder.key,
         dimensions=len(vector),
         query=vector,
-        k=k,
+        k=max(k, RERANK_CANDIDATES),
         document_ids=None if document_ids is None else set(document_ids),
-        min_similarity=bot.min_similarity,
     )
+    ranked = vectors.rerank(candidates, vector)
+    if bot.min_similarity is not None:
+        ranked = [(chunk_id, score) for chunk_id, score in ranked if score >= bot.min_similarity]
+    return ranked[:k]
 
 
 def fuse_ranks(rankings: list[list[Any]], *, rrf_k: int = RRF_K) -> list[tuple[Any, float]]:

@@ -36,6 +36,7 @@ from bots.knowledge.extraction import SNIFF_BYTES, DocumentLimits, ExtractionErr
 from bots.knowledge.filters import metadata_clean, metadata_rows
 from bots.knowledge.language import document_language
 from bots.knowledge.search import index_document_chunks
+from bots.knowledge.vectors import embed_chunks, sentences_to_bytes
 from bots.models import Bot, Chunk, Document, DocumentMetadataValue, DocumentStatus
 
 logger = logging.getLogger(__name__)
@@ -374,13 +375,16 @@ def document_embed(*, document_id: Any) -> str | None:
             batch = list(
                 Chunk.objects.filter(id__in=chunk_ids[start : start + batch_size]).only("id", "text")
             )
-            vectors = _embed_with_retry(embedder.embed_passages, [chunk.text for chunk in batch])
-            for chunk, vector in zip(batch, vectors, strict=True):
+            embedded = _embed_with_retry(
+                lambda texts: embed_chunks(embedder.embed_passages, texts), [chunk.text for chunk in batch]
+            )
+            for chunk, (vector, sentences) in zip(batch, embedded, strict=True):
                 chunk.embedding = embedding_bytes(vector)
-            dimensions = vectors.shape[1]
+                chunk.sentence_embeddings = sentences_to_bytes(sentences)
+                dimensions = len(vector)
             if not Document.objects.filter(pk=document_id, status=DocumentStatus.EMBEDDING).exists():
                 return None  # deleted or re-queued meanwhile
-            Chunk.objects.bulk_update(batch, ["embedding"])
+            Chunk.objects.bulk_update(batch, ["embedding", "sentence_embeddings"])
             heartbeat()
     except EmbeddingError as exc:
         logger.warning("Embedding document %s failed: %s", document_id, exc)

@@ -135,3 +135,11 @@ def test_the_local_vectors_lose_their_language_so_the_answer_stands_out_from_a_s
 
 def test_the_local_embedder_key_names_its_language_neutral_recipe(local_embedder):
     assert local_embedder.key == f"local:multilingual-e5-small:384:{embeddings.LOCAL_VARIANT}"
+
+
+def test_the_shipped_language_means_are_those_of_the_reference_corpus(local_embedder):
+    with np.load(embeddings.LANGUAGE_MEANS_FILE) as stored:
+        for name, mean in embeddings.compute_language_means().items():
+            assert np.allclose(stored[name], mean, atol=1e-5), (
+                f"{name} differs: run bots.knowledge.embeddings.save_language_means() and bump LOCAL_VARIANT"
+            )

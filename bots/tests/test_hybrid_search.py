@@ -7,6 +7,7 @@ from django.core.management import call_command
 
 from bots import services
 from bots.knowledge import vectors
+from bots.knowledge.embeddings import get_embedder
 from bots.knowledge.search import fuse_ranks, search
 from bots.models import Chunk, Document, DocumentStatus
 from bots.tests.embedders import DIMENSIONS
@@ -284,3 +285,48 @@ def test_with_vectors_hybrid_counts_words_only_for_chunks_that_have_them_all(bot
     assert by_words["c.txt"] == "both" and by_words.get("a.txt") in (None, "semantic")
     keyword = {hit.document_name for hit in search(bot, "facturas pagos", 5, mode="keyword")}
     assert keyword == {"a.txt", "c.txt"}
+
+
+def test_a_chunk_is_embedded_as_the_mean_of_its_sentences_each_embedded_once(fake_embedder):
+    embedder = get_embedder()
+    texts = ["Refunds take a week. Shipping is free.", "Shipping is free. Returns need a receipt."]
+    embedded = vectors.embed_chunks(embedder.embed_passages, texts)
+    assert embedder.calls[-1] == ["Refunds take a week.", "Shipping is free.", "Returns need a receipt."]
+    for (chunk_vector, sentence_rows), sentences in zip(embedded, [texts[0], texts[1]], strict=True):
+        assert sentence_rows.shape == (2, DIMENSIONS)
+        mean = sentence_rows.mean(axis=0)
+        assert np.allclose(chunk_vector, mean / np.linalg.norm(mean), atol=1e-6)
+    stored = vectors.sentences_from_bytes(vectors.sentences_to_bytes(embedded[0][1]), DIMENSIONS)
+    assert np.allclose(stored, embedded[0][1], atol=1e-3)
+
+
+def test_candidates_are_ranked_again_by_their_best_sentence(bot, fake_embedder):
+    # Both chunks are about as close to the question as a whole; only one has a sentence
+    # that says what it asks.
+    diluted = make_indexed_document(
+        bot=bot,
+        text="Warranty repairs and warranty claims. Parcels leave the warehouse daily.",
+        name="a.txt",
+        embed=True,
+    )
+    answer = make_indexed_document(
+        bot=bot,
+        text="Opening hours are nine to five. The warranty does last long on every repair.",
+        name="b.txt",
+        embed=True,
+    )
+    query = get_embedder().embed_queries(["How long does the warranty last on a repair?"])[0]
+    ids = {document.original_name: Chunk.objects.get(document=document).pk for document in (diluted, answer)}
+    chunk_scores = {ids["a.txt"]: 0.5, ids["b.txt"]: 0.45}
+    ranked = vectors.rerank(list(chunk_scores.items()), query)
+    assert [chunk_id for chunk_id, _ in ranked] == [ids["b.txt"], ids["a.txt"]]
+    best_sentence = float(
+        np.max(
+            vectors.sentences_from_bytes(Chunk.objects.get(pk=ids["b.txt"]).sentence_embeddings, DIMENSIONS)
+            @ query
+        )
+    )
+    assert ranked[0][1] == pytest.approx(0.5 * best_sentence + 0.5 * 0.45, abs=1e-3)
+    # A chunk stored without sentence vectors (embedded before they existed) keeps its score.
+    Chunk.objects.filter(pk=ids["a.txt"]).update(sentence_embeddings=None)
+    assert dict(vectors.rerank(list(chunk_scores.items()), query))[ids["a.txt"]] == 0.5
