@@ -302,6 +302,8 @@ def run(args) -> dict:
     result = {"database": connection.vendor, "quality": quality(owner)}
     if args.chunks:
         result["latency"] = latency(owner, args.chunks, args.seed)
+        result["latency"]["measured_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+        result["latency"]["load_average"] = [round(value, 1) for value in os.getloadavg()]
     result.update(
         {
             "targets": {
@@ -387,6 +389,10 @@ def main() -> None:
     print_table(result)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     stored = json.loads(args.output.read_text()) if args.output.exists() else {}
+    earlier = stored.get(result["database"], {}).get("latency")
+    if "latency" not in result and earlier:
+        # A quality-only run (--chunks 0) keeps the last latency run, dated by its own run.
+        result["latency"] = earlier
     stored[result["database"]] = result
     args.output.write_text(json.dumps(stored, indent=2, ensure_ascii=False) + "\n")
     print(f"\nWritten to {args.output}")

@@ -117,9 +117,9 @@ def search(
     parsed = parse_query((query or "")[:MAX_QUERY_CHARS], language=language)
     if not embeddings_enabled():
         mode = SearchMode.KEYWORD
-    elif mode == SearchMode.HYBRID and not parsed.natural:
-        # "Quoted phrases", -exclusions and `or` ask for exact words: meaning would
-        # bring back what the user just excluded.
+    elif mode == SearchMode.HYBRID and parsed.excludes:
+        # -exclusions ask for exact words: meaning would bring back what the user just
+        # excluded. ("Quoted phrases" and `or` keep meaning: "fly or take the train?")
         mode = SearchMode.KEYWORD
     result = SearchResult()
     query = (query or "")[:MAX_QUERY_CHARS]

@@ -330,3 +330,15 @@ def test_candidates_are_ranked_again_by_their_best_sentence(bot, fake_embedder):
     # A chunk stored without sentence vectors (embedded before they existed) keeps its score.
     Chunk.objects.filter(pk=ids["a.txt"]).update(sentence_embeddings=None)
     assert dict(vectors.rerank(list(chunk_scores.items()), query))[ids["a.txt"]] == 0.5
+
+
+def test_an_exclusion_keeps_hybrid_to_words_but_or_and_phrases_keep_meaning(bot, fake_embedder):
+    make_indexed_document(
+        bot=bot, text="Train travel is preferred for short trips.", name="train.txt", embed=True
+    )
+    make_indexed_document(bot=bot, text="Flights need a manager's approval.", name="fly.txt", embed=True)
+    excluded = search(bot, "travel -flights", 5)
+    assert {hit.retriever for hit in excluded} == {"keyword"}
+    assert [hit.document_name for hit in excluded] == ["train.txt"]
+    either = search(bot, "Should I fly or take the train for short trips?", 5)
+    assert either[0].document_name == "train.txt" and either[0].retriever in ("semantic", "both")
