@@ -62,10 +62,9 @@ class LocalEmbedder:
     Language-neutral vectors: e5-small places an English question closer to any English
     passage than to the Spanish passage that answers it. Each vector has the mean vector
     of its language removed (learnt from the parallel corpus of
-    `bots.knowledge.language_reference`, separately for questions and passages, and shipped
-    in `local_language_means.npz`), which
-    leaves what the text is about. A text whose language does not tell loses the mean of
-    both languages."""
+    `bots.knowledge.language_reference`, separately for questions and passages, and
+    shipped in `local_language_means.npz`), which leaves what the text is about. A text
+    whose language does not tell loses the mean of both languages."""
 
     def __init__(self, model: str = LOCAL_MODEL) -> None:
         if model != LOCAL_MODEL:
