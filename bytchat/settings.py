@@ -368,7 +368,7 @@ MAX_UPLOAD_MB = env_int("MAX_UPLOAD_MB", 20)
 MAX_DOCUMENT_EXPANDED_MB = env_int("MAX_DOCUMENT_EXPANDED_MB", 50)
 MAX_DOCUMENT_TEXT_CHARS = env_int("MAX_DOCUMENT_TEXT_CHARS", 5_000_000)
 MAX_DOCUMENT_PAGES = env_int("MAX_DOCUMENT_PAGES", 2000)
-MAX_DOCUMENT_CHUNKS = env_int("MAX_DOCUMENT_CHUNKS", 10_000)
+MAX_DOCUMENT_CHUNKS = env_int("MAX_DOCUMENT_CHUNKS", 20_000)
 # The indexing task touches its document this often; a processing document whose touch is
 # older than DOCUMENT_STALE_SECONDS lost its worker, and the sweep (every minute) queues it
 # again.

@@ -43,6 +43,7 @@ STOP_WORDS = {"es": frozenset(_SPANISH_STOP_WORDS.split()), "en": frozenset(_ENG
 class Term:
     words: tuple[str, ...]  # one word, or the words of a phrase
     excluded: bool = False
+    quoted: bool = False
 
 
 @dataclass(frozen=True)
@@ -57,8 +58,9 @@ class ParsedQuery:
         return not any(any(not term.excluded for term in group) for group in self.groups)
 
     @property
-    def excludes(self) -> bool:
-        return any(term.excluded for group in self.groups for term in group)
+    def exact(self) -> bool:
+        """A "quoted phrase" or an -exclusion: the user asks for these words, not others."""
+        return any(term.excluded or term.quoted for group in self.groups for term in group)
 
     @property
     def words(self) -> list[str]:
@@ -101,7 +103,7 @@ def parse_query(text: str, *, language: str) -> ParsedQuery:
             if len(words) == 1 and words[0] in stop_words:
                 continue
         if words and count < MAX_TERMS:
-            groups[-1].append(Term(words, excluded))
+            groups[-1].append(Term(words, excluded, quoted=phrase is not None))
             count += 1
     groups = [group for group in groups if any(not term.excluded for term in group)]
     return ParsedQuery(text=text, groups=groups, natural=natural)

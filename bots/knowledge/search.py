@@ -119,9 +119,9 @@ def search(
     parsed = parse_query((query or "")[:MAX_QUERY_CHARS], language=language)
     if not embeddings_enabled():
         mode = SearchMode.KEYWORD
-    elif mode == SearchMode.HYBRID and parsed.excludes:
-        # -exclusions ask for exact words: meaning would bring back what the user just
-        # excluded. ("Quoted phrases" and `or` keep meaning: "fly or take the train?")
+    elif mode == SearchMode.HYBRID and parsed.exact:
+        # "Quoted phrases" and -exclusions ask for exact words: meaning would bring back
+        # what the user just excluded. (`or` keeps meaning: "fly or take the train?")
         mode = SearchMode.KEYWORD
     result = SearchResult()
     query = (query or "")[:MAX_QUERY_CHARS]

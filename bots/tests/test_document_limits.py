@@ -86,7 +86,7 @@ def test_the_defaults_are_sensible(settings):
     assert settings.MAX_DOCUMENT_EXPANDED_MB == 50
     assert settings.MAX_DOCUMENT_TEXT_CHARS == 5_000_000
     assert settings.MAX_DOCUMENT_PAGES == 2000
-    assert settings.MAX_DOCUMENT_CHUNKS == 10_000
+    assert settings.MAX_DOCUMENT_CHUNKS == 20_000
 
 
 def test_a_docx_bomb_fails_on_its_declared_size_before_it_is_inflated(index, settings):

@@ -332,7 +332,7 @@ def test_candidates_are_ranked_again_by_their_best_sentence(bot, fake_embedder):
     assert dict(vectors.rerank(list(chunk_scores.items()), query))[ids["a.txt"]] == 0.5
 
 
-def test_an_exclusion_keeps_hybrid_to_words_but_or_and_phrases_keep_meaning(bot, fake_embedder):
+def test_exclusions_and_phrases_keep_hybrid_to_words_but_or_keeps_meaning(bot, fake_embedder):
     make_indexed_document(
         bot=bot, text="Train travel is preferred for short trips.", name="train.txt", embed=True
     )
@@ -340,5 +340,7 @@ def test_an_exclusion_keeps_hybrid_to_words_but_or_and_phrases_keep_meaning(bot,
     excluded = search(bot, "travel -flights", 5)
     assert {hit.retriever for hit in excluded} == {"keyword"}
     assert [hit.document_name for hit in excluded] == ["train.txt"]
+    phrase = search(bot, '"short trips"', 5)
+    assert [(hit.document_name, hit.retriever) for hit in phrase] == [("train.txt", "keyword")]
     either = search(bot, "Should I fly or take the train for short trips?", 5)
     assert either[0].document_name == "train.txt" and either[0].retriever in ("semantic", "both")
