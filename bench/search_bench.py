@@ -412,10 +412,9 @@ def run(args, stored: dict | None) -> dict:
 
 def _command() -> str:
     """This run's command line, with the niceness and embedder threads it ran with."""
-    prefix = f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']} " if "OMP_NUM_THREADS" in os.environ else ""
-    if os.nice(0) > 0:
-        prefix += f"nice -n {os.nice(0)} "
-    return prefix + "DEBUG=true .venv/bin/python bench/search_bench.py " + " ".join(sys.argv[1:])
+    threads = f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']} " if "OMP_NUM_THREADS" in os.environ else ""
+    nice = f"nice -n {os.nice(0)} " if os.nice(0) > 0 else ""
+    return f"{threads}DEBUG=true {nice}.venv/bin/python bench/search_bench.py " + " ".join(sys.argv[1:])
 
 
 def measure(bot, queries: list[tuple[str, str]], k: int) -> dict:
