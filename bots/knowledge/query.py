@@ -57,6 +57,10 @@ class ParsedQuery:
         return not any(any(not term.excluded for term in group) for group in self.groups)
 
     @property
+    def excludes(self) -> bool:
+        return any(term.excluded for group in self.groups for term in group)
+
+    @property
     def words(self) -> list[str]:
         """The positive words, for highlighting."""
         return [word for group in self.groups for term in group if not term.excluded for word in term.words]

@@ -27,6 +27,7 @@ from django.db.models import QuerySet
 
 from bots.knowledge import vectors
 from bots.knowledge.embeddings import EmbeddingError, embeddings_enabled, get_embedder
+from bots.knowledge.language import detect_language
 from bots.knowledge.query import MAX_QUERY_CHARS, ParsedQuery, fold, parse_query
 from bots.models import Chunk, SearchMode
 from bytchat.errors import InvalidInput
@@ -40,6 +41,8 @@ RRF_K = 60
 # Each retriever proposes this many candidates per hit asked for (at least MIN_CANDIDATES).
 CANDIDATES_PER_HIT = 4
 MIN_CANDIDATES = 20
+# The semantic side ranks this many chunks by their sentences too (one indexed query).
+RERANK_CANDIDATES = 20
 
 
 class Retriever:
@@ -100,12 +103,14 @@ def search(
             f"k must be between 1 and {MAX_K}.", fields={"k": [f"Must be between 1 and {MAX_K}."]}
         )
     mode = mode or bot.search_mode or SearchMode.HYBRID
-    parsed = parse_query((query or "")[:MAX_QUERY_CHARS], language=bot.language)
+    # Stop words and stemming follow the question's language, which may not be the bot's.
+    language = detect_language((query or "")[:MAX_QUERY_CHARS]) or bot.language
+    parsed = parse_query((query or "")[:MAX_QUERY_CHARS], language=language)
     if not embeddings_enabled():
         mode = SearchMode.KEYWORD
-    elif mode == SearchMode.HYBRID and not parsed.natural:
-        # "Quoted phrases", -exclusions and `or` ask for exact words: meaning would
-        # bring back what the user just excluded.
+    elif mode == SearchMode.HYBRID and parsed.excludes:
+        # -exclusions ask for exact words: meaning would bring back what the user just
+        # excluded. ("Quoted phrases" and `or` keep meaning: "fly or take the train?")
         mode = SearchMode.KEYWORD
     result = SearchResult()
     query = (query or "")[:MAX_QUERY_CHARS]
@@ -137,27 +142,38 @@ def search(
     if mode in (SearchMode.KEYWORD, SearchMode.HYBRID) and not parsed.is_empty:
         keyword_rows = _backend().search_chunks(
             bot_id=bot.pk,
-            language=bot.language,
+            language=language,
             query=parsed,
             k=candidates,
             document_ids=document_ids,
+            # Beside meaning, words count when a chunk has every one of them: chunks that
+            # share one word of a question outrank its answer in the other language
+            # (bench/retrieval_bench.py). With no vectors to search (documents not yet
+            # embedded), any of the words will do, as in keyword mode.
+            loose=mode == SearchMode.KEYWORD or not semantic_rows,
         )
     result.extend(_fuse(keyword_rows, semantic_rows, parsed, k=k, mode=mode))
     return result
 
 
 def _semantic(bot, query: str, k: int, document_ids: list[Any] | None) -> list[tuple[int, float]]:
+    """The `k` chunks closest in meaning: the best by chunk vector, ranked again with
+    their best sentence (`vectors.rerank`); the bot's minimum similarity applies to that
+    final score."""
     embedder = get_embedder()
     vector = embedder.embed_queries([query])[0]
-    return vectors.search_vectors(
+    candidates = vectors.search_vectors(
         bot_id=bot.pk,
         embedder_key=embedder.key,
         dimensions=len(vector),
         query=vector,
-        k=k,
+        k=max(k, RERANK_CANDIDATES),
         document_ids=None if document_ids is None else set(document_ids),
-        min_similarity=bot.min_similarity,
     )
+    ranked = vectors.rerank(candidates, vector)
+    if bot.min_similarity is not None:
+        ranked = [(chunk_id, score) for chunk_id, score in ranked if score >= bot.min_similarity]
+    return ranked[:k]
 
 
 def fuse_ranks(rankings: list[list[Any]], *, rrf_k: int = RRF_K) -> list[tuple[Any, float]]:

@@ -68,17 +68,23 @@ def _match(bot_id: Any, expression: str) -> str:
 
 
 def search_chunks(
-    *, bot_id: Any, language: str, query: ParsedQuery, k: int, document_ids: list[Any] | None = None
+    *,
+    bot_id: Any,
+    language: str,
+    query: ParsedQuery,
+    k: int,
+    document_ids: list[Any] | None = None,
+    loose: bool = True,
 ) -> list[tuple]:
     """The best `k` chunks for the query, as rows; `document_ids`: only those documents'."""
     strict = " OR ".join(f"({_group(group)})" for group in query.groups)
     rows = _run(_match(bot_id, strict), k, document_ids)
     words = query.words
-    if query.natural and len(words) > 1 and len(rows) < k:
-        loose = " OR ".join(f'"{word}"' for word in words)
+    if loose and query.natural and len(words) > 1 and len(rows) < k:
+        either = " OR ".join(f'"{word}"' for word in words)
         found = {row[0] for row in rows}
         rows += [
-            row for row in _run(_match(bot_id, loose), k + len(found), document_ids) if row[0] not in found
+            row for row in _run(_match(bot_id, either), k + len(found), document_ids) if row[0] not in found
         ][: k - len(rows)]
     return rows
 

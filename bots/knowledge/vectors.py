@@ -7,6 +7,12 @@ document invalidates it. A query is one matrix-vector product: exact cosine simi
 over every chunk of the bot, no approximation. Only documents embedded by the current
 embedder are loaded; the others are searched by keywords.
 
+A chunk's vector is the normalised mean of its sentences' vectors, each sentence embedded
+once (`embed_chunks`); the sentence vectors are kept beside it, and the best candidates
+are ranked again by their best sentence as well (`rerank`): a question usually asks what
+one sentence says. multilingual-e5-small finds the answering chunk first for 0.78 of the
+questions of bench/retrieval_bench.py by whole-chunk vectors, 0.88 this way.
+
 A large deployment would swap this module for pgvector (an HNSW index on a `vector`
 column, `ORDER BY embedding <=> %s LIMIT k`): `search_vectors` is the seam, its callers
 only see (chunk id, similarity) pairs.
@@ -23,7 +29,13 @@ import numpy as np
 from django.conf import settings
 from django.db.models import Count, Max
 
+from bots.knowledge.chunking import split_sentences
+from bots.knowledge.embeddings import normalize
 from bots.models import Chunk, Document
+
+# A candidate's semantic score: this share of its best sentence's similarity, the rest
+# its chunk vector's.
+SENTENCE_WEIGHT = 0.5
 
 
 @dataclass(frozen=True)
@@ -155,3 +167,47 @@ def search_vectors(
 ) -> list[tuple[int, float]]:
     vectors = bot_vectors(bot_id, embedder_key, dimensions)
     return top_k(vectors, query, k=k, document_ids=document_ids, min_similarity=min_similarity)
+
+
+def embed_chunks(embed_passages, texts: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(chunk vector, sentence vectors) for each text, with `embed_passages` called once
+    for the distinct sentences of all of them (overlapping chunks share sentences)."""
+    sentences = [split_sentences(text) or [text] for text in texts]
+    distinct = list(dict.fromkeys(sentence for group in sentences for sentence in group))
+    vectors = dict(zip(distinct, embed_passages(distinct), strict=True))
+    result = []
+    for group in sentences:
+        rows = np.array([vectors[sentence] for sentence in group], dtype=np.float32)
+        result.append((normalize(rows.mean(axis=0, keepdims=True))[0], rows))
+    return result
+
+
+def sentences_to_bytes(rows: np.ndarray) -> bytes:
+    return np.asarray(rows, dtype=np.float16).tobytes()
+
+
+def sentences_from_bytes(data: bytes, dimensions: int) -> np.ndarray:
+    return np.frombuffer(bytes(data), dtype=np.float16).reshape(-1, dimensions).astype(np.float32)
+
+
+def rerank(candidates: list[tuple[int, float]], query: np.ndarray) -> list[tuple[int, float]]:
+    """The candidates (chunk id, chunk similarity) scored again with their best
+    sentence's similarity, best first. A chunk stored without sentence vectors keeps its
+    chunk similarity."""
+    if not candidates:
+        return []
+    query = np.asarray(query, dtype=np.float32)
+    stored = dict(
+        Chunk.objects.filter(
+            id__in=[chunk_id for chunk_id, _ in candidates], sentence_embeddings__isnull=False
+        ).values_list("id", "sentence_embeddings")
+    )
+    scored = []
+    for chunk_id, similarity in candidates:
+        data = stored.get(chunk_id)
+        if data and len(data) % (len(query) * 2) == 0:
+            best = float(np.max(sentences_from_bytes(data, len(query)) @ query))
+            similarity = SENTENCE_WEIGHT * best + (1 - SENTENCE_WEIGHT) * similarity
+        scored.append((chunk_id, similarity))
+    scored.sort(key=lambda pair: (-pair[1], pair[0]))
+    return scored

@@ -34,7 +34,9 @@ from bots.knowledge.embeddings import EmbeddingError, embeddings_enabled, get_em
 from bots.knowledge.embeddings import to_bytes as embedding_bytes
 from bots.knowledge.extraction import SNIFF_BYTES, DocumentLimits, ExtractionError, extract_pages, sniff
 from bots.knowledge.filters import metadata_clean, metadata_rows
+from bots.knowledge.language import document_language
 from bots.knowledge.search import index_document_chunks
+from bots.knowledge.vectors import embed_chunks, sentences_to_bytes
 from bots.models import Bot, Chunk, Document, DocumentMetadataValue, DocumentStatus
 
 logger = logging.getLogger(__name__)
@@ -305,7 +307,9 @@ def document_index(*, document_id: Any) -> IndexOutcome | None:
             ),
             batch_size=CHUNK_BATCH_SIZE,
         )
-        index_document_chunks(document_id=document_id, language=locked.bot.language)
+        # Full text is indexed in the document's own language (a bot may hold both).
+        language = document_language([draft.text for draft in drafts], locked.bot.language)
+        index_document_chunks(document_id=document_id, language=language)
         # Keyword search finds the chunks from here on; their vectors come next.
         locked.status = DocumentStatus.EMBEDDING
         locked.error_message = ""
@@ -371,13 +375,16 @@ def document_embed(*, document_id: Any) -> str | None:
             batch = list(
                 Chunk.objects.filter(id__in=chunk_ids[start : start + batch_size]).only("id", "text")
             )
-            vectors = _embed_with_retry(embedder.embed_passages, [chunk.text for chunk in batch])
-            for chunk, vector in zip(batch, vectors, strict=True):
+            embedded = _embed_with_retry(
+                lambda texts: embed_chunks(embedder.embed_passages, texts), [chunk.text for chunk in batch]
+            )
+            for chunk, (vector, sentences) in zip(batch, embedded, strict=True):
                 chunk.embedding = embedding_bytes(vector)
-            dimensions = vectors.shape[1]
+                chunk.sentence_embeddings = sentences_to_bytes(sentences)
+                dimensions = len(vector)
             if not Document.objects.filter(pk=document_id, status=DocumentStatus.EMBEDDING).exists():
                 return None  # deleted or re-queued meanwhile
-            Chunk.objects.bulk_update(batch, ["embedding"])
+            Chunk.objects.bulk_update(batch, ["embedding", "sentence_embeddings"])
             heartbeat()
     except EmbeddingError as exc:
         logger.warning("Embedding document %s failed: %s", document_id, exc)

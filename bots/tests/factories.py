@@ -10,6 +10,7 @@ from accounts.models import User
 from bots import services
 from bots.knowledge.chunking import chunk_pages
 from bots.knowledge.extraction import Page
+from bots.knowledge.language import document_language
 from bots.knowledge.search import index_document_chunks
 from bots.models import Bot, Category, Chunk, Document, DocumentStatus
 
@@ -63,7 +64,9 @@ def make_indexed_document(
         Chunk(document=document, bot=bot, position=d.position, text=d.text, page_numbers=d.page_numbers)
         for d in drafts
     )
-    index_document_chunks(document_id=document.pk, language=bot.language)
+    index_document_chunks(
+        document_id=document.pk, language=document_language([d.text for d in drafts], bot.language)
+    )
     if metadata is not None:
         services.document_set_metadata(document=document, metadata=metadata)
     if embed:

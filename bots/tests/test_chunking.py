@@ -41,7 +41,7 @@ def test_paragraph_breaks_are_kept_inside_a_chunk():
 
 def test_a_chunk_remembers_the_pages_it_spans():
     pages = [Page(1, _sentences(3, "Uno")), Page(2, _sentences(3, "Dos")), Page(5, _sentences(30, "Cinco"))]
-    chunks = chunk_pages(pages, target_chars=500, overlap_chars=100)
+    chunks = chunk_pages(pages, target_chars=1000, overlap_chars=100)
     assert chunks[0].page_numbers == [1, 2, 5]
     assert chunks[-1].page_numbers == [5]
     assert all(chunk.page_numbers == sorted(chunk.page_numbers) for chunk in chunks)
@@ -59,3 +59,16 @@ def test_a_huge_sentence_is_cut_at_words():
     assert all(len(chunk.text) <= 500 for chunk in chunks)
     assert all(not chunk.text.startswith("ord") for chunk in chunks)
     assert "word1999" in chunks[-1].text
+
+
+def test_a_chunk_half_full_ends_where_a_paragraph_begins_and_overlaps_by_whole_sentences():
+    # 284 characters, past half of 500, then 109: together they would fit.
+    first = "Returns. " + "Items can be returned within thirty days of delivery. " * 5
+    second = "Refunds. " + "Refunds reach the card used to pay within a week. " * 2
+    chunks = chunk_pages(
+        [Page(1, f"{first.strip()}\n\n{second.strip()}")], target_chars=500, overlap_chars=100
+    )
+    assert chunks[0].text == first.strip()
+    assert chunks[1].text.startswith("Items can be returned") and chunks[1].text.endswith(second.strip())
+    for chunk in chunks:
+        assert all(sentence.endswith(".") for sentence in chunk.text.split("\n\n"))

@@ -105,3 +105,41 @@ def test_the_local_model_matches_translations_and_paraphrases_above_unrelated_te
     for row in range(3):
         others = [similarity[row, column] for column in range(3) if column != row]
         assert similarity[row, row] > max(others), similarity
+
+
+def test_the_local_vectors_lose_their_language_so_the_answer_stands_out_from_a_same_language_neighbour(
+    local_embedder,
+):
+    # Raw multilingual-e5-small scores an English question almost as close to English text
+    # on a nearby subject as to the Spanish sentence that answers it (among many such
+    # neighbours, one wins: bench/retrieval_bench.py). Neutral vectors widen the gap.
+    cases = [
+        (
+            "How many days of holiday do I get each year?",
+            "Cada empleado dispone de veintitrés días laborables de vacaciones al año.",
+            "Employees may take two paid days per year for volunteering.",
+        ),
+        (
+            "¿Cuántas retiradas gratis puedo hacer al mes?",
+            "You can make up to six free withdrawals per month.",
+            "Las cuotas se cargan en cuenta el día cinco de cada mes.",
+        ),
+    ]
+    for question, answer, neighbour in cases:
+        query = local_embedder.embed_queries([question])[0]
+        neutral = local_embedder.embed_passages([answer, neighbour]) @ query
+        raw_query = embeddings.normalize(embeddings._local_encode([question], True))[0]
+        raw = embeddings.normalize(embeddings._local_encode([answer, neighbour], False)) @ raw_query
+        assert neutral[0] - neutral[1] > 2 * (raw[0] - raw[1]) > 0, (question, neutral, raw)
+
+
+def test_the_local_embedder_key_names_its_language_neutral_recipe(local_embedder):
+    assert local_embedder.key == f"local:multilingual-e5-small:384:{embeddings.LOCAL_VARIANT}"
+
+
+def test_the_shipped_language_means_are_those_of_the_reference_corpus(local_embedder):
+    with np.load(embeddings.LANGUAGE_MEANS_FILE) as stored:
+        for name, mean in embeddings.compute_language_means().items():
+            assert np.allclose(stored[name], mean, atol=1e-5), (
+                f"{name} differs: run bots.knowledge.embeddings.save_language_means() and bump LOCAL_VARIANT"
+            )

@@ -7,6 +7,7 @@ from django.core.management import call_command
 
 from bots import services
 from bots.knowledge import vectors
+from bots.knowledge.embeddings import get_embedder
 from bots.knowledge.search import fuse_ranks, search
 from bots.models import Chunk, Document, DocumentStatus
 from bots.tests.embedders import DIMENSIONS
@@ -258,9 +259,10 @@ def test_a_question_in_one_language_finds_the_passage_in_the_other(bilingual_bot
     for question, expected in CROSS_LANGUAGE:
         semantic = search(bilingual_bot, question, 1, mode="semantic")
         assert semantic[0].document_name == expected, question
-        # Fused with keyword hits on incidental words, it stays near the top.
+        # Fused with the keyword side, a passage sharing one incidental word with the
+        # question does not outrank it: beside meaning, only chunks with every word count.
         hybrid = search(bilingual_bot, question, 3)
-        assert expected in [hit.document_name for hit in hybrid], question
+        assert hybrid[0].document_name == expected, question
         # Words alone do not find it first: the meaning does.
         keyword = search(bilingual_bot, question, 1, mode="keyword")
         assert not keyword or keyword[0].document_name != expected or question.startswith("¿Puedo")
@@ -274,3 +276,69 @@ def test_embeddings_turned_off_index_without_vectors_and_search_by_keywords(
     assert document.status == DocumentStatus.READY and document.embedding_model == ""
     hits = search(bot, "refunds", 5)
     assert [hit.retriever for hit in hits] == ["keyword"] and hits.fallback == ""
+
+
+def test_with_vectors_hybrid_counts_words_only_for_chunks_that_have_them_all(bot, fake_embedder):
+    make_indexed_document(bot=bot, text="Las facturas se emiten cada mes.", name="a.txt", embed=True)
+    make_indexed_document(bot=bot, text="Las facturas y los pagos se consultan.", name="c.txt", embed=True)
+    by_words = {hit.document_name: hit.retriever for hit in search(bot, "facturas pagos", 5)}
+    assert by_words["c.txt"] == "both" and by_words.get("a.txt") in (None, "semantic")
+    keyword = {hit.document_name for hit in search(bot, "facturas pagos", 5, mode="keyword")}
+    assert keyword == {"a.txt", "c.txt"}
+
+
+def test_a_chunk_is_embedded_as_the_mean_of_its_sentences_each_embedded_once(fake_embedder):
+    embedder = get_embedder()
+    texts = ["Refunds take a week. Shipping is free.", "Shipping is free. Returns need a receipt."]
+    embedded = vectors.embed_chunks(embedder.embed_passages, texts)
+    assert embedder.calls[-1] == ["Refunds take a week.", "Shipping is free.", "Returns need a receipt."]
+    for (chunk_vector, sentence_rows), sentences in zip(embedded, [texts[0], texts[1]], strict=True):
+        assert sentence_rows.shape == (2, DIMENSIONS)
+        mean = sentence_rows.mean(axis=0)
+        assert np.allclose(chunk_vector, mean / np.linalg.norm(mean), atol=1e-6)
+    stored = vectors.sentences_from_bytes(vectors.sentences_to_bytes(embedded[0][1]), DIMENSIONS)
+    assert np.allclose(stored, embedded[0][1], atol=1e-3)
+
+
+def test_candidates_are_ranked_again_by_their_best_sentence(bot, fake_embedder):
+    # Both chunks are about as close to the question as a whole; only one has a sentence
+    # that says what it asks.
+    diluted = make_indexed_document(
+        bot=bot,
+        text="Warranty repairs and warranty claims. Parcels leave the warehouse daily.",
+        name="a.txt",
+        embed=True,
+    )
+    answer = make_indexed_document(
+        bot=bot,
+        text="Opening hours are nine to five. The warranty does last long on every repair.",
+        name="b.txt",
+        embed=True,
+    )
+    query = get_embedder().embed_queries(["How long does the warranty last on a repair?"])[0]
+    ids = {document.original_name: Chunk.objects.get(document=document).pk for document in (diluted, answer)}
+    chunk_scores = {ids["a.txt"]: 0.5, ids["b.txt"]: 0.45}
+    ranked = vectors.rerank(list(chunk_scores.items()), query)
+    assert [chunk_id for chunk_id, _ in ranked] == [ids["b.txt"], ids["a.txt"]]
+    best_sentence = float(
+        np.max(
+            vectors.sentences_from_bytes(Chunk.objects.get(pk=ids["b.txt"]).sentence_embeddings, DIMENSIONS)
+            @ query
+        )
+    )
+    assert ranked[0][1] == pytest.approx(0.5 * best_sentence + 0.5 * 0.45, abs=1e-3)
+    # A chunk stored without sentence vectors (embedded before they existed) keeps its score.
+    Chunk.objects.filter(pk=ids["a.txt"]).update(sentence_embeddings=None)
+    assert dict(vectors.rerank(list(chunk_scores.items()), query))[ids["a.txt"]] == 0.5
+
+
+def test_an_exclusion_keeps_hybrid_to_words_but_or_and_phrases_keep_meaning(bot, fake_embedder):
+    make_indexed_document(
+        bot=bot, text="Train travel is preferred for short trips.", name="train.txt", embed=True
+    )
+    make_indexed_document(bot=bot, text="Flights need a manager's approval.", name="fly.txt", embed=True)
+    excluded = search(bot, "travel -flights", 5)
+    assert {hit.retriever for hit in excluded} == {"keyword"}
+    assert [hit.document_name for hit in excluded] == ["train.txt"]
+    either = search(bot, "Should I fly or take the train for short trips?", 5)
+    assert either[0].document_name == "train.txt" and either[0].retriever in ("semantic", "both")

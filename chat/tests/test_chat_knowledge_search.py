@@ -22,7 +22,7 @@ def _ask(client, bot, message):
 def test_citations_carry_the_fused_score_and_the_retriever(user, user_client):
     bot = make_bot(owner=user, language="en")
     make_indexed_document(bot=bot, text="Refunds are accepted within 30 days.", name="refunds.md", embed=True)
-    _ask(user_client, bot, "How many days for refunds?")
+    _ask(user_client, bot, "Are refunds accepted within 30 days?")
     citation = Citation.objects.get()
     assert citation.retriever == "both" and citation.score > 0
     assert Run.objects.get().search_fallback == ""
