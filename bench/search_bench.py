@@ -14,8 +14,9 @@ Search modes: `keyword` (the full-text retriever alone: PostgreSQL FTS or SQLite
 `hybrid` (full text fused with exact vector similarity, as the chat engine searches by
 default). Embedding 100k chunks with the local model on two shared cores would take hours,
 so after indexing, every chunk gets a random unit vector of the local model's 384
-dimensions, marked as that model's (as bench/retrieval_bench.py does); each hybrid search
-embeds its query with the real local multilingual-e5-small, so its latency includes that.
+dimensions and four random sentence vectors (which the semantic side's re-ranking reads),
+marked as that model's (as bench/retrieval_bench.py does); each hybrid search embeds its
+query with the real local multilingual-e5-small, so its latency includes that.
 
 Filtered runs: every document gets metadata (`program` one of ten values, `year` one of
 ten years, round-robin), and the same queries run restricted by a metadata filter that
@@ -66,7 +67,9 @@ FILTER_TARGET_RATIO = 1.5
 MODES = ("keyword", "hybrid")
 OWNER_EMAIL = "bench@bytchat.local"
 # Bump when the corpus a seed generates changes, so that --reuse rebuilds it.
-CORPUS_VERSION = 2
+CORPUS_VERSION = 3
+# Sentence vectors a chunk, for the re-ranking of the semantic side (as bench/retrieval_bench.py).
+SENTENCES_PER_CHUNK = 4
 CORPUS_TABLE = "search_bench_corpus"
 
 _SPANISH = """
@@ -330,13 +333,14 @@ def build_corpus(args, vocabularies: dict[str, list[str]], rng: random.Random) -
 
 
 def write_synthetic_vectors(bot, seed: int) -> float:
-    """A random unit vector of the local model's dimensions for every chunk, the documents
-    marked as embedded by it: what search by meaning costs, without hours of embedding.
-    Returns the seconds it took."""
+    """A random unit vector of the local model's dimensions for every chunk, and
+    `SENTENCES_PER_CHUNK` sentence vectors, the documents marked as embedded by it: what
+    search by meaning costs, without hours of embedding. Returns the seconds it took."""
     import numpy as np
     from django.db import connection, transaction
 
     from bots.knowledge.embeddings import LocalEmbedder
+    from bots.knowledge.vectors import sentences_to_bytes
     from bots.models import Chunk, Document
 
     embedder = LocalEmbedder()  # its key and dimensions; the model itself is not loaded
@@ -349,9 +353,15 @@ def write_synthetic_vectors(bot, seed: int) -> float:
             batch = chunk_ids[start : start + 5000]
             matrix = generator.standard_normal((len(batch), embedder.dimensions)).astype(np.float32)
             matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+            shape = (len(batch), SENTENCES_PER_CHUNK, embedder.dimensions)
+            sentences = generator.standard_normal(shape).astype(np.float32)
+            sentences /= np.linalg.norm(sentences, axis=2, keepdims=True)
             cursor.executemany(
-                "UPDATE bots_chunk SET embedding = %s WHERE id = %s",
-                [(matrix[row].tobytes(), chunk_id) for row, chunk_id in enumerate(batch)],
+                "UPDATE bots_chunk SET embedding = %s, sentence_embeddings = %s WHERE id = %s",
+                [
+                    (matrix[row].tobytes(), sentences_to_bytes(sentences[row]), chunk_id)
+                    for row, chunk_id in enumerate(batch)
+                ],
             )
         Document.objects.filter(bot=bot).update(
             embedding_model=embedder.key, embedding_dimensions=embedder.dimensions
@@ -505,8 +515,9 @@ def measure(bot, queries: list[tuple[str, str]], k: int) -> dict:
         }
     result["hybrid"].update(
         {
-            "vectors": "synthetic random unit vectors (384 dimensions, float32) marked as the local "
-            "model's; each search embeds its query with the real local multilingual-e5-small",
+            "vectors": f"synthetic random unit vectors (384 dimensions, float32; {SENTENCES_PER_CHUNK} "
+            "sentence vectors a chunk, float16) marked as the local model's; each search embeds its "
+            "query with the real local multilingual-e5-small",
             "query_embedding_ms": {
                 "p50": round(percentile(embed_ms, 0.50), 2),
                 "p95": round(percentile(embed_ms, 0.95), 2),
