@@ -32,7 +32,7 @@ PostgreSQL: a `bytchat_bench` database (--bench-database) is created from --post
 (its maintenance database) and dropped afterwards. SQLite: a temporary file (--sqlite-file
 with --reuse). `--reuse` keeps the database and, on the next run with the same corpus
 parameters, skips building it (the indexing figures are those of the run that built it):
-a rerun then takes a minute or two instead of a quarter of an hour. Results are printed
+a rerun then takes about two minutes instead of five to fifteen. Results are printed
 as a table and merged into bench/results/search.json under the database's name, with the
 machine's load average.
 """
