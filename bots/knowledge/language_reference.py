@@ -95,6 +95,74 @@ PASSAGES = [
         "La suscripción se puede cancelar en cualquier momento sin penalización.",
     ),
     ("The concert was postponed because of the storm.", "El concierto se aplazó por la tormenta."),
+    (
+        "The bakery on the corner sells fresh bread every morning.",
+        "La panadería de la esquina vende pan recién hecho cada mañana.",
+    ),
+    (
+        "It rained all weekend, so we stayed at home and watched films.",
+        "Llovió todo el fin de semana, así que nos quedamos en casa viendo películas.",
+    ),
+    (
+        "The bus stop was moved to the other side of the square.",
+        "La parada del autobús se trasladó al otro lado de la plaza.",
+    ),
+    (
+        "My grandmother grows roses and lemons in her garden.",
+        "Mi abuela cultiva rosas y limones en su jardín.",
+    ),
+    ("The swimming pool is closed for cleaning on Mondays.", "La piscina cierra los lunes por limpieza."),
+    ("He forgot his umbrella on the train again.", "Volvió a olvidar el paraguas en el tren."),
+    (
+        "The festival attracts thousands of visitors every August.",
+        "El festival atrae a miles de visitantes cada mes de agosto.",
+    ),
+    ("Dogs must be kept on a lead inside the park.", "Los perros deben ir atados dentro del parque."),
+    (
+        "The old castle on the hill is now a small museum.",
+        "El antiguo castillo de la colina es ahora un pequeño museo.",
+    ),
+    (
+        "She learned to play the guitar when she was ten.",
+        "Aprendió a tocar la guitarra cuando tenía diez años.",
+    ),
+    (
+        "The road to the beach is closed because of the marathon.",
+        "La carretera a la playa está cortada por el maratón.",
+    ),
+    (
+        "Fresh fish arrives at the market before dawn.",
+        "El pescado fresco llega al mercado antes del amanecer.",
+    ),
+    (
+        "The painting was sold at auction for a record price.",
+        "El cuadro se vendió en una subasta por un precio récord.",
+    ),
+    ("Our neighbours are building a new kitchen.", "Nuestros vecinos están construyendo una cocina nueva."),
+    (
+        "The mountain path is steep but the view is worth it.",
+        "El sendero de montaña es empinado, pero las vistas merecen la pena.",
+    ),
+    (
+        "Please turn off the lights when you leave the room.",
+        "Por favor, apaga las luces al salir de la habitación.",
+    ),
+    (
+        "The cinema shows older films on Wednesday evenings.",
+        "El cine proyecta películas antiguas los miércoles por la noche.",
+    ),
+    (
+        "Snow fell early this year in the north of the country.",
+        "Este año la nieve cayó pronto en el norte del país.",
+    ),
+    (
+        "The chess club meets in the school hall on Fridays.",
+        "El club de ajedrez se reúne los viernes en el salón del colegio.",
+    ),
+    (
+        "Cats sleep for most of the day and hunt at night.",
+        "Los gatos duermen la mayor parte del día y cazan por la noche.",
+    ),
 ]
 QUESTIONS = [
     ("What time does the museum open?", "¿A qué hora abre el museo?"),
@@ -120,4 +188,16 @@ QUESTIONS = [
     ),
     ("Do I need to keep my ticket?", "¿Tengo que guardar el billete?"),
     ("How should I bake the bread?", "¿Cómo debo hornear el pan?"),
+    ("Where does the bus stop now?", "¿Dónde está ahora la parada del autobús?"),
+    ("Is the swimming pool open on Monday?", "¿Abre la piscina el lunes?"),
+    ("What does the bakery sell?", "¿Qué vende la panadería?"),
+    ("Can dogs run free in the park?", "¿Pueden los perros ir sueltos en el parque?"),
+    ("When is the festival held?", "¿Cuándo se celebra el festival?"),
+    ("Why is the road to the beach closed?", "¿Por qué está cortada la carretera a la playa?"),
+    ("How much did the painting sell for?", "¿Por cuánto se vendió el cuadro?"),
+    ("Which films does the cinema show on Wednesdays?", "¿Qué películas pone el cine los miércoles?"),
+    ("Where does the chess club meet?", "¿Dónde se reúne el club de ajedrez?"),
+    ("Is the mountain path difficult?", "¿Es difícil el sendero de montaña?"),
+    ("What grows in your grandmother's garden?", "¿Qué crece en el jardín de tu abuela?"),
+    ("When does the fish arrive at the market?", "¿Cuándo llega el pescado al mercado?"),
 ]

@@ -6,7 +6,8 @@ retrievers by reciprocal rank (the bot's `search_mode` picks one or both):
 - keyword: PostgreSQL full-text search (`bots.knowledge.postgres`) or SQLite FTS5
   (`bots.knowledge.sqlite`), per the document language;
 - semantic: exact cosine similarity of the query's embedding with the chunk vectors
-  (`bots.knowledge.vectors`), which also matches across languages.
+  (`bots.knowledge.vectors`), the best candidates ranked again by their best sentence;
+  it also matches across languages.
 
 If the query cannot be embedded, the search falls back to keywords and says so in
 `SearchResult.fallback`. `index_document_chunks` writes the keyword index of freshly
@@ -62,7 +63,8 @@ class SearchHit:
     score: float
     snippet: str = field(default="", compare=False)
     retriever: str = Retriever.KEYWORD
-    # Cosine similarity with the query when the semantic retriever saw the chunk.
+    # The semantic score when the semantic retriever saw the chunk: half its cosine with
+    # the query, half its best sentence's (`vectors.rerank`).
     similarity: float | None = None
     # The document's metadata, for citations ("DSCR matrix, page 2").
     metadata: dict = field(default_factory=dict, compare=False)
