@@ -88,15 +88,6 @@ def _backend() -> ModuleType:
     raise NotImplementedError(f"No knowledge search backend for {connection.vendor}.")
 
 
-def documents_sql(documents: QuerySet | None) -> tuple[str, list[Any]] | None:
-    """The SQL and parameters of `SELECT id` over a Document queryset, for a retriever to
-    put inside its candidate query (`document_id IN (...)`)."""
-    if documents is None:
-        return None
-    sql, params = documents.order_by().values("pk").query.sql_with_params()
-    return sql, list(params)
-
-
 def search(
     bot, query: str, k: int | None = None, *, documents: QuerySet | None = None, mode: str | None = None
 ) -> SearchResult:
@@ -127,17 +118,22 @@ def search(
     query = (query or "")[:MAX_QUERY_CHARS]
     if not query.strip() or (parsed.is_empty and mode == SearchMode.KEYWORD):
         return result
+    document_ids: list[Any] | None = None
     if documents is not None:
         if documents.query.is_empty():  # `.none()`: no document, no SQL to compile
             return result
-        documents = documents.filter(bot=bot)
+        # Resolved once (one indexed query on the typed metadata), so that both retrievers
+        # restrict their candidates to the same documents, by id: a few hundred ids at most
+        # for a bot's knowledge, where the SQL of the filter inside each candidate query
+        # was computed again per query, and the vector side needed the ids anyway.
+        document_ids = list(documents.filter(bot=bot).order_by().values_list("pk", flat=True))
+        if not document_ids:
+            return result
     candidates = k if mode != SearchMode.HYBRID else max(MIN_CANDIDATES, k * CANDIDATES_PER_HIT)
 
     keyword_rows: list[tuple] = []
     semantic_rows: list[tuple[int, float]] = []
     if mode in (SearchMode.SEMANTIC, SearchMode.HYBRID):
-        # The vector side masks its rows by document id, so it takes the ids themselves.
-        document_ids = None if documents is None else list(documents.values_list("pk", flat=True))
         try:
             semantic_rows = _semantic(bot, query, candidates, document_ids)
         except EmbeddingError as exc:
@@ -151,7 +147,7 @@ def search(
             language=language,
             query=parsed,
             k=candidates,
-            documents=documents_sql(documents),
+            document_ids=document_ids,
             # Beside meaning, words count when a chunk has every one of them: chunks that
             # share one word of a question outrank its answer in the other language
             # (bench/retrieval_bench.py). With no vectors to search (documents not yet

@@ -105,12 +105,26 @@ def test_the_filter_applies_before_ranking_so_the_top_k_all_match(user):
 
 
 def test_the_filter_is_part_of_the_search_query_not_a_post_filter(bot):
+    """The filter resolves to its documents once, then restricts the one candidate query."""
+    wanted = Document.objects.get(bot=bot, original_name="dscr.md").pk
     documents = filter_documents({"program": "DSCR"}, bot=bot)
     with CaptureQueriesContext(connection) as queries:
         search(bot, "loan", 5, documents=documents)
-    searching = [query["sql"] for query in queries if "bots_chunk" in query["sql"]]
+    statements = [query["sql"] for query in queries]
+    resolving = [index for index, sql in enumerate(statements) if "bots_documentmetadatavalue" in sql]
+    searching = [index for index, sql in enumerate(statements) if "bots_chunk" in sql]
+    assert len(resolving) == 1
     assert len(searching) == 1
-    assert "bots_documentmetadatavalue" in searching[0]
+    assert resolving[0] < searching[0]
+    candidate_query = statements[searching[0]]  # the allowed ids are among its parameters
+    assert str(wanted) in candidate_query or wanted.hex in candidate_query
+
+
+def test_a_filter_that_matches_no_document_runs_no_search(bot):
+    documents = filter_documents({"program": "Nothing"}, bot=bot)
+    with CaptureQueriesContext(connection) as queries:
+        assert search(bot, "loan", 5, documents=documents) == []
+    assert not [query for query in queries if "bots_chunk" in query["sql"]]
 
 
 def test_hits_carry_their_documents_metadata(bot):
