@@ -213,6 +213,8 @@ async def one_stream(target: Target, body: dict, headers: dict[str, str]) -> dic
             *events, pending = pending.split(b"\n\n")
             now = time.perf_counter()
             for event in events:
+                if event.startswith(b"id: "):  # Bytchat numbers its events (resumable)
+                    event = event.partition(b"\n")[2]
                 if target.is_text(event):
                     if first is None:
                         first = now - started
