@@ -36,6 +36,7 @@ from bots.knowledge.extraction import SNIFF_BYTES, DocumentLimits, ExtractionErr
 from bots.knowledge.filters import metadata_clean, metadata_rows
 from bots.knowledge.search import index_document_chunks
 from bots.models import Bot, Chunk, Document, DocumentMetadataValue, DocumentStatus
+from bots.services.catalog import chat_bot_forget
 
 logger = logging.getLogger(__name__)
 
@@ -139,8 +140,10 @@ def document_set_metadata(*, document: Document, metadata: Any) -> Document:
 def document_delete(*, document: Document) -> None:
     """The document, its chunks and their index go now; the file once that is committed."""
     file = document.file
+    bot_id = document.bot_id
     with transaction.atomic():
         document.delete()
+        chat_bot_forget(bot_id=bot_id)  # it may have held the bot's last chunks
         transaction.on_commit(lambda: file.delete(save=False))
 
 
@@ -306,6 +309,7 @@ def document_index(*, document_id: Any) -> IndexOutcome | None:
             batch_size=CHUNK_BATCH_SIZE,
         )
         index_document_chunks(document_id=document_id, language=locked.bot.language)
+        chat_bot_forget(bot_id=locked.bot_id)  # the bot may have had nothing to search
         # Keyword search finds the chunks from here on; their vectors come next.
         locked.status = DocumentStatus.EMBEDDING
         locked.error_message = ""
@@ -434,6 +438,7 @@ def _fail(document_id: Any, message: str) -> IndexOutcome | None:
         if locked is None:  # deleted, or finished by a concurrent run, meanwhile
             return None
         Chunk.objects.filter(document_id=document_id).delete()
+        chat_bot_forget(bot_id=locked.bot_id)  # those may have been the bot's last chunks
         locked.status = DocumentStatus.FAILED
         locked.error_message = message
         locked.page_count = 0

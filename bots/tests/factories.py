@@ -64,6 +64,7 @@ def make_indexed_document(
         for d in drafts
     )
     index_document_chunks(document_id=document.pk, language=bot.language)
+    services.chat_bot_forget(bot_id=bot.pk)  # as indexing does: the bot has knowledge now
     if metadata is not None:
         services.document_set_metadata(document=document, metadata=metadata)
     if embed:

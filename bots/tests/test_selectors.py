@@ -18,12 +18,18 @@ def owner():
     return make_user()
 
 
-def test_the_owner_gets_the_bot_and_only_its_active_configs_in_one_query(owner, django_assert_num_queries):
+def test_the_owner_gets_the_bot_and_only_its_active_configs_then_from_the_cache(
+    owner, django_assert_num_queries
+):
     bot = make_bot(owner=owner)
     bot.model_configs.create(provider="openai", model_id="off", is_active=False)
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(2):  # the bot (and whether it has chunks), its configs
         found, configs = bot_get_for_chat(user=owner, bot_id=bot.pk)
     assert found == bot
+    assert [config.model_id for config in configs] == ["local"]
+    with django_assert_num_queries(0):
+        found, configs = bot_get_for_chat(user=owner, bot_id=bot.pk)
+    assert found == bot and found.has_knowledge is False
     assert [config.model_id for config in configs] == ["local"]
 
 
