@@ -99,6 +99,13 @@ class UserAdmin(ServiceAdmin):
             changed += 1
         self.message_user(request, f"{verb} {changed} user(s).", messages.SUCCESS)
 
+    def delete_model(self, request, obj: User) -> None:
+        services.user_delete(user=obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for user in queryset:
+            services.user_delete(user=user)
+
     @admin.action(description="Suspend selected users (revokes their tokens)", permissions=["change"])
     def suspend(self, request, queryset):
         self._set_status(request, queryset, UserStatus.SUSPENDED, "Suspended")
@@ -120,3 +127,14 @@ class PlanAdmin(admin.ModelAdmin):
         "messages_per_minute",
         "monthly_token_quota",
     ]
+
+    # Through the services, which make a change hold from every user's next request.
+    def save_model(self, request, obj: Plan, form, change: bool) -> None:
+        services.plan_save(plan=obj)
+
+    def delete_model(self, request, obj: Plan) -> None:
+        services.plan_delete(plan=obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for plan in queryset:
+            services.plan_delete(plan=plan)

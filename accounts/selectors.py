@@ -1,7 +1,13 @@
 from django.db.models import QuerySet
 
 from accounts.models import Plan, User
+from bytchat.cached import cached_read
 from bytchat.errors import NotFound
+
+# The names of the cached rows (`bytchat.cached`) that the account services forget.
+CACHED_USERS = "auth-user"
+CACHED_DEFAULT_PLAN = "default-plan"
+EVERY_PLAN = "plans"
 
 
 def user_list(*, role: str | None = None, status: str | None = None) -> QuerySet[User]:
@@ -21,9 +27,28 @@ def user_get(*, user_id) -> User:
     return user
 
 
+def user_get_for_auth(*, user_id) -> User | None:
+    """The user a token or an API key names, with their plan (None if there is none), as
+    authentication reads it on every request: from the cache until an account service
+    changes the user (`services.user_forget`) or any plan (`services.plan_save`)."""
+    return cached_read(
+        name=CACHED_USERS,
+        key=str(user_id),
+        load=lambda: User.objects.select_related("plan").filter(pk=user_id).first(),
+        depends_on=(EVERY_PLAN,),
+    )
+
+
 def user_plan(user: User) -> Plan:
     """The plan whose limits apply: the user's, else the default one, else no limits."""
-    return user.plan or Plan.objects.filter(is_default=True).first() or Plan()
+    if user.plan_id is not None:
+        return user.plan
+    return cached_read(
+        name=CACHED_DEFAULT_PLAN,
+        key="",
+        load=lambda: Plan.objects.filter(is_default=True).first() or Plan(),
+        depends_on=(EVERY_PLAN,),
+    )
 
 
 def plan_list() -> QuerySet[Plan]:

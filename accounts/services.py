@@ -28,6 +28,8 @@ from accounts.errors import (
     SelfModificationForbidden,
 )
 from accounts.models import Language, Plan, Role, User, UserStatus, normalize_email
+from accounts.selectors import CACHED_USERS, EVERY_PLAN
+from bytchat.cached import forget, forget_all
 from bytchat.errors import InvalidInput
 
 
@@ -53,6 +55,22 @@ def _password_check(*, password: str, user: User) -> None:
 
 
 # --- Plans and limits --------------------------------------------------------------------
+def plan_save(*, plan: Plan) -> Plan:
+    """Create or change a plan (the admin's form). Its limits apply from the next request:
+    every user's cached plan is forgotten."""
+    with transaction.atomic():
+        plan.save()
+        forget_all(EVERY_PLAN)
+    return plan
+
+
+def plan_delete(*, plan: Plan) -> None:
+    """Delete a plan that no user has (users protect theirs)."""
+    with transaction.atomic():
+        plan.delete()
+        forget_all(EVERY_PLAN)
+
+
 def user_limits_lock(*, user: User) -> None:
     """Serialise one user's check-then-write limit rules inside the caller's transaction:
     parallel requests queue on the user's row, so none counts before another has written.
@@ -62,6 +80,12 @@ def user_limits_lock(*, user: User) -> None:
 
 
 # --- Users -------------------------------------------------------------------------------
+def user_forget(*, user: User) -> None:
+    """Call next to every write of a user: authentication reads users from the cache
+    (`selectors.user_get_for_auth`), and the change must hold from the next request."""
+    forget(CACHED_USERS, str(user.pk))
+
+
 def user_create(
     *,
     email: str,
@@ -98,12 +122,14 @@ def user_update_profile(*, user: User, full_name: str | None = None, language: s
     if language is not None:
         user.language = language
     user.save(update_fields=["full_name", "language"])
+    user_forget(user=user)
     return user
 
 
 def user_complete_onboarding(*, user: User) -> User:
     user.onboarding_completed = True
     user.save(update_fields=["onboarding_completed"])
+    user_forget(user=user)
     return user
 
 
@@ -126,6 +152,7 @@ def user_admin_update(
         if plan is not None:
             user.plan = plan
         user.save(update_fields=["role", "plan"])
+        user_forget(user=user)
         if status is not None:
             user_set_status(actor=actor, user=user, status=status)
     return user
@@ -139,9 +166,19 @@ def user_set_status(*, actor: User, user: User, status: str) -> User:
     with transaction.atomic():
         user.status = status
         user.save(update_fields=["status"])
+        user_forget(user=user)
         if status == UserStatus.SUSPENDED:
             _revoke_refresh_tokens(user=user)
     return user
+
+
+def user_delete(*, user: User) -> None:
+    """Delete an account and what it owns (the admin's delete). Its tokens and API keys stop
+    working on their next request."""
+    user_id = user.pk  # delete() clears it
+    with transaction.atomic():
+        user.delete()
+        forget(CACHED_USERS, str(user_id))
 
 
 def _revoke_refresh_tokens(*, user: User) -> None:
@@ -185,6 +222,7 @@ def user_authenticate(*, email: str, password: str, ip: str) -> User:
         raise AccountSuspended()
     user.last_login = timezone.now()
     user.save(update_fields=["last_login"])
+    user_forget(user=user)
     return user
 
 
@@ -252,6 +290,7 @@ def password_reset_confirm(*, uid: str, token: str, new_password: str) -> User:
     with transaction.atomic():
         user.set_password(new_password)
         user.save(update_fields=["password"])
+        user_forget(user=user)
         _revoke_refresh_tokens(user=user)
     login_throttle.login_failures_clear(email=user.email)
     return user

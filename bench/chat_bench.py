@@ -16,8 +16,13 @@ docker-compose):
   authentication (bench/baselines/django_settings.py);
 - bytchat: Bytchat as in production, PostgreSQL with its pool, Redis. Its bot's only model
   is the mock; each stream comes from its own user, whose plan has every limit set (high
-  enough not to trip), so every check runs.
+  enough not to trip), so every check runs;
+- no-log (only when asked, `--systems ... no-log`): the same Bytchat with CHAT_EVENT_LOG=off
+  (each model call tied to its connection, no stop and no resume), to see what the event
+  log (Redis Streams) costs: compare its added TTFT and chunk gap with bytchat's.
 The baselines are mounted only by their own settings, outside the production URLs.
+
+    DEBUG=true .venv/bin/python bench/chat_bench.py --systems bytchat no-log --concurrency 1 --modes steady
 
 Load shapes (`MODES`; add one there):
 - steady: N streams open at all times, as `wrk -c N` holds N connections. N clients
@@ -213,6 +218,8 @@ async def one_stream(target: Target, body: dict, headers: dict[str, str]) -> dic
             *events, pending = pending.split(b"\n\n")
             now = time.perf_counter()
             for event in events:
+                if event.startswith(b"id: "):  # Bytchat numbers its events (resumable)
+                    event = event.partition(b"\n")[2]
                 if target.is_text(event):
                     if first is None:
                         first = now - started
@@ -522,7 +529,7 @@ def main() -> None:
     parser.add_argument(
         "--systems",
         nargs="+",
-        choices=["relay", "django", "bytchat"],
+        choices=["relay", "django", "bytchat", "no-log"],
         default=["relay", "django", "bytchat"],
         help="what to measure besides the mock itself",
     )
@@ -592,9 +599,13 @@ def main() -> None:
                 args.workers,
                 {**env, "DJANGO_SETTINGS_MODULE": "bench.baselines.django_settings"},
             )
+        elif name == "no-log":
+            process = uvicorn(
+                "bytchat.asgi:application", port, args.workers, {**env, "CHAT_EVENT_LOG": "off"}
+            )
         else:
             process = uvicorn("bytchat.asgi:application", port, args.workers, env)
-        request = bytchat_request(tokens, bot_id) if name == "bytchat" else baseline_request
+        request = bytchat_request(tokens, bot_id) if name in ("bytchat", "no-log") else baseline_request
         systems.append(System(name, bytchat_target(f"http://127.0.0.1:{port}"), request, process))
     answer_s = (args.ttft_ms + args.tokens * args.token_delay_ms) / 1000
     common = {"systems": systems, "admin_url": admin_url, "db": db}

@@ -126,6 +126,17 @@ class ModelEndpointAdmin(admin.ModelAdmin):
     fields = ["name", "provider", "base_url", "api_key", "api_key_hint", "clear_api_key", "is_active"]
     readonly_fields = ["api_key_hint"]
 
+    # Through the services, which make a change hold from every bot's next chat turn.
+    def save_model(self, request, obj: ModelEndpoint, form, change: bool) -> None:
+        services.model_endpoint_save(endpoint=obj)
+
+    def delete_model(self, request, obj: ModelEndpoint) -> None:
+        services.model_endpoint_delete(endpoint=obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for endpoint in queryset:
+            services.model_endpoint_delete(endpoint=endpoint)
+
 
 class DocumentInline(admin.TabularInline):
     """Documents are uploaded through the API or `manage.py index_documents`, which check

@@ -12,6 +12,7 @@ Knowledge (documents, search): the owner, and staff for the bots they can see.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +22,12 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from accounts.models import User
 from bots.errors import NotBotEditor
 from bots.models import Bot, Category, Chunk, Document, DocumentStatus, ModelConfig, ModelEndpoint
+from bytchat.cached import cached_read
 from bytchat.errors import NotFound
+
+# The names of the cached rows (`bytchat.cached`) that the bot services forget.
+CACHED_CHAT_BOTS = "chat-bot"
+EVERY_MODEL_ENDPOINT = "model-endpoints"
 
 
 def visible_bots_filter(user: User, prefix: str = "") -> Q:
@@ -30,6 +36,13 @@ def visible_bots_filter(user: User, prefix: str = "") -> Q:
     if user.is_manager_or_admin:
         visible |= Q(**{f"{prefix}owner__isnull": True})
     return Q(**{f"{prefix}is_active": True}) & visible
+
+
+def bot_is_visible(*, user: User, bot: Bot) -> bool:
+    """`visible_bots_filter` for one bot in memory (the chat turn's cached one)."""
+    if not bot.is_active:
+        return False
+    return bot.owner_id == user.pk or bot.is_public or (bot.owner_id is None and user.is_manager_or_admin)
 
 
 def bot_can_edit(*, user: User, bot: Bot) -> bool:
@@ -137,29 +150,45 @@ def bot_get_for_knowledge(*, user: User, bot_id: Any, write: bool = False) -> Bo
 
 
 def bot_get_for_chat(*, user: User, bot_id: Any) -> tuple[Bot, list[ModelConfig]]:
-    """A bot the user may chat with, and its active model configs: one query, each config
-    with its bot, where `bot_get_visible` takes two (and a chat turn takes them before its
-    first token), with their endpoints. A bot without an active config falls back to `bot_get_visible`.
+    """A bot the user may chat with, and its active model configs (with their endpoints),
+    read through the cache: the bot services forget a bot on every write to it, its
+    configs or its knowledge, and every bot when a model endpoint changes
+    (`services.chat_bot_forget`, `services.model_endpoint_save`).
 
-    The bot comes with `has_knowledge`: whether it has any chunk to search, read in the same
-    query, so that a turn with a bot that has none skips the search."""
+    The bot comes with `has_knowledge`: whether it has any chunk to search, so that a turn
+    with a bot that has none skips the search."""
     try:
-        configs = list(
-            ModelConfig.objects.select_related("bot", "endpoint")
-            .filter(visible_bots_filter(user, prefix="bot__"), bot_id=bot_id, is_active=True)
-            # A config whose platform endpoint is switched off is skipped.
-            .exclude(endpoint__is_active=False)
-            .annotate(bot_has_knowledge=Exists(Chunk.objects.filter(bot_id=OuterRef("bot_id"))))
-        )
-    except (ValidationError, ValueError):  # not a UUID
-        configs = []
-    if configs:
-        bot = configs[0].bot
-        bot.has_knowledge = configs[0].bot_has_knowledge
-        return bot, configs
-    bot = bot_get_visible(user=user, bot_id=bot_id)
-    bot.has_knowledge = Chunk.objects.filter(bot=bot).exists()
-    return bot, []
+        key = uuid.UUID(str(bot_id))
+    except ValueError:
+        raise NotFound("Bot not found.") from None
+    found = cached_read(
+        name=CACHED_CHAT_BOTS,
+        key=str(key),
+        load=lambda: _chat_bot_load(key),
+        depends_on=(EVERY_MODEL_ENDPOINT,),
+    )
+    if found is None or not bot_is_visible(user=user, bot=found[0]):
+        raise NotFound("Bot not found.")
+    return found
+
+
+def _chat_bot_load(bot_id: uuid.UUID) -> tuple[Bot, list[ModelConfig]] | None:
+    bot = (
+        Bot.objects.filter(pk=bot_id)
+        .annotate(has_knowledge=Exists(Chunk.objects.filter(bot_id=OuterRef("pk"))))
+        .first()
+    )
+    if bot is None:
+        return None
+    configs = list(
+        ModelConfig.objects.select_related("endpoint")
+        .filter(bot=bot, is_active=True)
+        # A config whose platform endpoint is switched off is skipped.
+        .exclude(endpoint__is_active=False)
+    )
+    for config in configs:
+        config.bot = bot
+    return bot, configs
 
 
 def model_endpoint_list() -> QuerySet[ModelEndpoint]:

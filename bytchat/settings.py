@@ -118,10 +118,20 @@ if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_TASK_ALWAYS_EAGER = False
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Room for the hot path's cached rows of a few thousand users and bots (Django's
+    # default is 300 entries) besides the throttle counters.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "OPTIONS": {"MAX_ENTRIES": 10_000},
+        }
+    }
     CELERY_BROKER_URL = "memory://"
     # No broker: tasks run in-process, right where they are enqueued.
     CELERY_TASK_ALWAYS_EAGER = True
+# The hot path's cached rows (bytchat.cached): each is forgotten by the service that
+# writes it; this bounds only how long a write that bypasses the services goes unseen.
+HOT_PATH_CACHE_SECONDS = env_int("HOT_PATH_CACHE_SECONDS", 300)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_IGNORE_RESULT = True
 # A task is acknowledged once done: a worker process that dies mid-task hands its message

@@ -34,6 +34,7 @@ INFRASTRUCTURE = (
     "bytchat.admin",
     "bytchat.api",
     "bytchat.cache",
+    "bytchat.cached",
     "bytchat.counters",
     "bytchat.crypto",
     "bytchat.db",

@@ -7,10 +7,13 @@ from bots.services.catalog import (
     category_create,
     category_delete,
     category_update,
+    chat_bot_forget,
     model_config_add,
     model_config_remove,
     model_config_update,
     model_config_validate,
+    model_endpoint_delete,
+    model_endpoint_save,
 )
 from bots.services.documents import (
     clean_filename,
@@ -34,6 +37,7 @@ __all__ = [
     "category_create",
     "category_delete",
     "category_update",
+    "chat_bot_forget",
     "clean_filename",
     "document_delete",
     "document_embed",
@@ -50,4 +54,6 @@ __all__ = [
     "model_config_remove",
     "model_config_update",
     "model_config_validate",
+    "model_endpoint_delete",
+    "model_endpoint_save",
 ]

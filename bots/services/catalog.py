@@ -23,7 +23,9 @@ from bots.models import (
     SearchMode,
     TaskType,
 )
+from bots.selectors import CACHED_CHAT_BOTS, EVERY_MODEL_ENDPOINT
 from bytchat import outbound
+from bytchat.cached import forget, forget_all
 from bytchat.errors import InvalidInput
 
 DEFAULT_LOCAL_CONFIG = {"task_type": TaskType.GENERAL, "provider": Provider.LOCAL, "model_id": "local"}
@@ -48,6 +50,14 @@ STORED_CONFIG_FIELDS = (
     "is_active",
 )
 MODEL_CONFIG_FIELDS = (*STORED_CONFIG_FIELDS, "api_key")
+
+
+# --- What a chat turn reads from the cache -----------------------------------------------
+def chat_bot_forget(*, bot_id: Any) -> None:
+    """Call next to every write of a bot, its model configs or its chunks: chat turns read
+    them through the cache (`selectors.bot_get_for_chat`), and a change must hold from the
+    next turn in every process."""
+    forget(CACHED_CHAT_BOTS, str(bot_id))
 
 
 # --- Categories --------------------------------------------------------------------------
@@ -223,6 +233,7 @@ def bot_update(
         for field, value in changes.items():
             setattr(bot, field, value)
         bot.save()
+        chat_bot_forget(bot_id=bot.pk)
         if language_changed:
             from bots.services.documents import document_reindex_many
 
@@ -234,11 +245,29 @@ def bot_update(
 
 def bot_delete(*, bot: Bot) -> None:
     """A soft delete: the bot disappears for everyone; its conversations are kept."""
-    bot.is_active = False
-    bot.save(update_fields=["is_active", "updated_at"])
+    with transaction.atomic():
+        bot.is_active = False
+        bot.save(update_fields=["is_active", "updated_at"])
+        chat_bot_forget(bot_id=bot.pk)
 
 
 # --- Model toolbox -----------------------------------------------------------------------
+def model_endpoint_save(*, endpoint: ModelEndpoint) -> ModelEndpoint:
+    """Register or change a platform endpoint (the admin's form): every bot's cached model
+    configs are forgotten, so that turns use the new URL, key or switch from the next one."""
+    with transaction.atomic():
+        endpoint.save()
+        forget_all(EVERY_MODEL_ENDPOINT)
+    return endpoint
+
+
+def model_endpoint_delete(*, endpoint: ModelEndpoint) -> None:
+    """Delete an endpoint no model config uses (configs protect theirs)."""
+    with transaction.atomic():
+        endpoint.delete()
+        forget_all(EVERY_MODEL_ENDPOINT)
+
+
 def _clean_config(config: dict[str, Any], *, current: ModelConfig | None = None) -> dict[str, Any]:
     """The changes `config` makes, checked against where a config may send requests: a
     user-set base URL must pass `bytchat.outbound.check_url`; an endpoint must be active and
@@ -328,7 +357,9 @@ def _lock_bot(bot: Bot) -> None:
 
 def model_config_add(*, bot: Bot, **fields: Any) -> ModelConfig:
     config = _apply_config(ModelConfig(bot=bot), _clean_config(fields))
-    config.save()
+    with transaction.atomic():
+        config.save()
+        chat_bot_forget(bot_id=bot.pk)
     return config
 
 
@@ -346,6 +377,7 @@ def model_config_update(*, config: ModelConfig, **changes: Any) -> ModelConfig:
             _check_not_last(config)
         _apply_config(config, cleaned)
         config.save()
+        chat_bot_forget(bot_id=config.bot_id)
     return config
 
 
@@ -355,6 +387,7 @@ def model_config_remove(*, config: ModelConfig) -> None:
         if config.is_active:
             _check_not_last(config)
         config.delete()
+        chat_bot_forget(bot_id=config.bot_id)
 
 
 def _check_not_last(config: ModelConfig) -> None:

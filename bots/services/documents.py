@@ -38,6 +38,7 @@ from bots.knowledge.language import document_language
 from bots.knowledge.search import index_document_chunks
 from bots.knowledge.vectors import embed_chunks, sentences_to_bytes
 from bots.models import Bot, Chunk, Document, DocumentMetadataValue, DocumentStatus
+from bots.services.catalog import chat_bot_forget
 
 logger = logging.getLogger(__name__)
 
@@ -141,8 +142,10 @@ def document_set_metadata(*, document: Document, metadata: Any) -> Document:
 def document_delete(*, document: Document) -> None:
     """The document, its chunks and their index go now; the file once that is committed."""
     file = document.file
+    bot_id = document.bot_id
     with transaction.atomic():
         document.delete()
+        chat_bot_forget(bot_id=bot_id)  # it may have held the bot's last chunks
         transaction.on_commit(lambda: file.delete(save=False))
 
 
@@ -310,6 +313,7 @@ def document_index(*, document_id: Any) -> IndexOutcome | None:
         # Full text is indexed in the document's own language (a bot may hold both).
         language = document_language([draft.text for draft in drafts], locked.bot.language)
         index_document_chunks(document_id=document_id, language=language)
+        chat_bot_forget(bot_id=locked.bot_id)  # the bot may have had nothing to search
         # Keyword search finds the chunks from here on; their vectors come next.
         locked.status = DocumentStatus.EMBEDDING
         locked.error_message = ""
@@ -441,6 +445,7 @@ def _fail(document_id: Any, message: str) -> IndexOutcome | None:
         if locked is None:  # deleted, or finished by a concurrent run, meanwhile
             return None
         Chunk.objects.filter(document_id=document_id).delete()
+        chat_bot_forget(bot_id=locked.bot_id)  # those may have been the bot's last chunks
         locked.status = DocumentStatus.FAILED
         locked.error_message = message
         locked.page_count = 0

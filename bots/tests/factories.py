@@ -67,6 +67,7 @@ def make_indexed_document(
     index_document_chunks(
         document_id=document.pk, language=document_language([d.text for d in drafts], bot.language)
     )
+    services.chat_bot_forget(bot_id=bot.pk)  # as indexing does: the bot has knowledge now
     if metadata is not None:
         services.document_set_metadata(document=document, metadata=metadata)
     if embed:

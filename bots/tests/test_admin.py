@@ -128,18 +128,22 @@ def test_a_platform_agent_created_in_the_admin_can_be_public(admin_browser):
 
 
 def test_changing_a_bots_language_in_the_admin_reindexes_its_documents(
-    admin_browser, user, django_capture_on_commit_callbacks
+    admin_browser, user, django_capture_on_commit_callbacks, monkeypatch
 ):
+    from bots import tasks
+
     bot = make_bot(owner=user, language="es")
     document = make_indexed_document(bot=bot, text="Texto del documento.")
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+    queued = []
+    monkeypatch.setattr(tasks.index_document, "delay", queued.append)
+    with django_capture_on_commit_callbacks(execute=True):
         response = admin_browser.post(
             f"/admin/bots/bot/{bot.pk}/change/", _bot_change_form(bot, language="en")
         )
     assert response.status_code == 302
     document.refresh_from_db()
     bot.refresh_from_db()
-    assert (bot.language, document.status, len(callbacks)) == ("en", DocumentStatus.PENDING, 1)
+    assert (bot.language, document.status, queued) == ("en", DocumentStatus.PENDING, [str(document.pk)])
 
 
 def test_the_admin_inline_adds_a_model_through_the_service(admin_browser, user):

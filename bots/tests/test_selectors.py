@@ -6,7 +6,8 @@ import uuid
 import pytest
 
 from accounts.tests.factories import make_user
-from bots.selectors import bot_get_for_chat
+from bots.models import Bot
+from bots.selectors import bot_get_for_chat, bot_is_visible, visible_bots_filter
 from bots.tests.factories import make_bot
 from bytchat.errors import NotFound
 
@@ -18,12 +19,18 @@ def owner():
     return make_user()
 
 
-def test_the_owner_gets_the_bot_and_only_its_active_configs_in_one_query(owner, django_assert_num_queries):
+def test_the_owner_gets_the_bot_and_only_its_active_configs_then_from_the_cache(
+    owner, django_assert_num_queries
+):
     bot = make_bot(owner=owner)
     bot.model_configs.create(provider="openai", model_id="off", is_active=False)
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(2):  # the bot (and whether it has chunks), its configs
         found, configs = bot_get_for_chat(user=owner, bot_id=bot.pk)
     assert found == bot
+    assert [config.model_id for config in configs] == ["local"]
+    with django_assert_num_queries(0):
+        found, configs = bot_get_for_chat(user=owner, bot_id=bot.pk)
+    assert found == bot and found.has_knowledge is False
     assert [config.model_id for config in configs] == ["local"]
 
 
@@ -84,3 +91,21 @@ def test_the_catalogue_groups_others_public_bots_by_active_category_in_one_query
     assert groups == [(first, {in_first}), (second, {in_second}), (None, {in_retired, uncategorised})]
     spanish = bot_catalogue(user=owner, language="es").public_groups
     assert [group.category for group in spanish] == [second, first, None]  # "A segunda" < "Z primera"
+
+
+def test_the_in_memory_visibility_rule_is_the_filters(owner):
+    """`bot_is_visible` (the chat turn's cached bot) and `visible_bots_filter` (every
+    query) must say the same of every kind of bot, for every kind of user."""
+    bots = [
+        make_bot(owner=owner),
+        make_bot(owner=owner, is_active=False),
+        make_bot(owner=make_user()),
+        make_bot(owner=make_user(), is_public=True),
+        make_bot(owner=make_user(), is_public=True, is_active=False),
+        make_bot(owner=None, is_public=True),
+        make_bot(owner=None, is_public=False),
+    ]
+    for user in (owner, make_user(role="manager"), make_user(role="admin")):
+        by_filter = set(Bot.objects.filter(visible_bots_filter(user)).values_list("pk", flat=True))
+        in_memory = {bot.pk for bot in bots if bot_is_visible(user=user, bot=bot)}
+        assert in_memory == by_filter, user.role

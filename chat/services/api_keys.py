@@ -24,7 +24,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.selectors import user_plan
+from accounts.selectors import user_get_for_auth, user_plan
+from bytchat.cached import cached_read, forget
 from bytchat.errors import InvalidInput, NotFound
 from chat.errors import ApiKeyRateLimited, BotNotInKeyScope, InvalidApiKey
 from chat.models import ApiKey
@@ -36,6 +37,9 @@ NAME_MAX_LENGTH = 100
 MAX_REQUESTS_PER_MINUTE = 1_000_000
 # `last_used_at` is written at most this often per key.
 TOUCH_INTERVAL = timedelta(seconds=60)
+# Keys are read through the cache (`bytchat.cached`) by their prefix; the services here
+# forget a key whenever they write it.
+CACHED_KEYS = "api-key"
 
 
 @dataclass(frozen=True)
@@ -138,17 +142,17 @@ def api_key_revoke(*, key: ApiKey) -> ApiKey:
     if key.revoked_at is None:
         now = timezone.now()
         ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=now)
+        forget(CACHED_KEYS, key.prefix)
         key.revoked_at = now
     return key
 
 
 def api_key_authenticate(*, secret: str) -> ApiKey:
     """The live key of `secret`, with its user and plan; InvalidApiKey otherwise (unknown,
-    malformed, revoked, expired, or its user suspended)."""
+    malformed, revoked, expired, or its user suspended or gone). The key and its user are
+    read through the cache, which the services that write them keep current."""
     prefix = _parse(secret or "")
-    key = (
-        ApiKey.objects.select_related("user", "user__plan").filter(prefix=prefix).first() if prefix else None
-    )
+    key = _key_with_prefix(prefix) if prefix else None
     # Compared even without a row, so that timing tells nothing about which prefixes exist.
     stored = key.secret_hash if key is not None else "0" * 64
     if not hmac.compare_digest(stored, _hash(secret or "")) or key is None:
@@ -156,10 +160,20 @@ def api_key_authenticate(*, secret: str) -> ApiKey:
     now = timezone.now()
     if key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= now):
         raise InvalidApiKey()
-    if not key.user.is_active:
+    user = user_get_for_auth(user_id=key.user_id)
+    if user is None:
+        raise InvalidApiKey()
+    if not user.is_active:
         raise InvalidApiKey("The API key's account is suspended.")
+    key.user = user
     api_key_touch(key=key, now=now)
     return key
+
+
+def _key_with_prefix(prefix: str) -> ApiKey | None:
+    return cached_read(
+        name=CACHED_KEYS, key=prefix, load=lambda: ApiKey.objects.filter(prefix=prefix).first()
+    )
 
 
 def api_key_touch(*, key: ApiKey, now: datetime | None = None) -> None:
@@ -170,6 +184,9 @@ def api_key_touch(*, key: ApiKey, now: datetime | None = None) -> None:
     ApiKey.objects.filter(pk=key.pk).filter(
         Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - TOUCH_INTERVAL)
     ).update(last_used_at=now)
+    # Whether this request or a parallel one wrote it, the cached key's `last_used_at` is
+    # old: the next request reads the key again, and writes nothing for a minute.
+    forget(CACHED_KEYS, key.prefix)
     key.last_used_at = now
 
 

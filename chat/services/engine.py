@@ -92,7 +92,8 @@ class Turn:
     # turn's, else its conversation's, else the bot's default. None: every document.
     knowledge_filter: dict | None = None
     token_hold: limits.TokenHold | None = None
-    # False when the bot has nothing to search (no chunk): the turn skips the search.
+    # False when the bot has nothing to search (no chunk; `bots.selectors.bot_get_for_chat`
+    # reads it with the cached bot): the turn skips the search and its thread hop.
     search_knowledge: bool = True
     started: float = field(default_factory=time.perf_counter)
     # Set once the answer is stored: what the non-streaming read-back falls back to when
@@ -253,7 +254,7 @@ def chat_prepare(
         bot=bot,
         knowledge_filter=bot.default_filter if knowledge_filter is None else knowledge_filter,
         token_hold=token_hold,
-        search_knowledge=getattr(bot, "has_knowledge", True),
+        search_knowledge=bot.has_knowledge,
         channel=channel,
         api_key_id=api_key_id,
     )
@@ -264,8 +265,6 @@ def _search_sources(turn: Turn) -> tuple[list[Source], str]:
     from bots.knowledge.filters import filter_documents
     from bots.knowledge.search import search
 
-    if not turn.search_knowledge:
-        return [], ""
     # Checked when it was sent: a key whose documents are gone since matches nothing.
     documents = filter_documents(turn.knowledge_filter, bot=turn.bot, check_keys=False)
     hits = search(
@@ -437,7 +436,8 @@ async def chat_events(turn: Turn) -> AsyncIterator[dict[str, Any]]:
             "user_message_id": _text_or_none(turn.user_message_id),
         }
         yield {"type": "tool_use", "tool": "knowledge_search", "status": "start"}
-        outcome.sources, outcome.search_fallback = await async_db_step(_search_sources)(turn)
+        if turn.search_knowledge:  # a bot with nothing to search: no search, and no thread hop
+            outcome.sources, outcome.search_fallback = await async_db_step(_search_sources)(turn)
         yield {"type": "tool_use", "tool": "knowledge_search", "status": "complete"}
 
         request = ChatRequest(

@@ -224,6 +224,7 @@ def _version_turn(
         bot=bot,
         token_hold=token_hold,
         knowledge_filter=_knowledge_filter(conversation_id, bot),
+        search_knowledge=bot.has_knowledge,
         channel=channel,
         **version,
     )

@@ -5,6 +5,7 @@ with nothing to search."""
 from __future__ import annotations
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -111,7 +112,7 @@ def test_a_bot_with_no_knowledge_is_not_searched(limited_user, monkeypatch):
     found = {}
     for bot in (empty, taught):
         turn, _ = _turn(limited_user, bot, message="How many days of holidays?")
-        sources, _fallback = engine._search_sources(turn)
-        found[bot.pk] = [source.source_name for source in sources]
+        result = async_to_sync(engine.chat_complete_async)(turn)
+        found[bot.pk] = [citation.source_name for citation in result.assistant_message.citations.all()]
     assert found == {empty.pk: [], taught.pk: ["handbook.txt"]}
     assert [args[0].pk for args in searched] == [taught.pk]

@@ -159,7 +159,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         with transaction.atomic():
             for plan in PLANS:
-                Plan.objects.get_or_create(name=plan["name"], defaults=plan)
+                if not Plan.objects.filter(name=plan["name"]).exists():
+                    account_services.plan_save(plan=Plan(**plan))
             admin_line = self._admin()
             demo_line = self._demo_user()
             categories = self._categories()

@@ -6,12 +6,15 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 from django.test import Client
 from django.utils import timezone
 
 from accounts.models import Plan, UserStatus
+from accounts.services import user_set_status
+from accounts.tests.factories import make_user
 from bots.tests.factories import make_bot
 from chat.models import ApiKey, Run
 from chat.services import api_keys
@@ -61,11 +64,10 @@ def test_revoked_expired_and_suspended_keys_stop_working(user):
     assert response.json()["error"]["code"] == "invalid_api_key"
     assert response.json()["error"]["type"] == "invalid_request_error"
     assert _ask(expiring.secret, bot).status_code == 200
-    ApiKey.objects.filter(pk=expiring.key.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
-    assert _ask(expiring.secret, bot).status_code == 401
+    with mock.patch("django.utils.timezone.now", return_value=expiring.key.expires_at):
+        assert _ask(expiring.secret, bot).status_code == 401  # the hour has passed
     live = api_key_create(user=user, name="l")
-    user.status = UserStatus.SUSPENDED
-    user.save()
+    user_set_status(actor=make_user(role="admin"), user=user, status=UserStatus.SUSPENDED)
     assert _ask(live.secret, bot).status_code == 401
     assert _models(live.secret).status_code == 401
     assert Run.objects.count() == 2
@@ -117,13 +119,17 @@ def test_last_used_at_is_written_at_most_once_a_minute(user, django_assert_num_q
     key = api_keys.api_key_authenticate(secret=created.secret)
     first = ApiKey.objects.get().last_used_at
     assert first is not None
-    # Within the minute: a read, no write.
+    # Within the minute: the key read again once (its cached `last_used_at` was old), then
+    # from the cache; no write.
     with django_assert_num_queries(1):
         api_keys.api_key_authenticate(secret=created.secret)
+    with django_assert_num_queries(0):
+        api_keys.api_key_authenticate(secret=created.secret)
     assert ApiKey.objects.get().last_used_at == first
-    ApiKey.objects.filter(pk=key.pk).update(last_used_at=first - timedelta(seconds=61))
-    api_keys.api_key_authenticate(secret=created.secret)
-    assert ApiKey.objects.get().last_used_at > first
+    a_minute_later = first + timedelta(seconds=61)
+    with mock.patch("django.utils.timezone.now", return_value=a_minute_later):
+        api_keys.api_key_authenticate(secret=created.secret)
+    assert ApiKey.objects.get(pk=key.pk).last_used_at == a_minute_later
 
 
 def test_the_keys_rate_cap_must_fit_the_plan(user):

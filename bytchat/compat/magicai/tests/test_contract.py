@@ -10,6 +10,7 @@ from django.core import mail
 from rest_framework.test import APIClient
 
 from accounts.models import Plan, User
+from accounts.services import user_update_profile
 from accounts.tests.factories import PASSWORD, make_user
 from analytics.tests.factories import make_conversation, make_exchange
 from bots.models import Bot
@@ -346,8 +347,7 @@ class TestCategories:
             "Textos profesionales",
         )
         assert category["agentCount"] == 1  # another user's private bot is not counted
-        user.language = "en"
-        user.save()
+        user_update_profile(user=user, language="en")
         assert user_client.get(url("categories")).json()["categories"][0]["name"] == "Writing and Content"
 
     def test_a_category_shows_how_many_agents_it_has(self, user_client, writing, agent):
