@@ -8,6 +8,8 @@ from bytchat.errors import NotFound
 CACHED_USERS = "auth-user"
 CACHED_DEFAULT_PLAN = "default-plan"
 EVERY_PLAN = "plans"
+# Renewed when an account is deleted: what other apps cache about its rows (its bots) goes.
+ACCOUNT_DELETIONS = "account-deletions"
 
 
 def user_list(*, role: str | None = None, status: str | None = None) -> QuerySet[User]:

@@ -28,7 +28,7 @@ from accounts.errors import (
     SelfModificationForbidden,
 )
 from accounts.models import Language, Plan, Role, User, UserStatus, normalize_email
-from accounts.selectors import CACHED_USERS, EVERY_PLAN
+from accounts.selectors import ACCOUNT_DELETIONS, CACHED_USERS, EVERY_PLAN
 from bytchat.cached import forget, forget_all
 from bytchat.errors import InvalidInput
 
@@ -179,6 +179,8 @@ def user_delete(*, user: User) -> None:
     with transaction.atomic():
         user.delete()
         forget(CACHED_USERS, str(user_id))
+        # Its bots went with it (a cascade, no bot service ran): forget every cached bot.
+        forget_all(ACCOUNT_DELETIONS)
 
 
 def _revoke_refresh_tokens(*, user: User) -> None:

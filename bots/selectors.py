@@ -20,6 +20,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from accounts.models import User
+from accounts.selectors import ACCOUNT_DELETIONS
 from bots.errors import NotBotEditor
 from bots.models import Bot, Category, Chunk, Document, DocumentStatus, ModelConfig, ModelEndpoint
 from bytchat.cached import cached_read
@@ -165,7 +166,7 @@ def bot_get_for_chat(*, user: User, bot_id: Any) -> tuple[Bot, list[ModelConfig]
         name=CACHED_CHAT_BOTS,
         key=str(key),
         load=lambda: _chat_bot_load(key),
-        depends_on=(EVERY_MODEL_ENDPOINT,),
+        depends_on=(EVERY_MODEL_ENDPOINT, ACCOUNT_DELETIONS),
     )
     if found is None or not bot_is_visible(user=user, bot=found[0]):
         raise NotFound("Bot not found.")

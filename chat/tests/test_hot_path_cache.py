@@ -184,6 +184,15 @@ def test_a_deleted_bot_and_a_bot_made_private_are_not_found_at_the_next_turn(tok
     assert _chat(token, public)[0] == 404
 
 
+def test_a_public_bot_whose_owner_is_deleted_is_not_found_at_the_next_turn(token, admin_browser):
+    owner = make_user(email="owner@example.com")
+    public = make_bot(owner=owner, is_public=True)
+    assert _chat(token, public)[0] == 200
+    response = admin_browser.post(f"/admin/accounts/user/{owner.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert _chat(token, public)[0] == 404
+
+
 def test_an_endpoint_switched_off_in_the_admin_is_skipped_from_the_next_turn(
     admin_browser, token, user, settings
 ):
