@@ -39,21 +39,24 @@ def test_parallel_regenerations_never_pass_the_message_limit(user):
             f"/api/v1/chat/{answer_id}/regenerate", {"stream": False}, format="json"
         ),
     )
-    # Two places are the first turn's: three regenerations fit.
-    assert statuses(responses).count(201) == 3
-    assert set(statuses(responses)) == {201, 409}
-    assert {response.json()["error"]["code"] for response in responses if response.status_code == 409} == {
-        "MESSAGE_LIMIT"
-    }
+    # Two places are the first turn's: three regenerations fit. Fewer may be stored: one
+    # that reserves after another has finished finds the answer replaced (and holds no
+    # place), which fast turns make likely.
+    created = statuses(responses).count(201)
+    assert 1 <= created <= 3
+    assert set(statuses(responses)) <= {201, 409}
+    codes = {response.json()["error"]["code"] for response in responses if response.status_code == 409}
+    assert codes <= {"MESSAGE_LIMIT", "MESSAGE_REPLACED"}
+    assert created == 3 or "MESSAGE_REPLACED" in codes
     conversation = Conversation.objects.get()
-    assert conversation.message_count == 5
-    assert Message.objects.filter(conversation=conversation).count() == 5
+    assert conversation.message_count == 2 + created <= 5
+    assert Message.objects.filter(conversation=conversation).count() == 2 + created
     # However they interleaved, the turn shows one answer: the newest version.
     shown = Message.objects.filter(conversation=conversation, role="assistant", replaced_by__isnull=True)
     assert shown.count() == 1
     assert shown.get().created_at == Message.objects.filter(role="assistant").latest("created_at").created_at
     listed = client_for(token).get(f"/api/v1/conversations/{conversation.pk}/messages").json()["results"]
-    assert [message["version_count"] for message in listed] == [1, 4]
+    assert [message["version_count"] for message in listed] == [1, 1 + created]
 
 
 def test_parallel_edits_of_one_question_keep_one_version(user):
