@@ -105,9 +105,10 @@ def search(
             f"k must be between 1 and {MAX_K}.", fields={"k": [f"Must be between 1 and {MAX_K}."]}
         )
     mode = mode or bot.search_mode or SearchMode.HYBRID
+    query = (query or "")[:MAX_QUERY_CHARS]
     # Stop words and stemming follow the question's language, which may not be the bot's.
-    language = detect_language((query or "")[:MAX_QUERY_CHARS]) or bot.language
-    parsed = parse_query((query or "")[:MAX_QUERY_CHARS], language=language)
+    language = detect_language(query) or bot.language
+    parsed = parse_query(query, language=language)
     if not embeddings_enabled():
         mode = SearchMode.KEYWORD
     elif mode == SearchMode.HYBRID and parsed.exact:
@@ -115,7 +116,6 @@ def search(
         # what the user just excluded. (`or` keeps meaning: "fly or take the train?")
         mode = SearchMode.KEYWORD
     result = SearchResult()
-    query = (query or "")[:MAX_QUERY_CHARS]
     if not query.strip() or (parsed.is_empty and mode == SearchMode.KEYWORD):
         return result
     document_ids: list[Any] | None = None

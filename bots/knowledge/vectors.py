@@ -36,6 +36,10 @@ from bots.models import Chunk, Document
 # A candidate's semantic score: this share of its best sentence's similarity, the rest
 # its chunk vector's.
 SENTENCE_WEIGHT = 0.5
+# At most this many sentence vectors a chunk: a chunk of many tiny "sentences" (a hostile
+# "a1. a2. a3." or a table) has its consecutive sentences joined into this many pieces,
+# which bounds what one document costs to embed and store.
+MAX_SENTENCES_PER_CHUNK = 12
 
 
 @dataclass(frozen=True)
@@ -163,16 +167,15 @@ def search_vectors(
     query: np.ndarray,
     k: int,
     document_ids: set[Any] | None = None,
-    min_similarity: float | None = None,
 ) -> list[tuple[int, float]]:
     vectors = bot_vectors(bot_id, embedder_key, dimensions)
-    return top_k(vectors, query, k=k, document_ids=document_ids, min_similarity=min_similarity)
+    return top_k(vectors, query, k=k, document_ids=document_ids)
 
 
 def embed_chunks(embed_passages, texts: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
     """(chunk vector, sentence vectors) for each text, with `embed_passages` called once
     for the distinct sentences of all of them (overlapping chunks share sentences)."""
-    sentences = [split_sentences(text) or [text] for text in texts]
+    sentences = [_bounded(split_sentences(text) or [text]) for text in texts]
     distinct = list(dict.fromkeys(sentence for group in sentences for sentence in group))
     vectors = dict(zip(distinct, embed_passages(distinct), strict=True))
     result = []
@@ -180,6 +183,13 @@ def embed_chunks(embed_passages, texts: list[str]) -> list[tuple[np.ndarray, np.
         rows = np.array([vectors[sentence] for sentence in group], dtype=np.float32)
         result.append((normalize(rows.mean(axis=0, keepdims=True))[0], rows))
     return result
+
+
+def _bounded(sentences: list[str]) -> list[str]:
+    if len(sentences) <= MAX_SENTENCES_PER_CHUNK:
+        return sentences
+    size = -(-len(sentences) // MAX_SENTENCES_PER_CHUNK)
+    return [" ".join(sentences[start : start + size]) for start in range(0, len(sentences), size)]
 
 
 def sentences_to_bytes(rows: np.ndarray) -> bytes:

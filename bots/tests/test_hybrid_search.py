@@ -344,3 +344,10 @@ def test_exclusions_and_phrases_keep_hybrid_to_words_but_or_keeps_meaning(bot, f
     assert [(hit.document_name, hit.retriever) for hit in phrase] == [("train.txt", "keyword")]
     either = search(bot, "Should I fly or take the train for short trips?", 5)
     assert either[0].document_name == "train.txt" and either[0].retriever in ("semantic", "both")
+
+
+def test_a_chunk_of_many_tiny_sentences_stores_a_bounded_number_of_sentence_vectors(fake_embedder):
+    text = " ".join(f"Item {n}." for n in range(100))
+    [(_, rows)] = vectors.embed_chunks(get_embedder().embed_passages, [text])
+    assert len(rows) == vectors.MAX_SENTENCES_PER_CHUNK
+    assert get_embedder().calls[-1][0].startswith("Item 0. Item 1.")
