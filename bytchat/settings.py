@@ -322,6 +322,9 @@ EMBEDDINGS_RETRY_SECONDS = env_int("EMBEDDINGS_RETRY_SECONDS", 2)
 # Vectors kept in each process's search cache, over all bots (float32: 1.5 KB each at 384
 # dimensions, so 1,000,000 is about 1.5 GB at most).
 VECTOR_CACHE_MAX_CHUNKS = env_int("VECTOR_CACHE_MAX_CHUNKS", 1_000_000)
+# A bot's vectors are multiplied in this many blocks side by side (from 20k chunks on):
+# the product is bound by memory bandwidth, which one core does not use up.
+VECTOR_SEARCH_THREADS = env_int("VECTOR_SEARCH_THREADS", 2)
 
 # The monthly token quota admits a turn by reserving its prompt's estimated tokens plus
 # these (the sources, the history and the answer), settled with what it really used.

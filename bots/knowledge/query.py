@@ -70,12 +70,29 @@ class ParsedQuery:
 
 def fold(text: str) -> str:
     """Lower case without accents, one character for one: 'Canción' -> 'cancion'."""
-    return "".join(_fold_char(char) for char in text)
+    return text.translate(_FOLDED)
 
 
 def _fold_char(char: str) -> str:
     decomposed = unicodedata.normalize("NFKD", char)
     return (decomposed[0] if decomposed else char).lower()
+
+
+class _FoldTable(dict):
+    """`str.translate`'s table for `fold`, filled as characters are met: folding a
+    snippet's text character by character in Python took 4.6 ms of a 50 ms search. It
+    remembers at most `_FOLD_TABLE_MAX` characters (a text of every code point must not
+    grow it without bound); the others are folded each time."""
+
+    def __missing__(self, code: int) -> str:
+        folded = _fold_char(chr(code))
+        if len(self) < _FOLD_TABLE_MAX:
+            self[code] = folded
+        return folded
+
+
+_FOLD_TABLE_MAX = 20_000
+_FOLDED = _FoldTable()
 
 
 def parse_query(text: str, *, language: str) -> ParsedQuery:

@@ -199,8 +199,21 @@ def _fuse(keyword_rows, semantic_rows, parsed: ParsedQuery, *, k: int, mode: str
     else:
         ranked = fuse_ranks([list(keyword), [chunk_id for chunk_id, _ in semantic_rows]])[:k]
     missing = [chunk_id for chunk_id, _ in ranked if chunk_id not in keyword]
-    details = {
-        chunk.id: (
+    details, metadata = {}, {}
+    for chunk in (
+        Chunk.objects.filter(id__in=missing)
+        .select_related("document")
+        .only(
+            "id",
+            "document_id",
+            "document__original_name",
+            "document__metadata",
+            "position",
+            "text",
+            "page_numbers",
+        )
+    ):
+        details[chunk.id] = (
             chunk.id,
             chunk.document_id,
             chunk.document.original_name,
@@ -209,11 +222,9 @@ def _fuse(keyword_rows, semantic_rows, parsed: ParsedQuery, *, k: int, mode: str
             chunk.page_numbers,
             0.0,
         )
-        for chunk in Chunk.objects.filter(id__in=missing)
-        .select_related("document")
-        .only("id", "document_id", "document__original_name", "position", "text", "page_numbers")
-    }
-    metadata = _metadata({row[1] for row in keyword.values()} | {row[1] for row in details.values()})
+        metadata[str(chunk.document_id)] = chunk.document.metadata or {}
+    # The keyword backends' rows carry no metadata: one query for their other documents.
+    metadata.update(_metadata({row[1] for row in keyword.values()} - {row[1] for row in details.values()}))
     hits = []
     for chunk_id, score in ranked:
         row = keyword.get(chunk_id) or details.get(chunk_id)

@@ -20,8 +20,10 @@ only see (chunk id, similarity) pairs.
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +42,11 @@ SENTENCE_WEIGHT = 0.5
 # "a1. a2. a3." or a table) has its consecutive sentences joined into this many pieces,
 # which bounds what one document costs to embed and store.
 MAX_SENTENCES_PER_CHUNK = 12
+# A matrix of at least this many rows is multiplied in `VECTOR_SEARCH_THREADS` blocks at
+# once (numpy releases the GIL): the product reads the whole matrix (150 MB at 100k
+# chunks) and one core does not draw all the memory bandwidth; 11 ms at 100k chunks in
+# one thread, 6.5 in two.
+PARALLEL_ROWS = 20_000
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,7 @@ class BotVectors:
 
 _CACHE: OrderedDict[tuple, BotVectors] = OrderedDict()
 _LOCK = threading.Lock()
+_POOLS: dict[int, ThreadPoolExecutor] = {}
 
 
 def _version(bot_id: Any, embedder_key: str) -> tuple:
@@ -138,7 +146,7 @@ def top_k(
     documents outside `document_ids` are masked before ranking."""
     if not len(vectors.chunk_ids):
         return []
-    similarities = vectors.matrix @ np.asarray(query, dtype=np.float32)
+    similarities = similarities_of(vectors.matrix, np.asarray(query, dtype=np.float32))
     eligible = np.ones(len(similarities), dtype=bool)
     if document_ids is not None:
         allowed = [
@@ -157,6 +165,31 @@ def top_k(
     # Ties break by chunk id, as the keyword backends do.
     order = np.lexsort((vectors.chunk_ids[best], -similarities[best]))
     return [(int(vectors.chunk_ids[best[i]]), float(similarities[best[i]])) for i in order]
+
+
+def similarities_of(matrix: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """`matrix @ query`, in row blocks side by side when the matrix is large."""
+    blocks = settings.VECTOR_SEARCH_THREADS
+    if blocks <= 1 or len(matrix) < PARALLEL_ROWS:
+        return matrix @ query
+    result = np.empty(len(matrix), dtype=np.result_type(matrix, query))
+    bounds = np.linspace(0, len(matrix), blocks + 1, dtype=np.int64)
+    pending = [
+        _pool(blocks - 1).submit(np.matmul, matrix[start:end], query, out=result[start:end])
+        for start, end in itertools.pairwise(bounds[1:])
+    ]
+    np.matmul(matrix[: bounds[1]], query, out=result[: bounds[1]])  # the first block here
+    for future in pending:
+        future.result()
+    return result
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    with _LOCK:
+        pool = _POOLS.get(workers)
+        if pool is None:
+            pool = _POOLS[workers] = ThreadPoolExecutor(workers, thread_name_prefix="vector-search")
+        return pool
 
 
 def search_vectors(

@@ -29,8 +29,12 @@ def _vectors(count: int, dimensions: int, seed: int) -> np.ndarray:
     return rows / np.linalg.norm(rows, axis=1, keepdims=True)
 
 
+@pytest.mark.parametrize("blocks", [1, 3])
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_the_numpy_search_equals_a_brute_force_reference(seed):
+def test_the_numpy_search_equals_a_brute_force_reference(seed, blocks, settings, monkeypatch):
+    # In three blocks side by side as a large bot's matrix is (from PARALLEL_ROWS rows).
+    settings.VECTOR_SEARCH_THREADS = blocks
+    monkeypatch.setattr(vectors, "PARALLEL_ROWS", 100)
     matrix = _vectors(500, 24, seed)
     documents = [f"doc-{index}" for index in range(7)]
     codes = np.arange(500, dtype=np.int32) % 7

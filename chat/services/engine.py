@@ -424,10 +424,24 @@ def _text_or_none(value: Any) -> str | None:
 
 async def chat_events(turn: Turn) -> AsyncIterator[dict[str, Any]]:
     """The event stream of one answer. Closing it early (a client that went away) still
-    stores the partial answer, marked incomplete."""
+    stores the partial answer, marked incomplete. A complete answer and its run are
+    committed before its `done` event: a client that reads the conversation on `done`
+    finds them."""
     outcome = _Outcome()
     parts: list[str] = []
     request: ChatRequest | None = None
+    stored: asyncio.Future | None = None
+
+    def store() -> asyncio.Future:
+        """The one write of the answer, started once, whichever way the stream ends."""
+        nonlocal stored
+        if stored is None:
+            if outcome.status == RunStatus.INCOMPLETE:
+                outcome.content = "".join(parts)
+            _estimate_missing_usage(outcome, request, parts)
+            stored = asyncio.ensure_future(async_db_step(_store_answer)(turn, outcome))
+        return stored
+
     try:
         yield {
             "type": "session_init",
@@ -482,6 +496,7 @@ async def chat_events(turn: Turn) -> AsyncIterator[dict[str, Any]]:
         by_number = {source.index: source for source in outcome.sources}
         outcome.inline = inline_citations(outcome.content, by_number)
         outcome.status = RunStatus.SUCCESS
+        await asyncio.shield(store())
         yield {
             "type": "citations",
             "citations": [citation_payload(source) for source in outcome.sources],
@@ -496,11 +511,8 @@ async def chat_events(turn: Turn) -> AsyncIterator[dict[str, Any]]:
             "latency_ms": int((time.perf_counter() - turn.started) * 1000),
         }
     finally:
-        if outcome.status == RunStatus.INCOMPLETE:
-            outcome.content = "".join(parts)
-        _estimate_missing_usage(outcome, request, parts)
         # Shielded: a cancelled stream (client gone) must still record its answer.
-        await asyncio.shield(async_db_step(_store_answer)(turn, outcome))
+        await asyncio.shield(store())
 
 
 @dataclass

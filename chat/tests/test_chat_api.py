@@ -1,5 +1,5 @@
 import pytest
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 
 from accounts.models import Plan
 from accounts.services import auth_tokens_issue
@@ -130,6 +130,30 @@ class TestStreaming:
         partial = Message.objects.get(role="assistant")
         assert partial.status == "incomplete" and partial.content == seen[-1]["content"]
         assert Run.objects.get().status == "incomplete"
+
+    def test_the_answer_and_its_run_are_stored_before_done(self, user, bot):
+        """A client that reads the conversation when `done` arrives finds the answer."""
+        turn = engine.chat_prepare(
+            user=user, bot_id=bot.pk, message="How many days for a refund?", at_limit=AtLimit.REFUSE
+        )
+
+        def stored() -> tuple:
+            answer = Message.objects.filter(role="assistant").values_list("status", "content").first()
+            return answer, Run.objects.filter(message__role="assistant").values_list(
+                "status", flat=True
+            ).first()
+
+        async def read_until_done():
+            text, seen = "", None
+            async for event in engine.chat_events(turn):
+                text += event.get("content", "") if event["type"] == "delta" else ""
+                if event["type"] == "done":
+                    seen = await sync_to_async(stored)()
+            return text, seen
+
+        text, (answer, run_status) = async_to_sync(read_until_done)()
+        assert "30 days" in text
+        assert answer == ("complete", text) and run_status == "success"
 
 
 class TestNonStreaming:
