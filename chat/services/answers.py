@@ -37,11 +37,10 @@ from chat.errors import AnswerEnded, AnswerEventsExpired, AnswerStopTimeout
 from chat.llm.base import estimate_tokens
 from chat.models import Message, MessageRole, MessageStatus, Run, RunStatus, UsageSource
 from chat.services import engine, limits
-from chat.services.event_log import Event, event_log
+from chat.services.event_log import TERMINAL, Event, event_log
 
 logger = logging.getLogger(__name__)
 
-TERMINAL = ("done", "error")
 # How long `answer_stop` waits for the answer to end before giving up.
 STOP_WAIT_SECONDS = 30.0
 

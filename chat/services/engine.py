@@ -194,12 +194,18 @@ def chat_prepare(
             conversation_id = None
             knowledge_filter = sent_filter
         elif conversation_id:
-            conversations.conversation_reserve_turn(
-                user=user, plan=plan, conversation_id=conversation_id, bot=bot
+            knowledge_filter, earlier = conversations.conversation_turn_start(
+                user=user,
+                plan=plan,
+                conversation_id=conversation_id,
+                bot=bot,
+                sent_filter=sent_filter,
+                recent=HISTORY_MESSAGES - 1,
             )
-            knowledge_filter = conversations.conversation_filter_use(
-                conversation_id=conversation_id, sent=sent_filter
-            )
+            history = [
+                *(ChatMessage(role=role, content=content) for role, content in earlier),
+                ChatMessage(role=MessageRole.USER, content=question),
+            ]
         else:
             knowledge_filter = sent_filter
             conversation_id = conversations.conversation_create_in_transaction(
@@ -224,17 +230,8 @@ def chat_prepare(
         token_hold = limits.token_quota_reserve(
             user=user, plan=plan, tokens=reserve + settings.TOKEN_RESERVATION_ANSWER_TOKENS
         )
-    if given_history is not None:
-        history = [*given_history, ChatMessage(role=MessageRole.USER, content=question)]
-    elif history is None:
-        recent = list(
-            Message.objects.filter(conversation_id=conversation_id)
-            .exclude(status=MessageStatus.ERROR)
-            .filter(replaced_by__isnull=True)
-            .order_by("-created_at", "-id")
-            .values_list("role", "content")[:HISTORY_MESSAGES]
-        )
-        history = [ChatMessage(role=role, content=content) for role, content in reversed(recent)]
+    if given_history is not None or history is None:  # a stateless turn: what its client sent
+        history = [*(given_history or []), ChatMessage(role=MessageRole.USER, content=question)]
     return Turn(
         user_id=user.pk,
         bot_id=bot.pk,

@@ -28,6 +28,8 @@ from typing import Any
 from django.conf import settings
 
 Event = tuple[int, dict[str, Any]]
+# The types of an answer's last event.
+TERMINAL = ("done", "error")
 
 
 class EventLog:
@@ -271,17 +273,30 @@ class RedisEventLog(EventLog):
 
     async def append_many(self, answer_id, events):
         key = self._key(answer_id, "events")
+        # The log's time to live is set with its first event and again with its last (a
+        # log whose first write was lost still expires). A chunk of text between them is
+        # one XADD: each is written before a client reads it, and a pipeline with the
+        # EXPIRE took half as much CPU again (300 µs against 190).
+        expire = any(event_id == 1 or event["type"] in TERMINAL for event_id, event in events)
+        if len(events) == 1 and not expire:
+            await self._redis().xadd(key, **self._xadd(events[0]))
+            return
         async with self._redis().pipeline(transaction=False) as pipe:
-            for event_id, event in events:
-                pipe.xadd(
-                    key,
-                    {"e": json.dumps(event, ensure_ascii=False, separators=(",", ":"))},
-                    id=f"0-{event_id}",
-                    maxlen=settings.CHAT_EVENT_LOG_MAX_EVENTS,
-                    approximate=True,
-                )
-            pipe.expire(key, self._ttl)
+            for event in events:
+                pipe.xadd(key, **self._xadd(event))
+            if expire:
+                pipe.expire(key, self._ttl)
             await pipe.execute()
+
+    @staticmethod
+    def _xadd(item: Event) -> dict[str, Any]:
+        event_id, event = item
+        return {
+            "fields": {"e": json.dumps(event, ensure_ascii=False, separators=(",", ":"))},
+            "id": f"0-{event_id}",
+            "maxlen": settings.CHAT_EVENT_LOG_MAX_EVENTS,
+            "approximate": True,
+        }
 
     async def start(self, answer_id, state, *, lease_seconds):
         async with self._redis().pipeline(transaction=False) as pipe:

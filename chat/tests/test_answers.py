@@ -332,3 +332,32 @@ def test_the_stop_endpoint_stops_a_running_answer(user, fake_openai, client_for)
     body = response.json()
     assert body["id"] == answer_id and body["status"] == "stopped" and body["content"] == OPENAI_PIECES[0]
     assert body["tokens_used"] == rest[-1][1]["tokens_used"] > 0
+
+
+@pytest.mark.redis
+def test_the_redis_log_expires_from_its_first_or_its_last_event(settings):
+    """Text between them is one XADD each, with no EXPIRE: the key's time to live is set
+    by the first event, and by the last when the first write was lost."""
+    import redis
+
+    settings.CHAT_EVENT_LOG = "redis"
+    event_log_reset()
+    log = event_log()
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    key = f"{PREFIX}%s:events"
+
+    async def write(answer_id: str, batches: list[list[tuple[int, dict]]]) -> list[int]:
+        ttls = []
+        for batch in batches:
+            await log.append_many(answer_id, batch)
+            ttls.append(client.ttl(key % answer_id))
+        return ttls
+
+    delta = {"type": "delta", "content": "x"}
+    whole = async_to_sync(write)("whole", [[(1, {"type": "session_init"})], [(2, delta)], [(3, delta)]])
+    assert all(0 < ttl <= settings.CHAT_EVENT_LOG_TTL_SECONDS for ttl in whole)
+    # Its first write lost: no time to live until its end.
+    lost_first = async_to_sync(write)("lost-first", [[(2, delta)], [(3, delta), (4, {"type": "done"})]])
+    assert lost_first[0] == -1 and lost_first[1] > 0
+    assert [int(entry_id.split(b"-")[1]) for entry_id, _ in client.xrange(key % "lost-first")] == [2, 3, 4]
+    client.close()

@@ -116,3 +116,68 @@ def test_a_bot_with_no_knowledge_is_not_searched(limited_user, monkeypatch):
         found[bot.pk] = [citation.source_name for citation in result.assistant_message.citations.all()]
     assert found == {empty.pk: [], taught.pk: ["handbook.txt"]}
     assert [args[0].pk for args in searched] == [taught.pk]
+
+
+def test_a_follow_up_reads_its_filter_and_history_with_its_reservation(limited_user):
+    """On PostgreSQL in one statement before the question's INSERT (BEGIN, that statement,
+    the INSERT, the token hold, COMMIT); the same turn on SQLite reads them one by one."""
+    from chat.models import Message, MessageStatus
+
+    bot = make_bot(owner=limited_user)
+    first, _ = _turn(limited_user, bot, message="First question")
+    _store(first)
+    conversation_id = first.conversation_id
+    failed = Message.objects.create(
+        conversation_id=conversation_id, role="assistant", status=MessageStatus.ERROR
+    )
+    turn, prepared = _turn(limited_user, bot, conversation_id, message="Second question")
+    assert [(m.role, m.content) for m in turn.history] == [
+        ("user", "First question"),
+        ("assistant", "Nothing."),
+        ("user", "Second question"),
+    ]
+    assert failed.content == "" and turn.knowledge_filter is None
+    if connection.vendor == "postgresql":
+        assert len(prepared) == 5 and "LATERAL" in prepared[1]
+    from chat.models import Conversation
+
+    assert Conversation.objects.get(pk=conversation_id).message_count == 4
+
+
+@pytest.mark.parametrize("case", ["not a uuid", "someone else's", "archived", "full", "other bot"])
+def test_a_follow_up_that_cannot_be_reserved_says_why_and_holds_nothing(
+    limited_user, django_user_model, case
+):
+    from bytchat.errors import InvalidInput, NotFound
+    from chat.errors import ConversationArchived, MessageLimitReached
+    from chat.models import Conversation
+
+    bot = make_bot(owner=limited_user, is_public=True)  # a stranger may chat with it
+    first, _ = _turn(limited_user, bot)
+    _store(first)
+    conversation = Conversation.objects.get(pk=first.conversation_id)
+    target, user = conversation.pk, limited_user
+    expected = {
+        "not a uuid": NotFound,
+        "someone else's": NotFound,
+        "archived": ConversationArchived,
+        "full": MessageLimitReached,
+        "other bot": InvalidInput,
+    }[case]
+    if case == "not a uuid":
+        target = "12345"
+    elif case == "someone else's":
+        user = django_user_model.objects.create_user(email="other@example.com", password=None)
+        user.plan = limited_user.plan
+        user.save()
+    elif case == "archived":
+        Conversation.objects.filter(pk=target).update(archived=True)
+    elif case == "full":
+        Conversation.objects.filter(pk=target).update(message_count=99)
+    elif case == "other bot":
+        bot = make_bot(owner=limited_user)
+    with pytest.raises(expected):
+        _turn(user, bot, target)
+    conversation.refresh_from_db()
+    assert conversation.message_count == {"full": 99}.get(case, 2)
+    assert not TokenReservation.objects.exists()
