@@ -20,9 +20,15 @@ docker-compose):
 - no-log (only when asked, `--systems ... no-log`): the same Bytchat with CHAT_EVENT_LOG=off
   (each model call tied to its connection, no stop and no resume), to see what the event
   log (Redis Streams) costs: compare its added TTFT and chunk gap with bytchat's.
+- knowledge (only when asked): the same Bytchat, asked about a second bot that has
+  `--knowledge-chunks` chunks of knowledge (100k by default; synthetic text and vectors,
+  made as bench/retrieval_bench.py makes its latency bot), so every turn searches them
+  (hybrid: the question embedded with the local model, every chunk's vector compared):
+  retrieval's share of the time to first token is its added TTFT less bytchat's.
 The baselines are mounted only by their own settings, outside the production URLs.
 
     DEBUG=true .venv/bin/python bench/chat_bench.py --systems bytchat no-log --concurrency 1 --modes steady
+    DEBUG=true .venv/bin/python bench/chat_bench.py --systems django bytchat knowledge --concurrency 1 20 --modes steady
 
 Load shapes (`MODES`; add one there):
 - steady: N streams open at all times, as `wrk -c N` holds N connections. N clients
@@ -87,8 +93,9 @@ def setup_database(url: str, admin_url: str, name: str) -> None:
         connection.execute(f'CREATE DATABASE "{name}"')
 
 
-def prepare_django(env: dict[str, str], users: int) -> tuple[list[str], str]:
-    """Migrate the benchmark database; create users and a bot whose model is the mock."""
+def prepare_django(env: dict[str, str], users: int, knowledge_chunks: int) -> tuple[list[str], str, str]:
+    """Migrate the benchmark database; create users and a bot whose model is the mock, and
+    a second one with `knowledge_chunks` chunks of knowledge (none: 0)."""
     os.environ.update(env)
     import django
 
@@ -118,11 +125,17 @@ def prepare_django(env: dict[str, str], users: int) -> tuple[list[str], str]:
     bot = Bot.objects.create(owner=None, is_public=True, name_en="Benchmark bot", language="en")
     # No base URL of its own: the mock is the operator's server (OPENAI_COMPATIBLE_BASE_URL).
     bot.model_configs.create(provider="openai_compatible", model_id="mock-model")
+    learned = Bot.objects.create(owner=None, is_public=True, name_en="Benchmark bot, knowledge", language="en")
+    learned.model_configs.create(provider="openai_compatible", model_id="mock-model")
+    if knowledge_chunks:
+        from bench.retrieval_bench import synthetic_knowledge
+
+        synthetic_knowledge(learned, knowledge_chunks, seed=20260101)
     tokens = [str(AccessToken.for_user(person)) for person in people]
     from django.db import connections
 
     connections.close_all()
-    return tokens, str(bot.pk)
+    return tokens, str(bot.pk), str(learned.pk)
 
 
 async def wait_until_up(url: str, deadline_s: float = 30) -> None:
@@ -529,7 +542,7 @@ def main() -> None:
     parser.add_argument(
         "--systems",
         nargs="+",
-        choices=["relay", "django", "bytchat", "no-log"],
+        choices=["relay", "django", "bytchat", "no-log", "knowledge"],
         default=["relay", "django", "bytchat"],
         help="what to measure besides the mock itself",
     )
@@ -542,6 +555,9 @@ def main() -> None:
     parser.add_argument("--ttft-ms", type=float, default=100)
     parser.add_argument("--token-delay-ms", type=float, default=20)
     parser.add_argument("--tokens", type=int, default=30)
+    parser.add_argument(
+        "--knowledge-chunks", type=int, default=100_000, help="the knowledge system's bot's chunks"
+    )
     parser.add_argument("--pool-size", type=int, default=10, help="DB_POOL_MAX_SIZE of each web process")
     parser.add_argument("--postgres", default="postgres://postgres@127.0.0.1:5432")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/5")
@@ -569,7 +585,8 @@ def main() -> None:
         "THROTTLE_USER": "1000000/minute",
         "DJANGO_SETTINGS_MODULE": "bytchat.settings",
     }
-    tokens, bot_id = prepare_django(env, max(*args.concurrency, 20))
+    knowledge = args.knowledge_chunks if "knowledge" in args.systems else 0
+    tokens, bot_id, knowledge_bot_id = prepare_django(env, max(*args.concurrency, 20), knowledge)
     mock_process = subprocess.Popen(
         [
             sys.executable,
@@ -605,7 +622,11 @@ def main() -> None:
             )
         else:
             process = uvicorn("bytchat.asgi:application", port, args.workers, env)
-        request = bytchat_request(tokens, bot_id) if name in ("bytchat", "no-log") else baseline_request
+        request = (
+            bytchat_request(tokens, knowledge_bot_id if name == "knowledge" else bot_id)
+            if name in ("bytchat", "no-log", "knowledge")
+            else baseline_request
+        )
         systems.append(System(name, bytchat_target(f"http://127.0.0.1:{port}"), request, process))
     answer_s = (args.ttft_ms + args.tokens * args.token_delay_ms) / 1000
     common = {"systems": systems, "admin_url": admin_url, "db": db}

@@ -9,6 +9,7 @@ endpoints consume the same events with `chat_complete`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -18,14 +19,14 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
-from django.db import transaction
+from django.db import DataError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import User
 from accounts.selectors import user_plan
 from bytchat.crypto import DecryptionFailed
-from bytchat.db import async_db_step
+from bytchat.db import async_db_step, execute_together, insert_statement
 from bytchat.errors import InvalidInput
 from chat.errors import ChatFailed
 from chat.llm.base import ChatMessage, ChatRequest, ModelSpec, Source, TextDelta, Usage, estimate_tokens
@@ -320,6 +321,17 @@ class _Outcome:
     inline: list[dict] = field(default_factory=list)
 
 
+# The conversation's UPDATE of `_store_answer`, which fails (division by zero) when the
+# conversation is gone, so that the statements sent with it are not applied either. (Its
+# foreign keys would not say so: they are checked at COMMIT, not at a savepoint.)
+_TOUCH_CONVERSATION_OR_FAIL = """
+    WITH touched AS (
+        UPDATE chat_conversation SET last_message_at = %s WHERE id = %s RETURNING id
+    )
+    SELECT 1 / (SELECT count(*) FROM touched)::integer
+"""
+
+
 def _store_answer(turn: Turn, outcome: _Outcome) -> None:
     """One write for the whole answer: message, citations, counters, the run and the
     month's token usage.
@@ -327,14 +339,39 @@ def _store_answer(turn: Turn, outcome: _Outcome) -> None:
     The conversation's row is updated first, which locks it: a parallel turn evicting it
     (`conversations._make_room` locks it too) either waits for this answer and deletes it
     with the conversation, or has deleted it already. Then the answer cannot be stored, but
-    its run is, with no conversation."""
+    its run is, with no conversation.
+
+    On PostgreSQL an answer to keep, on a conversation, is sent as one round trip (it was
+    seven: BEGIN, five statements, COMMIT); if its conversation was deleted meanwhile, the
+    first statement fails, nothing of it stays, and the long way below stores the run."""
     latency_ms = int((time.perf_counter() - turn.started) * 1000)
-    message_status = {
-        RunStatus.SUCCESS: MessageStatus.COMPLETE,
-        RunStatus.INCOMPLETE: MessageStatus.INCOMPLETE,
-        RunStatus.ERROR: MessageStatus.ERROR,
-    }[outcome.status]
     keep_answer = bool(outcome.content) or outcome.status != RunStatus.ERROR
+    if (
+        connection.vendor == "postgresql"
+        and turn.conversation_id is not None
+        and keep_answer
+        and turn.replaces is None
+    ):
+        message, citations, run = _answer_rows(turn, outcome, latency_ms=latency_ms, found=True, keep=True)
+        statements = [
+            (_TOUCH_CONVERSATION_OR_FAIL, [timezone.now(), turn.conversation_id]),
+            insert_statement([message]),
+            *([insert_statement(citations)] if citations else []),
+            insert_statement([run]),
+        ]
+        settle = limits.token_usage_settle_statement(
+            user_id=turn.user_id, hold=turn.token_hold, tokens=outcome.input_tokens + outcome.output_tokens
+        )
+        # In autocommit the statements are one transaction of their own; inside a caller's
+        # (a test's), a savepoint lets the long way go on after a failure.
+        try:
+            with transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext():
+                execute_together([*statements, *([settle] if settle else [])])
+        except DataError:
+            pass  # the conversation is gone: the long way stores the run alone
+        else:
+            turn.outcome, turn.conversation_gone = outcome, False
+            return
     with transaction.atomic():
         conversation = Conversation.objects.filter(pk=turn.conversation_id)
         if turn.conversation_id is None:  # a stateless turn: only its run is kept
@@ -343,63 +380,83 @@ def _store_answer(turn: Turn, outcome: _Outcome) -> None:
             found = conversation.update(last_message_at=timezone.now())
         else:  # the answer's place, reserved with the question, is given back
             found = conversation.update(message_count=F("message_count") - 1)
-        message = None
-        if found and keep_answer:
-            message = Message.objects.create(
-                id=turn.assistant_message_id,
-                conversation_id=turn.conversation_id,
-                role=MessageRole.ASSISTANT,
-                content=outcome.content,
-                status=message_status,
-                model=outcome.model,
-                provider=outcome.provider,
-                input_tokens=outcome.input_tokens,
-                output_tokens=outcome.output_tokens,
-                inline_citations=outcome.inline or None,
-                version_of_id=turn.version_of_id,
-            )
+        message, citations, run = _answer_rows(
+            turn, outcome, latency_ms=latency_ms, found=bool(found), keep=keep_answer
+        )
+        if message is not None:
+            message.save(force_insert=True)
             if turn.replaces is not None:
                 branches.branch_replace(start=turn.replaces, replacement=message)
-            Citation.objects.bulk_create(
-                Citation(
-                    message=message,
-                    index=source.index,
-                    document_id=source.document_id,
-                    source_name=source.source_name[:255],
-                    page_numbers=source.page_numbers,
-                    snippet=_snippet(source.text),
-                    score=source.score,
-                    retriever=source.retriever,
-                    metadata=dict(source.metadata),
-                )
-                for source in outcome.sources
-            )
-        Run.objects.create(
-            user_id=turn.user_id,
-            bot_id=turn.bot_id,
-            conversation_id=turn.conversation_id if found else None,
-            message=message,
-            input_text=turn.question,
-            task_type=turn.task_type,
-            provider=outcome.provider,
-            model=outcome.model,
-            input_tokens=outcome.input_tokens,
-            output_tokens=outcome.output_tokens,
-            usage_source=outcome.usage_source,
-            ttft_ms=outcome.ttft_ms,
-            latency_ms=latency_ms,
-            status=outcome.status,
-            error_code=outcome.error_code,
-            failed_attempts=outcome.failed_attempts,
-            search_fallback=outcome.search_fallback,
-            channel=turn.channel,
-            api_key_id=turn.api_key_id,
-        )
+            Citation.objects.bulk_create(citations)
+        run.save(force_insert=True)
         limits.token_usage_settle(
             user_id=turn.user_id, hold=turn.token_hold, tokens=outcome.input_tokens + outcome.output_tokens
         )
     turn.outcome = outcome
     turn.conversation_gone = not found
+
+
+def _answer_rows(
+    turn: Turn, outcome: _Outcome, *, latency_ms: int, found: bool, keep: bool
+) -> tuple[Message | None, list[Citation], Run]:
+    """The rows of an answer, not yet saved: its message and citations, if it is kept
+    (`keep`) and its conversation was `found`, and its run (of that conversation if found)."""
+    message = None
+    citations: list[Citation] = []
+    if found and keep:
+        message = Message(
+            id=turn.assistant_message_id,
+            conversation_id=turn.conversation_id,
+            role=MessageRole.ASSISTANT,
+            content=outcome.content,
+            status={
+                RunStatus.SUCCESS: MessageStatus.COMPLETE,
+                RunStatus.INCOMPLETE: MessageStatus.INCOMPLETE,
+                RunStatus.ERROR: MessageStatus.ERROR,
+            }[outcome.status],
+            model=outcome.model,
+            provider=outcome.provider,
+            input_tokens=outcome.input_tokens,
+            output_tokens=outcome.output_tokens,
+            inline_citations=outcome.inline or None,
+            version_of_id=turn.version_of_id,
+        )
+        citations = [
+            Citation(
+                message=message,
+                index=source.index,
+                document_id=source.document_id,
+                source_name=source.source_name[:255],
+                page_numbers=source.page_numbers,
+                snippet=_snippet(source.text),
+                score=source.score,
+                retriever=source.retriever,
+                metadata=dict(source.metadata),
+            )
+            for source in outcome.sources
+        ]
+    run = Run(
+        user_id=turn.user_id,
+        bot_id=turn.bot_id,
+        conversation_id=turn.conversation_id if found else None,
+        message=message,
+        input_text=turn.question,
+        task_type=turn.task_type,
+        provider=outcome.provider,
+        model=outcome.model,
+        input_tokens=outcome.input_tokens,
+        output_tokens=outcome.output_tokens,
+        usage_source=outcome.usage_source,
+        ttft_ms=outcome.ttft_ms,
+        latency_ms=latency_ms,
+        status=outcome.status,
+        error_code=outcome.error_code,
+        failed_attempts=outcome.failed_attempts,
+        search_fallback=outcome.search_fallback,
+        channel=turn.channel,
+        api_key_id=turn.api_key_id,
+    )
+    return message, citations, run
 
 
 def _estimate_missing_usage(outcome: _Outcome, request: ChatRequest | None, parts: list[str]) -> None:

@@ -16,6 +16,7 @@ from django.db.models import F, Sum
 from django.utils import timezone
 
 from accounts.models import Plan, User
+from bytchat.db import Statement, execute_together, update_statement
 from chat.errors import MessageRateLimited, TokenQuotaExceeded
 from chat.models import Run, TokenReservation, TokenUsage
 
@@ -168,23 +169,33 @@ def token_quota_reserve(*, user: User, plan: Plan, tokens: int) -> TokenHold | N
     )
 
 
+# One statement: the DELETE says what it gave back, the UPDATE takes it.
+_SETTLE_SQL = """
+    WITH released AS (
+        DELETE FROM chat_tokenreservation WHERE id = %s RETURNING tokens
+    )
+    UPDATE chat_tokenusage
+    SET used = used + %s, reserved = reserved - COALESCE((SELECT tokens FROM released), 0)
+    WHERE id = %s
+"""
+
+
+def token_usage_settle_statement(*, user_id: Any, hold: TokenHold | None, tokens: int) -> Statement | None:
+    """`token_usage_settle` on PostgreSQL as one statement, for a caller that sends it with
+    its other writes (`bytchat.db.execute_together`); None: nothing to count."""
+    if hold is not None:
+        return _SETTLE_SQL, [hold.reservation_id, tokens, hold.usage_id]
+    if not tokens:
+        return None
+    usage = TokenUsage.objects.filter(user_id=user_id, month=month_start().date())
+    return update_statement(usage, used=F("used") + tokens)
+
+
 def token_usage_settle(*, user_id: Any, hold: TokenHold | None, tokens: int) -> None:
     """Count an answer's tokens and give back its hold, inside the transaction that stores
     its run. Settling twice gives back nothing twice: the reservation row is gone."""
     if hold is not None and connection.vendor == "postgresql":
-        # One round trip: the DELETE says what it gave back, the UPDATE takes it.
-        with connection.cursor() as cursor:
-            cursor.execute(
-                """
-                WITH released AS (
-                    DELETE FROM chat_tokenreservation WHERE id = %(reservation)s RETURNING tokens
-                )
-                UPDATE chat_tokenusage
-                SET used = used + %(tokens)s, reserved = reserved - COALESCE((SELECT tokens FROM released), 0)
-                WHERE id = %(usage)s
-                """,
-                {"reservation": hold.reservation_id, "tokens": tokens, "usage": hold.usage_id},
-            )
+        execute_together([token_usage_settle_statement(user_id=user_id, hold=hold, tokens=tokens)])
         return
     released = 0
     if hold is not None and TokenReservation.objects.filter(pk=hold.reservation_id).delete()[0]:

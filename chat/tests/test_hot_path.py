@@ -181,3 +181,39 @@ def test_a_follow_up_that_cannot_be_reserved_says_why_and_holds_nothing(
     conversation.refresh_from_db()
     assert conversation.message_count == {"full": 99}.get(case, 2)
     assert not TokenReservation.objects.exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("conversation", ["kept", "deleted meanwhile"])
+def test_on_postgresql_an_answer_is_stored_in_one_round_trip(limited_user, conversation):
+    """Outside a test's transaction, as in production: the statements are one transaction
+    of their own. A conversation deleted meanwhile leaves none of them applied; the long
+    way then stores the run alone."""
+    from chat.llm.base import Source
+    from chat.models import Citation, Conversation, Message
+    from chat.services.engine import _Outcome
+
+    bot = make_bot(owner=limited_user)
+    turn, _ = _turn(limited_user, bot)
+    if conversation == "deleted meanwhile":
+        Conversation.objects.filter(pk=turn.conversation_id).delete()
+    outcome = _Outcome(content="Twenty-five days [1].", status="success", provider="local", model="m")
+    outcome.input_tokens, outcome.output_tokens, outcome.usage_source = 7, 3, "provider"
+    outcome.sources = [Source(index=1, text="25 days.", source_name="handbook.md", page_numbers=[2])]
+    with CaptureQueriesContext(connection) as queries:
+        _store_answer(turn, outcome)
+    run = Run.objects.get()
+    usage = TokenUsage.objects.get(user=limited_user)
+    assert (usage.used, usage.reserved) == (10, 0) and not TokenReservation.objects.exists()
+    if conversation == "kept":
+        assert len(queries) == 1
+        message = Message.objects.get(role="assistant")
+        assert (run.message_id, run.conversation_id) == (message.pk, turn.conversation_id)
+        assert message.content == "Twenty-five days [1]." and message.created_at and run.created_at
+        assert list(Citation.objects.values_list("message_id", "index", "page_numbers")) == [
+            (message.pk, 1, [2])
+        ]
+    else:
+        assert (run.message_id, run.conversation_id, run.status) == (None, None, "success")
+        assert not Message.objects.filter(role="assistant").exists() and not Citation.objects.exists()
