@@ -69,10 +69,17 @@ def update_statement(queryset: models.QuerySet, **values: Any) -> Statement:
     return statement, list(params)
 
 
-def execute_together(statements: Sequence[Statement]) -> None:
-    """Send `statements` to PostgreSQL in one round trip; they stand or fall together."""
+def execute_together(statements: Sequence[Statement]) -> list[list[tuple]]:
+    """Send `statements` to PostgreSQL in one round trip; they stand or fall together.
+    Each statement's rows, in order ([] for a statement that returns none)."""
+    results = []
     with connection.cursor() as cursor:
         cursor.execute(
             ";\n".join(statement for statement, _ in statements),
             [param for _, params in statements for param in params],
         )
+        while True:
+            results.append(cursor.fetchall() if cursor.description is not None else [])
+            if not cursor.nextset():
+                break
+    return results

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import enum
 import json
-import uuid
 
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from accounts.models import Plan, User
 from accounts.selectors import user_plan
 from accounts.services import user_limits_lock
+from bytchat.db import Statement
 from bytchat.errors import Conflict, InvalidInput, NotFound
 from chat.errors import (
     ConversationArchived,
@@ -227,28 +227,63 @@ def conversation_reserve_turn(
 
 
 _NO_LIMIT = 2**31 - 1  # the largest message_count a PositiveIntegerField holds
-# `conversation_turn_start` on PostgreSQL: the reservation, the knowledge filter and the
-# recent messages in one round trip. No row: not reserved (see why on the ORM's path).
+# `conversation_turn_start_statement`: the reservation, the knowledge filter and the
+# recent messages in one statement, which fails (division by zero: `guard` is always read)
+# when the conversation cannot take the turn, so that the statements sent with it are not
+# applied either.
 _TURN_START_SQL = """
     WITH reserved AS (
         UPDATE chat_conversation
-        SET message_count = message_count + %(messages)s,
-            last_message_at = %(now)s,
-            metadata_filter = CASE WHEN %(send_filter)s THEN %(filter)s ELSE metadata_filter END
-        WHERE id = %(conversation)s AND user_id = %(user)s AND bot_id = %(bot)s AND NOT archived
-            AND message_count <= %(most)s
+        SET message_count = message_count + %s,
+            last_message_at = %s,
+            metadata_filter = CASE WHEN %s THEN %s ELSE metadata_filter END
+        WHERE id = %s AND user_id = %s AND bot_id = %s AND NOT archived AND message_count <= %s
         RETURNING id, metadata_filter
     )
-    SELECT reserved.metadata_filter, recent.role, recent.content
-    FROM reserved
-    LEFT JOIN LATERAL (
-        SELECT role, content, created_at, id FROM chat_message
-        WHERE conversation_id = reserved.id AND status <> %(error)s AND replaced_by_id IS NULL
-        ORDER BY created_at DESC, id DESC
-        LIMIT %(recent)s
-    ) AS recent ON TRUE
+    SELECT guard.one, reserved.metadata_filter, recent.role, recent.content
+    FROM (SELECT 1 / (SELECT count(*) FROM reserved)::integer) AS guard (one)
+    LEFT JOIN (
+        reserved LEFT JOIN LATERAL (
+            SELECT role, content, created_at, id FROM chat_message
+            WHERE conversation_id = reserved.id AND status <> %s AND replaced_by_id IS NULL
+            ORDER BY created_at DESC, id DESC
+            LIMIT %s
+        ) AS recent ON TRUE
+    ) ON TRUE
     ORDER BY recent.created_at, recent.id
 """
+
+
+def conversation_turn_start_statement(
+    *, user: User, plan: Plan, conversation_id, bot, sent_filter: dict | None, recent: int
+) -> Statement:
+    """`conversation_turn_start` on PostgreSQL as one statement, for a caller that sends it
+    with other writes (`bytchat.db.execute_together`; read its rows with
+    `conversation_turn_started`). It fails (DataError) when the turn does not fit, without
+    saying why: the caller then takes the long way, which does. `conversation_id` must be a
+    UUID."""
+    from psycopg.types.json import Jsonb
+
+    limit = plan.max_messages_per_conversation
+    return _TURN_START_SQL, [
+        TURN_MESSAGES,
+        timezone.now(),
+        sent_filter is not None,
+        Jsonb(sent_filter),
+        conversation_id,
+        user.pk,
+        bot.pk,
+        (limit - TURN_MESSAGES) if limit is not None else _NO_LIMIT,
+        MessageStatus.ERROR,
+        recent,
+    ]
+
+
+def conversation_turn_started(rows: list[tuple]) -> tuple[dict | None, list[tuple[str, str]]]:
+    """The knowledge filter and recent messages from `conversation_turn_start_statement`'s rows."""
+    stored = rows[0][1]
+    knowledge_filter = json.loads(stored) if isinstance(stored, str) else stored
+    return knowledge_filter, [(role, content) for _, _, role, content in rows if role is not None]
 
 
 def conversation_turn_start(
@@ -256,40 +291,7 @@ def conversation_turn_start(
 ) -> tuple[dict | None, list[tuple[str, str]]]:
     """A new question on an existing conversation, inside the caller's transaction:
     `conversation_reserve_turn` and `conversation_filter_use`, and the conversation's last
-    `recent` messages before it (role, content; oldest first, as the model reads them).
-
-    On PostgreSQL one statement, where it was three round trips before the first token;
-    the same conditional UPDATE, so limits hold as they do there."""
-    if connection.vendor == "postgresql":
-        from psycopg.types.json import Jsonb
-
-        try:
-            conversation = uuid.UUID(str(conversation_id))
-        except ValueError:
-            raise NotFound("Conversation not found.") from None
-        limit = plan.max_messages_per_conversation
-        with connection.cursor() as cursor:
-            cursor.execute(
-                _TURN_START_SQL,
-                {
-                    "messages": TURN_MESSAGES,
-                    "now": timezone.now(),
-                    "send_filter": sent_filter is not None,
-                    "filter": Jsonb(sent_filter),
-                    "conversation": conversation,
-                    "user": user.pk,
-                    "bot": bot.pk,
-                    "most": (limit - TURN_MESSAGES) if limit is not None else _NO_LIMIT,
-                    "error": MessageStatus.ERROR,
-                    "recent": recent,
-                },
-            )
-            rows = cursor.fetchall()
-        if rows:
-            stored = rows[0][0]
-            knowledge_filter = json.loads(stored) if isinstance(stored, str) else stored
-            return knowledge_filter, [(role, content) for _, role, content in rows if role is not None]
-    # SQLite, and the refused turn's path, which says why (or finds it fits after all).
+    `recent` messages before it (role, content; oldest first, as the model reads them)."""
     conversation_reserve_turn(user=user, plan=plan, conversation_id=conversation_id, bot=bot)
     knowledge_filter = conversation_filter_use(conversation_id=conversation_id, sent=sent_filter)
     earlier = (

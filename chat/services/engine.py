@@ -181,55 +181,43 @@ def chat_prepare(
 
     question = _clean_question(message)
     given_history = list(history) if history is not None else None
-    history = None
     chosen_task = task_type_resolve(task_type, message=question)
     bot, configs = bot_selectors.bot_get_for_chat(user=user, bot_id=bot_id)
     sent_filter = filter_validate(metadata_filter, bot=bot, field=filter_field)
     plan = user_plan(user)
     limits.message_rate_check(user=user, plan=plan)
     system_prompt = "\n\n".join(part for part in (bot.system_prompt.strip(), system_extra.strip()) if part)
-    reserve = estimate_tokens([system_prompt, question, *(m.content for m in given_history or [])])
-
-    with transaction.atomic():
-        if not store:
-            conversation_id = None
-            knowledge_filter = sent_filter
-        elif conversation_id:
-            knowledge_filter, earlier = conversations.conversation_turn_start(
-                user=user,
-                plan=plan,
-                conversation_id=conversation_id,
-                bot=bot,
-                sent_filter=sent_filter,
-                recent=HISTORY_MESSAGES - 1,
-            )
-            history = [
-                *(ChatMessage(role=role, content=content) for role, content in earlier),
-                ChatMessage(role=MessageRole.USER, content=question),
-            ]
-        else:
-            knowledge_filter = sent_filter
-            conversation_id = conversations.conversation_create_in_transaction(
-                user=user,
-                plan=plan,
-                bot=bot,
-                title=conversations.title_from_message(question),
-                confirm_delete=confirm_delete,
-                at_limit=at_limit,
-                first_turn=True,
-                metadata_filter=sent_filter,
-            ).pk
-            # A new conversation's history is this question: no need to read it back.
-            history = [ChatMessage(role=MessageRole.USER, content=question)]
-        user_message_id = None
-        if conversation_id is not None:
-            user_message_id = Message.objects.create(
-                conversation_id=conversation_id, role=MessageRole.USER, content=question
-            ).pk
-        # Last: locks are taken conversations first, then the month's usage row, here as
-        # in `_store_answer`; and a turn refused above holds nothing.
-        token_hold = limits.token_quota_reserve(
-            user=user, plan=plan, tokens=reserve + settings.TOKEN_RESERVATION_ANSWER_TOKENS
+    # Held on the quota until the answer is stored: the prompt's estimate and the answer's.
+    hold_tokens = (
+        estimate_tokens([system_prompt, question, *(m.content for m in given_history or [])])
+        + settings.TOKEN_RESERVATION_ANSWER_TOKENS
+    )
+    together = None
+    if store and conversation_id and connection.vendor == "postgresql":
+        together = _follow_up_together(
+            user=user,
+            plan=plan,
+            conversation_id=conversation_id,
+            bot=bot,
+            sent_filter=sent_filter,
+            question=question,
+            tokens=hold_tokens,
+        )
+    if together is not None:
+        knowledge_filter, earlier, user_message_id, token_hold = together
+        history = _history(earlier, question)
+    else:
+        knowledge_filter, history, user_message_id, token_hold, conversation_id = _start_turn(
+            user=user,
+            plan=plan,
+            bot=bot,
+            store=store,
+            conversation_id=conversation_id,
+            sent_filter=sent_filter,
+            question=question,
+            tokens=hold_tokens,
+            confirm_delete=confirm_delete,
+            at_limit=at_limit,
         )
     if given_history is not None or history is None:  # a stateless turn: what its client sent
         history = [*(given_history or []), ChatMessage(role=MessageRole.USER, content=question)]
@@ -256,6 +244,110 @@ def chat_prepare(
         channel=channel,
         api_key_id=api_key_id,
     )
+
+
+def _start_turn(
+    *,
+    user: User,
+    plan,
+    bot,
+    store: bool,
+    conversation_id: Any,
+    sent_filter: dict | None,
+    question: str,
+    tokens: int,
+    confirm_delete: bool,
+    at_limit: conversations.AtLimit,
+) -> tuple[dict | None, list[ChatMessage] | None, Any, limits.TokenHold | None, Any]:
+    """The limits and the question's writes, in one transaction: the knowledge filter, the
+    history (None: a stateless turn's, from its client), the question's id, the token
+    hold and the conversation's id (a new one's)."""
+    history = None
+    with transaction.atomic():
+        if not store:
+            conversation_id = None
+            knowledge_filter = sent_filter
+        elif conversation_id:
+            knowledge_filter, earlier = conversations.conversation_turn_start(
+                user=user,
+                plan=plan,
+                conversation_id=conversation_id,
+                bot=bot,
+                sent_filter=sent_filter,
+                recent=HISTORY_MESSAGES - 1,
+            )
+            history = _history(earlier, question)
+        else:
+            knowledge_filter = sent_filter
+            conversation_id = conversations.conversation_create_in_transaction(
+                user=user,
+                plan=plan,
+                bot=bot,
+                title=conversations.title_from_message(question),
+                confirm_delete=confirm_delete,
+                at_limit=at_limit,
+                first_turn=True,
+                metadata_filter=sent_filter,
+            ).pk
+            # A new conversation's history is this question: no need to read it back.
+            history = [ChatMessage(role=MessageRole.USER, content=question)]
+        user_message_id = None
+        if conversation_id is not None:
+            user_message_id = Message.objects.create(
+                conversation_id=conversation_id, role=MessageRole.USER, content=question
+            ).pk
+        # Last: locks are taken conversations first, then the month's usage row, here as
+        # in `_store_answer`; and a turn refused above holds nothing.
+        token_hold = limits.token_quota_reserve(user=user, plan=plan, tokens=tokens)
+    return knowledge_filter, history, user_message_id, token_hold, conversation_id
+
+
+def _history(earlier: list[tuple[str, str]], question: str) -> list[ChatMessage]:
+    """The model's context: the conversation's recent messages (role, content), then the question."""
+    return [
+        *(ChatMessage(role=role, content=content) for role, content in earlier),
+        ChatMessage(role=MessageRole.USER, content=question),
+    ]
+
+
+def _follow_up_together(
+    *, user: User, plan, conversation_id: Any, bot, sent_filter: dict | None, question: str, tokens: int
+) -> tuple[dict | None, list[tuple[str, str]], Any, limits.TokenHold | None] | None:
+    """`_start_turn` for a follow-up question on PostgreSQL, in one round trip (it was
+    BEGIN, five statements, COMMIT before the first token): the conversation's reservation
+    with its filter and recent messages, the question's INSERT and the token hold, in that
+    order (the locks' order of `_start_turn`). None when one of them does not fit, with
+    nothing applied (each fails, then, rather than saying why), or the month has no usage
+    row yet: `_start_turn` then says why, or does it the long way."""
+    try:
+        conversation = uuid.UUID(str(conversation_id))
+    except ValueError:
+        return None
+    asked = Message(conversation_id=conversation, role=MessageRole.USER, content=question)
+    statements = [
+        conversations.conversation_turn_start_statement(
+            user=user,
+            plan=plan,
+            conversation_id=conversation,
+            bot=bot,
+            sent_filter=sent_filter,
+            recent=HISTORY_MESSAGES - 1,
+        ),
+        insert_statement([asked]),
+    ]
+    quota = limits.token_quota_reserve_statement(user=user, plan=plan, tokens=tokens)
+    if quota is not None:
+        statements.append(quota[0])
+    try:
+        # In autocommit the statements are one transaction of their own; inside a caller's
+        # (a test's), a savepoint lets the long way go on after a failure.
+        with transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext():
+            results = execute_together(statements)
+    except DataError:
+        return None
+    knowledge_filter, earlier = conversations.conversation_turn_started(results[0])
+    hold = quota[1].hold(results[2][0][0]) if quota is not None else None
+    return knowledge_filter, earlier, asked.pk, hold
 
 
 def _search_sources(turn: Turn) -> tuple[list[Source], str]:

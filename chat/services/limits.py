@@ -93,34 +93,73 @@ def _reservations_expire(*, usage_id: int) -> None:
             TokenUsage.objects.filter(pk=usage_id).update(reserved=F("reserved") - tokens)
 
 
-def _reserve_in_one_statement(
-    *, user: User, month: date, quota: int, tokens: int, reservation_id: uuid.UUID, expires_at: datetime
-) -> int | None:
-    """PostgreSQL: the admitting UPDATE and the reservation's INSERT in one round trip.
-    The UPDATE in the WITH clause re-checks its WHERE on a row a parallel turn has just
-    changed, as on its own. Returns the usage row's id; None when the month has no row yet
-    or the quota is reached: the caller takes the long way, which creates the row or gives
-    back expired holds."""
-    sql = """
-        WITH admitted AS (
-            UPDATE chat_tokenusage SET reserved = reserved + %(tokens)s
-            WHERE user_id = %(user)s AND month = %(month)s AND used < %(quota)s - reserved
-            RETURNING id
-        )
+# The admitting UPDATE and the reservation's INSERT in one statement. The UPDATE in the
+# WITH clause re-checks its WHERE on a row a parallel turn has just changed, as on its
+# own. `_HELD` reads the usage row's id (none: the month has no row yet, or the quota is
+# reached); `_HELD_OR_FAIL` fails instead (division by zero), so that the statements sent
+# with it (`token_quota_reserve_statement`) are not applied either.
+_RESERVE_SQL = """
+    WITH admitted AS (
+        UPDATE chat_tokenusage SET reserved = reserved + %s
+        WHERE user_id = %s AND month = %s AND used < %s - reserved
+        RETURNING id
+    ), held AS (
         INSERT INTO chat_tokenreservation (id, usage_id, tokens, expires_at)
-        SELECT %(reservation)s, id, %(tokens)s, %(expires_at)s FROM admitted
+        SELECT %s, id, %s, %s FROM admitted
         RETURNING usage_id
-    """
-    params = {
-        "tokens": tokens,
-        "user": user.pk,
-        "month": month,
-        "quota": quota,
-        "reservation": reservation_id,
-        "expires_at": expires_at,
-    }
+    )
+"""
+_HELD = "SELECT usage_id FROM held"
+_HELD_OR_FAIL = "SELECT (SELECT usage_id FROM held), 1 / (SELECT count(*) FROM held)::integer"
+
+
+@dataclass(frozen=True)
+class _Reservation:
+    tokens: int
+    user_id: Any
+    month: date
+    quota: int
+    reservation_id: uuid.UUID
+    expires_at: datetime
+
+    @classmethod
+    def of(cls, *, user: User, quota: int, tokens: int) -> _Reservation:
+        expires_at = timezone.now() + timedelta(seconds=settings.TOKEN_RESERVATION_TTL_SECONDS)
+        return cls(tokens, user.pk, month_start().date(), quota, uuid.uuid4(), expires_at)
+
+    def params(self) -> list[Any]:  # in the order of `_RESERVE_SQL`
+        return [
+            self.tokens,
+            self.user_id,
+            self.month,
+            self.quota,
+            self.reservation_id,
+            self.tokens,
+            self.expires_at,
+        ]
+
+    def hold(self, usage_id: int) -> TokenHold:
+        return TokenHold(usage_id=usage_id, reservation_id=self.reservation_id, tokens=self.tokens)
+
+
+def token_quota_reserve_statement(
+    *, user: User, plan: Plan, tokens: int
+) -> tuple[Statement, _Reservation] | None:
+    """`token_quota_reserve` on PostgreSQL as one statement, for a caller that sends it
+    with other writes (`bytchat.db.execute_together`); its one row is the usage row's id,
+    for `_Reservation.hold`. It fails (DataError) where `token_quota_reserve` would take
+    the long way: the month's first turn, a quota reached or held by answers that died.
+    None: the plan has no quota."""
+    if plan.monthly_token_quota is None:
+        return None
+    reservation = _Reservation.of(user=user, quota=plan.monthly_token_quota, tokens=tokens)
+    return (_RESERVE_SQL + _HELD_OR_FAIL, reservation.params()), reservation
+
+
+def _reserve_in_one_statement(reservation: _Reservation) -> int | None:
+    """PostgreSQL: the usage row's id, or None for the long way (see `_RESERVE_SQL`)."""
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(_RESERVE_SQL + _HELD, reservation.params())
         row = cursor.fetchone()
     return row[0] if row else None
 
@@ -136,20 +175,12 @@ def token_quota_reserve(*, user: User, plan: Plan, tokens: int) -> TokenHold | N
     quota = plan.monthly_token_quota
     if quota is None:
         return None
-    month = month_start().date()
-    expires_at = timezone.now() + timedelta(seconds=settings.TOKEN_RESERVATION_TTL_SECONDS)
-    reservation_id = uuid.uuid4()
+    reservation = _Reservation.of(user=user, quota=quota, tokens=tokens)
+    month, expires_at, reservation_id = reservation.month, reservation.expires_at, reservation.reservation_id
     if connection.vendor == "postgresql":
-        usage_id = _reserve_in_one_statement(
-            user=user,
-            month=month,
-            quota=quota,
-            tokens=tokens,
-            reservation_id=reservation_id,
-            expires_at=expires_at,
-        )
+        usage_id = _reserve_in_one_statement(reservation)
         if usage_id is not None:
-            return TokenHold(usage_id=usage_id, reservation_id=reservation_id, tokens=tokens)
+            return reservation.hold(usage_id)
     # The month's first turn, a quota reached (or held by answers that died), SQLite.
     usage_id = _usage_row(user=user, month=month)
     admit = TokenUsage.objects.filter(pk=usage_id, used__lt=quota - F("reserved"))  # used + reserved < quota
@@ -161,7 +192,7 @@ def token_quota_reserve(*, user: User, plan: Plan, tokens: int) -> TokenHold | N
         TokenReservation.objects.create(
             id=reservation_id, usage_id=usage_id, tokens=tokens, expires_at=expires_at
         )
-        return TokenHold(usage_id=usage_id, reservation_id=reservation_id, tokens=tokens)
+        return reservation.hold(usage_id)
     retry_after = seconds_until_next_month()
     raise TokenQuotaExceeded(
         f"You have used this month's {quota:,} tokens. The quota renews on the first of next month.",

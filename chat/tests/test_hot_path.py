@@ -119,8 +119,8 @@ def test_a_bot_with_no_knowledge_is_not_searched(limited_user, monkeypatch):
 
 
 def test_a_follow_up_reads_its_filter_and_history_with_its_reservation(limited_user):
-    """On PostgreSQL in one statement before the question's INSERT (BEGIN, that statement,
-    the INSERT, the token hold, COMMIT); the same turn on SQLite reads them one by one."""
+    """On PostgreSQL in one round trip with the question's INSERT and the token hold (it was
+    BEGIN, five statements, COMMIT); the same turn on SQLite reads them one by one."""
     from chat.models import Message, MessageStatus
 
     bot = make_bot(owner=limited_user)
@@ -137,8 +137,9 @@ def test_a_follow_up_reads_its_filter_and_history_with_its_reservation(limited_u
         ("user", "Second question"),
     ]
     assert failed.content == "" and turn.knowledge_filter is None
-    if connection.vendor == "postgresql":
-        assert len(prepared) == 5 and "LATERAL" in prepared[1]
+    if connection.vendor == "postgresql":  # the one round trip, in this test's savepoint
+        [together] = [sql for sql in prepared if "SAVEPOINT" not in sql]
+        assert "LATERAL" in together and "INSERT INTO" in together and "chat_tokenreservation" in together
     from chat.models import Conversation
 
     assert Conversation.objects.get(pk=conversation_id).message_count == 4
@@ -217,3 +218,37 @@ def test_on_postgresql_an_answer_is_stored_in_one_round_trip(limited_user, conve
     else:
         assert (run.message_id, run.conversation_id, run.status) == (None, None, "success")
         assert not Message.objects.filter(role="assistant").exists() and not Citation.objects.exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("case", ["fits", "conversation full", "quota reached"])
+def test_on_postgresql_a_follow_up_is_one_round_trip_that_applies_all_or_nothing(limited_user, case):
+    """Outside a test's transaction, as in production."""
+    from chat.errors import MessageLimitReached, TokenQuotaExceeded
+    from chat.models import Conversation, Message
+
+    bot = make_bot(owner=limited_user)
+    first, _ = _turn(limited_user, bot, message="First question")
+    _store(first)
+    conversation = Conversation.objects.get(pk=first.conversation_id)
+    if case == "conversation full":
+        Conversation.objects.filter(pk=conversation.pk).update(message_count=99)
+    elif case == "quota reached":
+        TokenUsage.objects.filter(user=limited_user).update(used=10**9)
+    conversation.refresh_from_db()
+    before = (conversation.message_count, Message.objects.count(), TokenUsage.objects.get().reserved)
+    if case == "fits":
+        turn, prepared = _turn(limited_user, bot, conversation.pk, message="Second question")
+        assert len(prepared) == 1
+        assert [m.content for m in turn.history] == ["First question", "Nothing.", "Second question"]
+        assert Message.objects.get(pk=turn.user_message_id).content == "Second question"
+        assert TokenReservation.objects.get().pk == turn.token_hold.reservation_id
+        conversation.refresh_from_db()
+        assert conversation.message_count == before[0] + 2
+        return
+    with pytest.raises(MessageLimitReached if case == "conversation full" else TokenQuotaExceeded):
+        _turn(limited_user, bot, conversation.pk, message="Second question")
+    conversation.refresh_from_db()
+    assert (conversation.message_count, Message.objects.count(), TokenUsage.objects.get().reserved) == before
+    assert not TokenReservation.objects.exists()
