@@ -245,6 +245,21 @@ STOP_CHANNEL = "bytchat:answers:stop"
 READ_BATCH = 500
 
 
+@dataclass
+class _Write:
+    """One `append_many` call waiting for its pipeline."""
+
+    key: str
+    events: list[Event]
+    done: asyncio.Future
+    # The log's time to live is set with its first event and again with its last (a log
+    # whose first write was lost still expires); not with the chunks of text between them.
+    expire: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.expire = any(event_id == 1 or event["type"] in TERMINAL for event_id, event in self.events)
+
+
 class RedisEventLog(EventLog):
     def __init__(self, url: str) -> None:
         self.url = url
@@ -253,6 +268,9 @@ class RedisEventLog(EventLog):
         self._clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self._listeners: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self._stop_waiters: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        # Events appended in this turn of each event loop, not yet sent (`append_many`).
+        self._pending: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._sending: set[asyncio.Task] = set()
 
     def _redis(self):
         import redis.asyncio
@@ -272,21 +290,53 @@ class RedisEventLog(EventLog):
         return settings.CHAT_EVENT_LOG_TTL_SECONDS
 
     async def append_many(self, answer_id, events):
-        key = self._key(answer_id, "events")
-        # The log's time to live is set with its first event and again with its last (a
-        # log whose first write was lost still expires). A chunk of text between them is
-        # one XADD: each is written before a client reads it, and a pipeline with the
-        # EXPIRE took half as much CPU again (300 µs against 190).
-        expire = any(event_id == 1 or event["type"] in TERMINAL for event_id, event in events)
-        if len(events) == 1 and not expire:
-            await self._redis().xadd(key, **self._xadd(events[0]))
-            return
-        async with self._redis().pipeline(transaction=False) as pipe:
-            for event in events:
-                pipe.xadd(key, **self._xadd(event))
-            if expire:
-                pipe.expire(key, self._ttl)
-            await pipe.execute()
+        """Written with the other answers' events of this moment: the events that every
+        answer of this process appends while the event loop runs its ready tasks go to
+        Redis together, in one pipeline, as soon as they have run. Each appender still
+        waits for its own events to be written (a client reads nothing unlogged); under
+        load, when many streams' chunks arrive at once, that is one round trip for all."""
+        loop = asyncio.get_running_loop()
+        write = _Write(self._key(answer_id, "events"), events, loop.create_future())
+        pending = self._pending.get(loop)
+        if pending is None:
+            pending = self._pending[loop] = []
+            loop.call_soon(self._send, loop, pending)
+        pending.append(write)
+        await asyncio.shield(write.done)
+
+    def _send(self, loop: asyncio.AbstractEventLoop, pending: list[_Write]) -> None:
+        if self._pending.get(loop) is pending:
+            del self._pending[loop]
+        task = loop.create_task(self._write(pending))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def _write(self, writes: list[_Write]) -> None:
+        redis = self._redis()
+        try:
+            if len(writes) == 1 and len(writes[0].events) == 1 and not writes[0].expire:
+                # One chunk of text: a bare XADD costs two thirds of a pipeline's CPU.
+                results = [[await redis.xadd(writes[0].key, **self._xadd(writes[0].events[0]))]]
+            else:
+                async with redis.pipeline(transaction=False) as pipe:
+                    for write in writes:
+                        for event in write.events:
+                            pipe.xadd(write.key, **self._xadd(event))
+                        if write.expire:
+                            pipe.expire(write.key, self._ttl)
+                    replies = iter(await pipe.execute(raise_on_error=False))
+                results = [[next(replies) for _ in range(len(w.events) + w.expire)] for w in writes]
+        except Exception as exc:  # nothing was written, as far as anyone can tell
+            results = [[exc]] * len(writes)
+        for write, replies in zip(writes, results, strict=True):
+            failed = next((reply for reply in replies if isinstance(reply, Exception)), None)
+            if write.done.done():
+                continue
+            if failed is not None:
+                write.done.set_exception(failed)
+                write.done.add_done_callback(lambda done: done.exception())  # its appender may be gone
+            else:
+                write.done.set_result(None)
 
     @staticmethod
     def _xadd(item: Event) -> dict[str, Any]:

@@ -361,3 +361,43 @@ def test_the_redis_log_expires_from_its_first_or_its_last_event(settings):
     assert lost_first[0] == -1 and lost_first[1] > 0
     assert [int(entry_id.split(b"-")[1]) for entry_id, _ in client.xrange(key % "lost-first")] == [2, 3, 4]
     client.close()
+
+
+@pytest.mark.redis
+def test_the_redis_log_writes_the_events_of_one_moment_together(settings, monkeypatch):
+    """Appends made while the event loop runs its ready tasks share one pipeline; an
+    event that Redis refuses (an id out of turn) fails its own append only."""
+    import redis
+
+    from chat.services.event_log import RedisEventLog
+
+    settings.CHAT_EVENT_LOG = "redis"
+    event_log_reset()
+    log = event_log()
+    sent = []
+    real_write = RedisEventLog._write
+
+    async def counted(self, writes):
+        sent.append(len(writes))
+        await real_write(self, writes)
+
+    monkeypatch.setattr(RedisEventLog, "_write", counted)
+    delta = {"type": "delta", "content": "x"}
+
+    async def appends():
+        await log.append_many("taken", [(1, {"type": "session_init"}), (2, delta)])
+        return await asyncio.gather(
+            *(log.append_many(f"answer-{n}", [(1, {"type": "session_init"})]) for n in range(10)),
+            log.append_many("taken", [(2, delta)]),  # already there: refused
+            log.append_many("taken", [(3, delta)]),
+            return_exceptions=True,
+        )
+
+    outcomes = async_to_sync(appends)()
+    assert sent == [1, 12]
+    assert outcomes[:10] == [None] * 10 and outcomes[11] is None
+    assert isinstance(outcomes[10], redis.ResponseError)
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    assert [entry_id for entry_id, _ in client.xrange(f"{PREFIX}taken:events")] == [b"0-1", b"0-2", b"0-3"]
+    assert all(client.xlen(f"{PREFIX}answer-{n}:events") == 1 for n in range(10))
+    client.close()
