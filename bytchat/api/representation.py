@@ -13,7 +13,7 @@ every serializer that uses it, so a field added later cannot come out differentl
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from django.conf import settings
@@ -91,8 +91,15 @@ class LeanRepresentation:
         return plan
 
     def to_representation(self, instance) -> dict[str, Any]:
+        return self.represent(instance)
+
+    def represent(self, instance, *, leave_out: Collection[str] = ()) -> dict[str, Any]:
+        """The representation without the fields named in `leave_out`, which are not read
+        at all (a serializer that hides some fields from some callers skips their work)."""
         data: dict[str, Any] = {}
         for name, field, attribute, formatter in self._representation_plan():
+            if name in leave_out:
+                continue
             if attribute is not None:
                 value = getattr(instance, attribute)
                 data[name] = None if value is None else formatter(field, value)
