@@ -182,3 +182,28 @@ def test_each_serializer_gets_fields_of_its_own_built_once_per_class(user, admin
     assert second.to_representation(bot)["name"] == "Agente"
     assert "model_configs" not in first.to_representation(bot)  # only admins edit platform agents
     assert [config["provider"] for config in second.to_representation(bot)["model_configs"]] == ["local"]
+
+
+def test_the_bots_list_reads_model_configs_only_for_the_bots_the_caller_can_edit(
+    user, other_user, user_client, other_client
+):
+    _data(user, 3)
+    user_client.get("/api/v1/bots")  # the caller's row is read once, then cached
+    other_client.get("/api/v1/bots")
+    owners_page = user_client.get("/api/v1/bots").json()["results"]
+    assert _queries(user_client, "/api/v1/bots") == 2  # the page, the model configs of own bots
+    mine = [bot for bot in owners_page if bot["can_edit"]]
+    assert len(mine) == 3 and all(len(bot["model_configs"]) == 2 for bot in mine)
+    assert all("model_configs" not in bot for bot in owners_page if not bot["can_edit"])
+    # Another user sees the public platform agents only, none of which they can edit.
+    others_page = other_client.get("/api/v1/bots").json()["results"]
+    assert len(others_page) == 3 and not any(bot["can_edit"] or "model_configs" in bot for bot in others_page)
+    assert _queries(other_client, "/api/v1/bots") == 1  # the page only
+
+
+def test_the_conversations_list_takes_one_query(user, other_user, user_client, other_client):
+    _data(user, 3)
+    user_client.get("/api/v1/conversations")
+    assert _queries(user_client, "/api/v1/conversations") == 1
+    assert len(user_client.get("/api/v1/conversations").json()["results"]) == 3
+    assert other_client.get("/api/v1/conversations").json()["results"] == []
