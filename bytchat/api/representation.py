@@ -84,7 +84,7 @@ def _plain_attribute(model, field: fields.Field) -> str | None:
     ):
         return None
     attribute = field.source_attrs[0]
-    if isinstance(field, PrimaryKeyRelatedField):
+    if type(field) is PrimaryKeyRelatedField:
         try:
             column = model._meta.get_field(attribute)
         except FieldDoesNotExist:
@@ -92,9 +92,12 @@ def _plain_attribute(model, field: fields.Field) -> str | None:
         # DRF shows `PKOnlyObject(serializable_value(...)).pk`: the key column as stored.
         plain = column.many_to_one and column.target_field.primary_key and field.pk_field is None
         return column.attname if plain else None
-    # Relations, and files whose URL depends on the request: their formatting needs the
+    # Relations, files (their URL depends on the request), `ModelField` (it reads the whole
+    # instance) and fields defined outside DRF (which may read the context) need the
     # serializer's own field, bound to it.
-    if isinstance(field, (serializers.RelatedField, fields.FileField)):
+    if isinstance(field, (serializers.RelatedField, fields.FileField, fields.ModelField)):
+        return None
+    if type(field).__module__ != fields.__name__:
         return None
     columns = {
         column.attname
@@ -148,7 +151,7 @@ class LeanRepresentation:
                 bound.bind(field_name=name, parent=serializers.Serializer())
                 attribute = _plain_attribute(model, bound)
                 if attribute is not None:
-                    formatter = _as_is if isinstance(bound, PrimaryKeyRelatedField) else _formatter(bound)
+                    formatter = _as_is if type(bound) is PrimaryKeyRelatedField else _formatter(bound)
                     plan.append((name, COLUMN, (attribute, bound), formatter))
                 elif isinstance(bound, fields.SerializerMethodField):
                     plan.append((name, METHOD, bound.method_name, None))

@@ -207,3 +207,32 @@ def test_the_conversations_list_takes_one_query(user, other_user, user_client, o
     assert _queries(user_client, "/api/v1/conversations") == 1
     assert len(user_client.get("/api/v1/conversations").json()["results"]) == 3
     assert other_client.get("/api/v1/conversations").json()["results"] == []
+
+
+def test_the_lean_plan_reads_directly_only_what_needs_no_serializer_of_its_own(user):
+    from rest_framework import serializers
+
+    from bytchat.api.fields import OffsetField
+
+    bots = {name: how for name, how, _what, _format in bot_serializers.BotSerializer._class_plan()}
+    assert bots["created_at"] == bots["is_platform"] == bots["language"] == "column"
+    assert bots["name"] == bots["can_edit"] == "method"
+    assert bots["model_configs"] == "field"  # nested: bound to each serializer
+    configs = {name: how for name, how, _what, _format in bot_serializers.ModelConfigSerializer._class_plan()}
+    assert configs["endpoint"] == "column"  # the key as stored, as PrimaryKeyRelatedField shows it
+
+    class FilesSerializer(LeanRepresentation, serializers.ModelSerializer):
+        # A field defined outside DRF may read the context; a file's URL depends on the request.
+        size = OffsetField(read_only=True)
+
+        class Meta:
+            model = Document
+            fields = ["id", "file", "size"]
+
+    plan = {name: how for name, how, _what, _format in FilesSerializer._class_plan()}
+    assert plan == {"id": "column", "file": "field", "size": "field"}
+    document = Document.objects.create(
+        bot=make_bot(owner=user), original_name="a.txt", size=3, file="documents/a.txt"
+    )
+    lean, drf = _both_ways(FilesSerializer(), [document])
+    assert lean == drf and lean[0]["file"].endswith("documents/a.txt") and lean[0]["size"] == 3
