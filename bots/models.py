@@ -131,6 +131,16 @@ class Bot(models.Model):
     def is_platform(self) -> bool:
         return self.owner_id is None
 
+    # Where `bots.selectors.bot_list_model_configs_for_editor` leaves a page's model configs.
+    LISTED_MODEL_CONFIGS = "listed_model_configs"
+
+    @property
+    def model_config_list(self) -> list[ModelConfig]:
+        """Its model configs: those a list selector read for its page, else (a single bot)
+        through `model_configs`, which a `prefetch_related` may have filled."""
+        listed = self.__dict__.get(self.LISTED_MODEL_CONFIGS)
+        return list(self.model_configs.all()) if listed is None else listed
+
     def name_for(self, language: str) -> str:
         return _localized(self.name_es, self.name_en, language)
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, prefetch_related_objects
 
 from accounts.models import User
 from accounts.selectors import ACCOUNT_DELETIONS
@@ -56,14 +56,24 @@ def bot_can_read_knowledge(*, user: User, bot: Bot) -> bool:
     return bot.owner_id == user.pk or user.is_manager_or_admin
 
 
-def bot_list(*, user: User, category_id: Any = None) -> QuerySet[Bot]:
-    bots = (
-        Bot.objects.filter(visible_bots_filter(user))
-        .select_related("category")
-        .prefetch_related("model_configs")
-    )
+def bot_list(*, user: User, category_id: Any = None, model_configs: bool = True) -> QuerySet[Bot]:
+    """The bots `user` may see, with their category and (`model_configs`) their model
+    configs; without them, `bot_list_model_configs_for_editor` reads those a page shows."""
+    bots = Bot.objects.filter(visible_bots_filter(user)).select_related("category")
+    if model_configs:
+        bots = bots.prefetch_related("model_configs")
     if category_id is not None:
         bots = bots.filter(category_id=category_id)
+    return bots
+
+
+def bot_list_model_configs_for_editor(*, user: User, bots: list[Bot]) -> list[Bot]:
+    """Reads, in one query, the model configs of those of `bots` that `user` can edit: the
+    only ones that show them (`Bot.model_config_list`). A plain list per bot, because
+    Django's prefetch into `bot.model_configs` builds a queryset for every bot, which on a
+    page of 20 took longer than the query itself."""
+    editable = [bot for bot in bots if bot_can_edit(user=user, bot=bot)]
+    prefetch_related_objects(editable, Prefetch("model_configs", to_attr=Bot.LISTED_MODEL_CONFIGS))
     return bots
 
 
@@ -130,7 +140,8 @@ def _get(queryset: QuerySet, pk: Any, message: str):
 
 
 def bot_get_visible(*, user: User, bot_id: Any) -> Bot:
-    return _get(bot_list(user=user), bot_id, "Bot not found.")
+    # No model configs: most callers do not use them, and those that do read them then.
+    return _get(bot_list(user=user, model_configs=False), bot_id, "Bot not found.")
 
 
 def bot_get_editable(*, user: User, bot_id: Any) -> Bot:

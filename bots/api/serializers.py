@@ -173,7 +173,10 @@ class BotSerializer(LeanRepresentation, serializers.ModelSerializer):
     can_edit = serializers.SerializerMethodField()
     system_prompt = serializers.CharField(required=False, help_text="Only for those who can edit the bot.")
     model_configs = ModelConfigSerializer(
-        many=True, required=False, help_text="Only for those who can edit the bot."
+        many=True,
+        source="model_config_list",
+        required=False,
+        help_text="Only for those who can edit the bot.",
     )
     default_filter = serializers.JSONField(
         required=False,
@@ -229,11 +232,9 @@ class BotSerializer(LeanRepresentation, serializers.ModelSerializer):
         return bot_can_edit(user=self.context["user"], bot=bot)
 
     def to_representation(self, instance):
-        data = super().to_representation(instance)
-        if not data["can_edit"]:
-            for name in self.EDITOR_FIELDS:
-                data.pop(name, None)
-        return data
+        # The editor fields are not even read for others: a page of others' bots has no
+        # model configs to show, and reading them would take a query per bot.
+        return self.represent(instance, leave_out=() if self.get_can_edit(instance) else self.EDITOR_FIELDS)
 
 
 class BotWriteSerializer(serializers.Serializer):

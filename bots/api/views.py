@@ -147,8 +147,12 @@ class BotListCreateView(LocalizedView):
     def get(self, request):
         filters = s.BotListFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        bots = selectors.bot_list(user=request.user, category_id=filters.validated_data.get("category"))
-        page = self.paginate_queryset(bots)
+        bots = selectors.bot_list(
+            user=request.user, category_id=filters.validated_data.get("category"), model_configs=False
+        )
+        page = selectors.bot_list_model_configs_for_editor(
+            user=request.user, bots=self.paginate_queryset(bots)
+        )
         return self.get_paginated_response(
             s.BotSerializer(page, many=True, context=self.get_serializer_context()).data
         )

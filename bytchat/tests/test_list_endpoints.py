@@ -182,3 +182,57 @@ def test_each_serializer_gets_fields_of_its_own_built_once_per_class(user, admin
     assert second.to_representation(bot)["name"] == "Agente"
     assert "model_configs" not in first.to_representation(bot)  # only admins edit platform agents
     assert [config["provider"] for config in second.to_representation(bot)["model_configs"]] == ["local"]
+
+
+def test_the_bots_list_reads_model_configs_only_for_the_bots_the_caller_can_edit(
+    user, other_user, user_client, other_client
+):
+    _data(user, 3)
+    user_client.get("/api/v1/bots")  # the caller's row is read once, then cached
+    other_client.get("/api/v1/bots")
+    owners_page = user_client.get("/api/v1/bots").json()["results"]
+    assert _queries(user_client, "/api/v1/bots") == 2  # the page, the model configs of own bots
+    mine = [bot for bot in owners_page if bot["can_edit"]]
+    assert len(mine) == 3 and all(len(bot["model_configs"]) == 2 for bot in mine)
+    assert all("model_configs" not in bot for bot in owners_page if not bot["can_edit"])
+    # Another user sees the public platform agents only, none of which they can edit.
+    others_page = other_client.get("/api/v1/bots").json()["results"]
+    assert len(others_page) == 3 and not any(bot["can_edit"] or "model_configs" in bot for bot in others_page)
+    assert _queries(other_client, "/api/v1/bots") == 1  # the page only
+
+
+def test_the_conversations_list_takes_one_query(user, other_user, user_client, other_client):
+    _data(user, 3)
+    user_client.get("/api/v1/conversations")
+    assert _queries(user_client, "/api/v1/conversations") == 1
+    assert len(user_client.get("/api/v1/conversations").json()["results"]) == 3
+    assert other_client.get("/api/v1/conversations").json()["results"] == []
+
+
+def test_the_lean_plan_reads_directly_only_what_needs_no_serializer_of_its_own(user):
+    from rest_framework import serializers
+
+    from bytchat.api.fields import OffsetField
+
+    bots = {name: how for name, how, _what, _format in bot_serializers.BotSerializer._class_plan()}
+    assert bots["created_at"] == bots["is_platform"] == bots["language"] == "column"
+    assert bots["name"] == bots["can_edit"] == "method"
+    assert bots["model_configs"] == "field"  # nested: bound to each serializer
+    configs = {name: how for name, how, _what, _format in bot_serializers.ModelConfigSerializer._class_plan()}
+    assert configs["endpoint"] == "column"  # the key as stored, as PrimaryKeyRelatedField shows it
+
+    class FilesSerializer(LeanRepresentation, serializers.ModelSerializer):
+        # A field defined outside DRF may read the context; a file's URL depends on the request.
+        size = OffsetField(read_only=True)
+
+        class Meta:
+            model = Document
+            fields = ["id", "file", "size"]
+
+    plan = {name: how for name, how, _what, _format in FilesSerializer._class_plan()}
+    assert plan == {"id": "column", "file": "field", "size": "field"}
+    document = Document.objects.create(
+        bot=make_bot(owner=user), original_name="a.txt", size=3, file="documents/a.txt"
+    )
+    lean, drf = _both_ways(FilesSerializer(), [document])
+    assert lean == drf and lean[0]["file"].endswith("documents/a.txt") and lean[0]["size"] == 3
