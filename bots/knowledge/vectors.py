@@ -63,6 +63,8 @@ class BotVectors:
 
 _CACHE: OrderedDict[tuple, BotVectors] = OrderedDict()
 _LOCK = threading.Lock()
+# A lock per bot version being loaded (`bot_vectors`).
+_LOADING: dict[tuple, threading.Lock] = {}
 _POOLS: dict[int, ThreadPoolExecutor] = {}
 
 
@@ -112,15 +114,31 @@ def bot_vectors(bot_id: Any, embedder_key: str, dimensions: int) -> BotVectors:
         if cached is not None:
             _CACHE.move_to_end(key)
             return cached
-    loaded = _load(bot_id, embedder_key, dimensions)
-    with _LOCK:
-        # Older versions of this bot's vectors will not be asked for again.
-        for stale in [old for old in _CACHE if old[0] == key[0]]:
-            del _CACHE[stale]
-        _CACHE[key] = loaded
-        limit = settings.VECTOR_CACHE_MAX_CHUNKS
-        while len(_CACHE) > 1 and sum(len(item.chunk_ids) for item in _CACHE.values()) > limit:
-            _CACHE.popitem(last=False)
+        loading = _LOADING.setdefault(key, threading.Lock())
+    # One thread loads a bot's vectors; the searches that arrive meanwhile wait for it.
+    # Each loading them too took a copy of the matrix apiece (150 MB at 100k chunks) and
+    # a database connection for seconds: 20 questions to a cold 100k-chunk bot emptied
+    # the pool, and answers failed waiting for a connection (bench/chat_bench.py).
+    with loading:
+        with _LOCK:
+            cached = _CACHE.get(key)
+        if cached is not None:
+            return cached
+        try:
+            loaded = _load(bot_id, embedder_key, dimensions)
+        except BaseException:
+            with _LOCK:
+                _LOADING.pop(key, None)
+            raise
+        with _LOCK:
+            _LOADING.pop(key, None)
+            # Older versions of this bot's vectors will not be asked for again.
+            for stale in [old for old in _CACHE if old[0] == key[0]]:
+                del _CACHE[stale]
+            _CACHE[key] = loaded
+            limit = settings.VECTOR_CACHE_MAX_CHUNKS
+            while len(_CACHE) > 1 and sum(len(item.chunk_ids) for item in _CACHE.values()) > limit:
+                _CACHE.popitem(last=False)
     return loaded
 
 

@@ -355,3 +355,35 @@ def test_a_chunk_of_many_tiny_sentences_stores_a_bounded_number_of_sentence_vect
     [(_, rows)] = vectors.embed_chunks(get_embedder().embed_passages, [text])
     assert len(rows) == vectors.MAX_SENTENCES_PER_CHUNK
     assert get_embedder().calls[-1][0].startswith("Item 0. Item 1.")
+
+
+def test_searches_that_arrive_while_a_bots_vectors_load_wait_for_that_one_load(monkeypatch):
+    import threading
+    import time
+
+    loads = []
+    matrix = _vectors(3, 4, 1)
+
+    def slow_load(bot_id, embedder_key, dimensions):
+        loads.append(bot_id)
+        time.sleep(0.2)
+        return vectors.BotVectors(
+            chunk_ids=np.arange(3, dtype=np.int64),
+            document_codes=np.zeros(3, dtype=np.int32),
+            document_ids=["doc"],
+            matrix=matrix,
+        )
+
+    monkeypatch.setattr(vectors, "_version", lambda bot_id, embedder_key: (3, "v1"))
+    monkeypatch.setattr(vectors, "_load", slow_load)
+    vectors.clear_cache()
+    got = []
+    threads = [
+        threading.Thread(target=lambda: got.append(vectors.bot_vectors("bot", "model", 4))) for _ in range(8)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    vectors.clear_cache()
+    assert loads == ["bot"] and len(got) == 8 and all(item is got[0] for item in got)
