@@ -342,6 +342,9 @@ if CHAT_EVENT_LOG not in ("redis", "memory", "off") or (CHAT_EVENT_LOG == "redis
 # Bounds of each answer's log: events kept (older ones are trimmed) and seconds kept.
 CHAT_EVENT_LOG_MAX_EVENTS = env_int("CHAT_EVENT_LOG_MAX_EVENTS", 10000)
 CHAT_EVENT_LOG_TTL_SECONDS = env_int("CHAT_EVENT_LOG_TTL_SECONDS", 600)
+# Redis connections the event log of one web process uses at most; past them a command
+# waits for one (redis-py's own pool refused it: 500 open streams lost events).
+CHAT_EVENT_LOG_REDIS_CONNECTIONS = env_int("CHAT_EVENT_LOG_REDIS_CONNECTIONS", 100)
 # The model call outlives its client: it goes on while no one listens for this long, then
 # ends `incomplete` with what it wrote (its tokens are counted up to there).
 CHAT_RESUME_TIMEOUT_SECONDS = env_int("CHAT_RESUME_TIMEOUT_SECONDS", 30)

@@ -30,6 +30,8 @@ from django.conf import settings
 Event = tuple[int, dict[str, Any]]
 # The types of an answer's last event.
 TERMINAL = ("done", "error")
+# How long a Redis command waits for one of the log's connections.
+REDIS_WAIT_SECONDS = 20
 
 
 class EventLog:
@@ -278,7 +280,15 @@ class RedisEventLog(EventLog):
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
         if client is None:
-            client = self._clients[loop] = redis.asyncio.Redis.from_url(self.url, decode_responses=True)
+            # Past its connections a command waits for one (up to REDIS_WAIT_SECONDS) rather
+            # than failing, as redis-py's default pool does at 100.
+            pool = redis.asyncio.BlockingConnectionPool.from_url(
+                self.url,
+                max_connections=settings.CHAT_EVENT_LOG_REDIS_CONNECTIONS,
+                timeout=REDIS_WAIT_SECONDS,
+                decode_responses=True,
+            )
+            client = self._clients[loop] = redis.asyncio.Redis(connection_pool=pool)
         return client
 
     @staticmethod

@@ -401,3 +401,21 @@ def test_the_redis_log_writes_the_events_of_one_moment_together(settings, monkey
     assert [entry_id for entry_id, _ in client.xrange(f"{PREFIX}taken:events")] == [b"0-1", b"0-2", b"0-3"]
     assert all(client.xlen(f"{PREFIX}answer-{n}:events") == 1 for n in range(10))
     client.close()
+
+
+@pytest.mark.redis
+def test_the_redis_log_waits_for_a_connection_when_all_are_busy(settings):
+    """Past CHAT_EVENT_LOG_REDIS_CONNECTIONS a command waits for a free connection: with
+    redis-py's own pool, 500 open streams had their events refused ("Too many connections")."""
+    settings.CHAT_EVENT_LOG = "redis"
+    settings.CHAT_EVENT_LOG_REDIS_CONNECTIONS = 20
+    event_log_reset()
+    log = event_log()
+
+    async def readers():
+        # Each holds a connection for 0.1 s, waiting for events that never come: more of
+        # them than redis-py's default pool of 100 would take, and than this one's 20.
+        return await asyncio.gather(*(log.read(f"quiet-{n}", after=0, wait=0.1) for n in range(120)))
+
+    assert async_to_sync(readers)() == [[]] * 120
+    event_log_reset()
