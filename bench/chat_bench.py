@@ -125,7 +125,9 @@ def prepare_django(env: dict[str, str], users: int, knowledge_chunks: int) -> tu
     bot = Bot.objects.create(owner=None, is_public=True, name_en="Benchmark bot", language="en")
     # No base URL of its own: the mock is the operator's server (OPENAI_COMPATIBLE_BASE_URL).
     bot.model_configs.create(provider="openai_compatible", model_id="mock-model")
-    learned = Bot.objects.create(owner=None, is_public=True, name_en="Benchmark bot, knowledge", language="en")
+    learned = Bot.objects.create(
+        owner=None, is_public=True, name_en="Benchmark bot, knowledge", language="en"
+    )
     learned.model_configs.create(provider="openai_compatible", model_id="mock-model")
     if knowledge_chunks:
         from bench.retrieval_bench import synthetic_knowledge
