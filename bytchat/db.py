@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Callable, Sequence
 from typing import Any, ParamSpec, TypeVar
 
 from asgiref.sync import sync_to_async
-from django.db import close_old_connections, connection, models
+from django.db import close_old_connections, connection, models, transaction
 from django.db.models import sql
 
 P = ParamSpec("P")
@@ -71,9 +72,13 @@ def update_statement(queryset: models.QuerySet, **values: Any) -> Statement:
 
 def execute_together(statements: Sequence[Statement]) -> list[list[tuple]]:
     """Send `statements` to PostgreSQL in one round trip; they stand or fall together.
-    Each statement's rows, in order ([] for a statement that returns none)."""
+    Each statement's rows, in order ([] for a statement that returns none).
+
+    In autocommit they are one transaction of their own (no BEGIN, no COMMIT); inside a
+    caller's transaction, a savepoint, so that the caller can go on after they fail."""
     results = []
-    with connection.cursor() as cursor:
+    savepoint = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
+    with savepoint, connection.cursor() as cursor:
         cursor.execute(
             ";\n".join(statement for statement, _ in statements),
             [param for _, params in statements for param in params],

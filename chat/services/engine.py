@@ -9,7 +9,6 @@ endpoints consume the same events with `chat_complete`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import uuid
@@ -339,10 +338,7 @@ def _follow_up_together(
     if quota is not None:
         statements.append(quota[0])
     try:
-        # In autocommit the statements are one transaction of their own; inside a caller's
-        # (a test's), a savepoint lets the long way go on after a failure.
-        with transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext():
-            results = execute_together(statements)
+        results = execute_together(statements)
     except DataError:
         return None
     knowledge_filter, earlier = conversations.conversation_turn_started(results[0])
@@ -454,11 +450,8 @@ def _store_answer(turn: Turn, outcome: _Outcome) -> None:
         settle = limits.token_usage_settle_statement(
             user_id=turn.user_id, hold=turn.token_hold, tokens=outcome.input_tokens + outcome.output_tokens
         )
-        # In autocommit the statements are one transaction of their own; inside a caller's
-        # (a test's), a savepoint lets the long way go on after a failure.
         try:
-            with transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext():
-                execute_together([*statements, *([settle] if settle else [])])
+            execute_together([*statements, *([settle] if settle else [])])
         except DataError:
             pass  # the conversation is gone: the long way stores the run alone
         else:

@@ -338,6 +338,10 @@ class RedisEventLog(EventLog):
                 results = [[next(replies) for _ in range(len(w.events) + w.expire)] for w in writes]
         except Exception as exc:  # nothing was written, as far as anyone can tell
             results = [[exc]] * len(writes)
+        except BaseException:  # cancelled (the loop closing): its appenders must not wait on
+            for write in writes:
+                write.done.cancel()
+            raise
         for write, replies in zip(writes, results, strict=True):
             failed = next((reply for reply in replies if isinstance(reply, Exception)), None)
             if write.done.done():

@@ -16,7 +16,7 @@ from django.db.models import F, Sum
 from django.utils import timezone
 
 from accounts.models import Plan, User
-from bytchat.db import Statement, execute_together, update_statement
+from bytchat.db import Statement, update_statement
 from chat.errors import MessageRateLimited, TokenQuotaExceeded
 from chat.models import Run, TokenReservation, TokenUsage
 
@@ -226,7 +226,8 @@ def token_usage_settle(*, user_id: Any, hold: TokenHold | None, tokens: int) -> 
     """Count an answer's tokens and give back its hold, inside the transaction that stores
     its run. Settling twice gives back nothing twice: the reservation row is gone."""
     if hold is not None and connection.vendor == "postgresql":
-        execute_together([token_usage_settle_statement(user_id=user_id, hold=hold, tokens=tokens)])
+        with connection.cursor() as cursor:
+            cursor.execute(*token_usage_settle_statement(user_id=user_id, hold=hold, tokens=tokens))
         return
     released = 0
     if hold is not None and TokenReservation.objects.filter(pk=hold.reservation_id).delete()[0]:
