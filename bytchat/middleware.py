@@ -25,6 +25,8 @@ from django.core.handlers import asgi
 from django.http import HttpRequest, HttpResponseBase
 from django.middleware import clickjacking, common, csrf, locale, security
 
+from bytchat.threads import own_thread
+
 
 def _in_thread(hook):
     return sync_to_async(hook, thread_sensitive=True)
@@ -126,7 +128,14 @@ INLINE = dict(
 
 
 class ASGIHandler(asgi.ASGIHandler):
-    """Django's ASGI handler, with the middleware above in place of Django's own."""
+    """Django's ASGI handler, with the middleware above in place of Django's own, and the
+    request's sync steps in a reused thread (`bytchat.threads`) rather than a new one."""
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
+        async with own_thread():
+            await self.handle(scope, receive, send)
 
     def load_middleware(self, is_async: bool = False) -> None:
         if not is_async:

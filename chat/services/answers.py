@@ -33,6 +33,7 @@ from django.db import IntegrityError
 
 from bytchat.db import async_db_step
 from bytchat.errors import NotFound
+from bytchat.threads import own_thread
 from chat.errors import AnswerEnded, AnswerEventsExpired, AnswerStopTimeout
 from chat.llm.base import estimate_tokens
 from chat.models import Message, MessageRole, MessageStatus, Run, RunStatus, UsageSource
@@ -169,9 +170,12 @@ def _mark_stopped(answer_id: str) -> None:
 
 
 async def _produce(run: _Running) -> None:
-    # Its database steps run in its first request's thread, as the stream's always did (a
-    # thread of its own costs a thread start per answer). Once that request has ended,
-    # asgiref gives the steps a new thread.
+    # It outlives its request: its database steps run in a reused thread of its own.
+    async with own_thread():
+        await _relay(run)
+
+
+async def _relay(run: _Running) -> None:
     log = event_log()
     events = engine.chat_events(run.turn)
     ended = False

@@ -1,5 +1,6 @@
 """The stream through a real ASGI server: events reach the client as the model sends them."""
 
+import asyncio
 import contextlib
 import json
 import socket
@@ -73,3 +74,94 @@ def test_events_reach_the_client_while_the_model_is_still_sending(user, settings
     deltas = [event["content"] for event in events if event["type"] == "delta"]
     assert deltas == OPENAI_PIECES
     assert events[-1]["type"] == "done" and events[-1]["provider"] == "openai_compatible"
+
+
+def _chat_scope(token: str, body: bytes) -> dict:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/api/v1/chat",
+        "raw_path": b"/api/v1/chat",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"testserver"),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"authorization", f"Bearer {token}".encode()),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+
+
+def test_an_answer_outlives_its_request_in_a_reused_thread_of_its_own(user, settings):
+    """The ASGI application lends each request a reused thread (`bytchat.threads`); an
+    answer whose client went away goes on in one of its own, and is stored. A second
+    request starts no thread."""
+    from bytchat import threads
+    from bytchat.middleware import ASGIHandler
+    from chat.models import Message, MessageRole, MessageStatus
+
+    settings.OPENAI_COMPATIBLE_API_KEY = "test-key"
+    settings.PROVIDER_TIMEOUT_SECONDS = 10
+    app = ASGIHandler()
+    token = auth_tokens_issue(user=user).access
+
+    async def ask(bot, *, leave_after_first_delta: bool) -> bytes:
+        body = json.dumps({"bot": str(bot.pk), "message": "How long do refunds take?"}).encode()
+        gone = asyncio.Event()
+        received: list[bytes] = []
+        requested = False
+
+        async def receive():
+            nonlocal requested
+            if not requested:
+                requested = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            await gone.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message):
+            if message["type"] == "http.response.body":
+                received.append(message.get("body", b""))
+                if leave_after_first_delta and b'"type":"delta"' in message.get("body", b""):
+                    gone.set()
+
+        await app(_chat_scope(token, body), receive, send)
+        return b"".join(received)
+
+    def answer_of(bot):
+        return Message.objects.filter(conversation__bot=bot, role=MessageRole.ASSISTANT).first()
+
+    async def scenario(fake):
+        slow = await asyncio.to_thread(
+            make_bot, owner=user, configs=[{"provider": "openai_compatible", "model_id": "hold-after-first"}]
+        )
+        quick = await asyncio.to_thread(
+            make_bot, owner=user, configs=[{"provider": "local", "model_id": "local"}]
+        )
+        # The client leaves after the first piece; the model then sends the rest.
+        stream = await ask(slow, leave_after_first_delta=True)
+        assert b'"type":"done"' not in stream
+        fake.release()
+        deadline = time.monotonic() + 10
+        while (answer := await asyncio.to_thread(answer_of, slow)) is None or answer.content != "".join(
+            OPENAI_PIECES
+        ):
+            assert time.monotonic() < deadline, "the answer was not stored"
+            await asyncio.sleep(0.05)
+        assert answer.status == MessageStatus.COMPLETE
+        # Threads are reused: a request, then a whole answer, start none.
+        await ask(quick, leave_after_first_delta=False)
+        started = threads.pool.started
+        stream = await ask(quick, leave_after_first_delta=False)
+        assert b'"type":"done"' in stream
+        assert threads.pool.started == started
+
+    with FakeServer(OpenAIHandler) as fake:
+        settings.OPENAI_COMPATIBLE_BASE_URL = f"{fake.url}/v1"
+        asyncio.run(scenario(fake))
