@@ -33,16 +33,21 @@ class _End:
 
 
 async def with_keepalive(
-    chunks: AsyncIterator[bytes], *, interval: float = KEEPALIVE_SECONDS, buffer: int = 64
-) -> AsyncIterator[bytes]:
-    """Pass chunks through, and send a comment line whenever the source is idle for
-    `interval` seconds, so proxies and browsers keep the connection open.
+    chunks: AsyncIterator[Any],
+    *,
+    interval: float = KEEPALIVE_SECONDS,
+    buffer: int = 64,
+    keepalive: Any = KEEPALIVE_COMMENT,
+) -> AsyncIterator[Any]:
+    """Pass chunks through, and send `keepalive` (a comment line) whenever the source is
+    idle for `interval` seconds, so proxies and browsers keep the connection open.
+    A source that can tell when it is idle (`chat.services.answers`) does it cheaper.
 
     One task reads the source into a small queue (`buffer` chunks: a slow client holds the
     source back) and one timer wakes when the stream may have gone idle; a chunk costs a
     queue hand-off, not a task and a timeout of its own."""
     iterator = aiter(chunks)
-    queue: asyncio.Queue[bytes | _End] = asyncio.Queue(maxsize=buffer)
+    queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=buffer)
     loop = asyncio.get_running_loop()
     last_sent = loop.time()
 
@@ -62,7 +67,7 @@ async def with_keepalive(
                 await asyncio.sleep(interval - idle_for)
                 continue
             if queue.empty():  # idle source, not a slow client
-                queue.put_nowait(KEEPALIVE_COMMENT)
+                queue.put_nowait(keepalive)
             await asyncio.sleep(interval)
 
     producer = asyncio.create_task(produce())
@@ -89,8 +94,13 @@ async def with_keepalive(
             await aclose()
 
 
-def sse_response(chunks: AsyncIterator[bytes], *, status: int = 200) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(with_keepalive(chunks), content_type="text/event-stream", status=status)
+def sse_response(
+    chunks: AsyncIterator[bytes], *, status: int = 200, keeps_alive: bool = False
+) -> StreamingHttpResponse:
+    """The event stream. `keeps_alive`: the chunks already hold the keep-alive comments."""
+    if not keeps_alive:
+        chunks = with_keepalive(chunks)
+    response = StreamingHttpResponse(chunks, content_type="text/event-stream", status=status)
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
     return response

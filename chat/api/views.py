@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 from bytchat.api.async_views import api_errors, authenticate, parse_json_after, request_user
 from bytchat.api.pagination import CursorPagination
 from bytchat.api.schema import raises
-from bytchat.api.sse import sse_event, sse_response
+from bytchat.api.sse import KEEPALIVE_COMMENT, KEEPALIVE_SECONDS, sse_event, sse_response
 from bytchat.db import db_step
 from bytchat.errors import Conflict, InvalidInput, NotFound
 from chat import selectors
@@ -219,10 +219,10 @@ async def turn_answer(turn: engine.Turn, *, stream: bool) -> HttpResponse:
         return JsonResponse(await result_body(result), status=201)
 
     async def events():
-        async for event_id, event in answers.answer_stream(turn):
-            yield sse_event(event, event_id=event_id)
+        async for item in answers.answer_stream(turn, idle=KEEPALIVE_SECONDS):
+            yield KEEPALIVE_COMMENT if item is answers.IDLE else sse_event(item[1], event_id=item[0])
 
-    return sse_response(events())
+    return sse_response(events(), keeps_alive=True)
 
 
 def last_event_id(request: HttpRequest) -> int:
@@ -242,12 +242,12 @@ async def answer_events_response(request: HttpRequest, message_id, user) -> Http
     await answers.answer_state(user_id=user.pk, answer_id=message_id)
 
     async def events():
-        async for event_id, event in answers.answer_events(
-            user_id=user.pk, answer_id=message_id, after=after
+        async for item in answers.answer_events(
+            user_id=user.pk, answer_id=message_id, after=after, idle=KEEPALIVE_SECONDS
         ):
-            yield sse_event(event, event_id=event_id)
+            yield KEEPALIVE_COMMENT if item is answers.IDLE else sse_event(item[1], event_id=item[0])
 
-    return sse_response(events())
+    return sse_response(events(), keeps_alive=True)
 
 
 @require_GET

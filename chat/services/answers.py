@@ -31,6 +31,7 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError
 
+from bytchat.api.sse import with_keepalive
 from bytchat.db import async_db_step
 from bytchat.errors import NotFound
 from bytchat.threads import own_thread
@@ -42,6 +43,8 @@ from chat.services.event_log import TERMINAL, Event, event_log
 
 logger = logging.getLogger(__name__)
 
+# What a reader yields when no event came for its `idle` seconds (a keep-alive).
+IDLE = None
 # How long `answer_stop` waits for the answer to end before giving up.
 STOP_WAIT_SECONDS = 30.0
 
@@ -260,7 +263,20 @@ async def _start_log(run: _Running) -> None:
         logger.warning("Could not start the event log of answer %s", run.answer_id, exc_info=True)
 
 
-async def _read_local(run: _Running, *, after: int) -> AsyncIterator[Event]:
+async def _woken(run: _Running, idle: float | None) -> bool:
+    """Wait for the next event; False when `idle` seconds passed without one."""
+    if idle is None:
+        await run._wake.wait()
+        return True
+    try:
+        async with asyncio.timeout(idle):
+            await run._wake.wait()
+    except TimeoutError:
+        return False
+    return True
+
+
+async def _read_local(run: _Running, *, after: int, idle: float | None = None) -> AsyncIterator[Event | None]:
     run.listeners += 1
     try:
         index = 0
@@ -277,31 +293,46 @@ async def _read_local(run: _Running, *, after: int) -> AsyncIterator[Event]:
                         return
             if run.finished:
                 return
-            await run._wake.wait()
+            if not await _woken(run, idle):
+                yield IDLE
     finally:
         run.listeners -= 1
         run.last_listened = time.time()
 
 
-async def answer_stream(turn: engine.Turn) -> AsyncIterator[Event]:
+async def answer_stream(turn: engine.Turn, *, idle: float | None = None) -> AsyncIterator[Event | None]:
     """Start the answer and read its events, numbered. Closing this iterator (the client
-    went away) does not end the model call."""
+    went away) does not end the model call. With `idle`, `IDLE` comes whenever no event
+    came for that many seconds (an SSE keep-alive): the reader's own wait times out, where
+    a generic keep-alive (`bytchat.api.sse.with_keepalive`) costs a task and a queue
+    hand-off per event."""
     if settings.CHAT_EVENT_LOG == "off":  # the stream is the model call, as it once was
-        async with contextlib.aclosing(engine.chat_events(turn)) as events:
-            number = 0
-            async for event in events:
-                number += 1
-                yield number, event
+        async with contextlib.aclosing(_numbered(engine.chat_events(turn))) as events:
+            source = events if idle is None else with_keepalive(events, interval=idle, keepalive=IDLE)
+            async for item in source:
+                yield item
         return
     run = await answer_start(turn)
-    async for item in _read_local(run, after=0):
+    async for item in _read_local(run, after=0, idle=idle):
         yield item
 
 
-async def answer_stream_events(turn: engine.Turn) -> AsyncIterator[dict[str, Any]]:
+async def _numbered(events: AsyncIterator[dict[str, Any]]) -> AsyncIterator[Event]:
+    try:
+        number = 0
+        async for event in events:
+            number += 1
+            yield number, event
+    finally:
+        await events.aclose()
+
+
+async def answer_stream_events(
+    turn: engine.Turn, *, idle: float | None = None
+) -> AsyncIterator[dict[str, Any] | None]:
     """`answer_stream` without the ids, for surfaces whose protocol has none."""
-    async for _event_id, event in answer_stream(turn):
-        yield event
+    async for item in answer_stream(turn, idle=idle):
+        yield item if item is IDLE else item[1]
 
 
 async def answer_state(*, user_id: Any, answer_id: Any) -> dict[str, Any]:
@@ -323,21 +354,30 @@ async def answer_state(*, user_id: Any, answer_id: Any) -> dict[str, Any]:
     raise NotFound("Answer not found.")
 
 
-async def answer_events(*, user_id: Any, answer_id: Any, after: int = 0) -> AsyncIterator[Event]:
+async def answer_events(
+    *, user_id: Any, answer_id: Any, after: int = 0, idle: float | None = None
+) -> AsyncIterator[Event | None]:
     """The events of the caller's answer after event `after`, then its live tail up to its
-    terminal event. Call `answer_state` first (it raises the errors a client should hear
-    before its stream starts)."""
+    terminal event (with `idle`, `IDLE` when none came for that long, as `answer_stream`).
+    Call `answer_state` first (it raises the errors a client should hear before its
+    stream starts)."""
     answer_id = str(answer_id)
     run = _running.get(answer_id)
     if run is not None and run.loop is asyncio.get_running_loop():
-        async for item in _read_local(run, after=after):
+        async for item in _read_local(run, after=after, idle=idle):
             yield item
         return
     log = event_log()
     last = after
+    heard = time.monotonic()
     while True:
         items = await log.read(answer_id, after=last, wait=_heartbeat())
         await log.listened(answer_id)
+        if items:
+            heard = time.monotonic()
+        elif idle is not None and time.monotonic() - heard >= idle:
+            heard = time.monotonic()
+            yield IDLE
         for event_id, event in items:
             last = event_id
             yield event_id, event

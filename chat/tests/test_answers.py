@@ -144,6 +144,46 @@ def test_a_client_that_goes_away_does_not_end_the_model_call(user, fake_openai):
 
 
 @pytest.mark.django_db
+def test_a_quiet_answer_keeps_its_readers_alive_here_and_through_the_log(user, fake_openai):
+    """With `idle`, a reader yields IDLE (the SSE keep-alive) whenever no event came for
+    that long: the reader in this process and one that reads the log, as another web
+    process would; then the answer goes on."""
+    turn = _turn(user, "hold-after-first")
+    answer_id = str(turn.assistant_message_id)
+
+    async def until_idle(stream) -> list:
+        items = []
+        async for item in stream:
+            items.append(item)
+            if item is answers.IDLE:
+                return items
+        raise AssertionError(f"no keep-alive in {items}")
+
+    async def run():
+        local = answers.answer_stream(turn, idle=0.05)
+        before_local = await until_idle(local)
+        run = answers._running[answer_id]
+        run.loop = None  # as if it ran in another process: read through the log
+        remote = answers.answer_events(user_id=user.pk, answer_id=answer_id, after=0, idle=0.05)
+        before_remote = await until_idle(remote)
+        fake_openai.release()
+        rest_local = [item async for item in local]
+        rest_remote = [item async for item in remote]
+        await _finished(answer_id)
+        return before_local, before_remote, rest_local, rest_remote
+
+    before_local, before_remote, rest_local, rest_remote = async_to_sync(run)()
+    for before, rest in ((before_local, rest_local), (before_remote, rest_remote)):
+        events = [item[1] for item in before[:-1]]
+        assert [event["content"] for event in events if event["type"] == "delta"] == OPENAI_PIECES[:1]
+        deltas = [
+            item[1]["content"] for item in rest if item is not answers.IDLE and item[1]["type"] == "delta"
+        ]
+        assert deltas == OPENAI_PIECES[1:]
+        assert rest[-1][1]["type"] == "done"
+
+
+@pytest.mark.django_db
 def test_an_answer_no_one_resumes_ends_incomplete_after_the_timeout(user, fake_openai, settings):
     settings.CHAT_RESUME_TIMEOUT_SECONDS = 0
     turn = _turn(user, "stall-after-first")
@@ -419,3 +459,35 @@ def test_the_redis_log_waits_for_a_connection_when_all_are_busy(settings):
 
     assert async_to_sync(readers)() == [[]] * 120
     event_log_reset()
+
+
+@pytest.mark.django_db
+def test_the_native_stream_sends_keep_alive_comments_while_the_model_is_quiet(user, fake_openai, monkeypatch):
+    from bytchat.api.sse import KEEPALIVE_COMMENT
+    from chat.api import views
+
+    monkeypatch.setattr(views, "KEEPALIVE_SECONDS", 0.05)
+    turn_bot = make_bot(
+        owner=user, configs=[{"provider": "openai_compatible", "model_id": "hold-after-first"}]
+    )
+    token = auth_tokens_issue(user=user).access
+
+    async def run():
+        response = await AsyncClient().post(
+            "/api/v1/chat",
+            {"bot": str(turn_bot.pk), "message": "How long do refunds take?"},
+            content_type="application/json",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        chunks = []
+        async for chunk in response.streaming_content:
+            chunks.append(chunk)
+            if chunk == KEEPALIVE_COMMENT:
+                fake_openai.release()
+        return chunks
+
+    chunks = async_to_sync(run)()
+    body = b"".join(chunks)
+    assert KEEPALIVE_COMMENT in chunks
+    assert body.index(b'"type":"delta"') < body.index(KEEPALIVE_COMMENT) < body.rindex(b'"type":"done"')
+    assert [event["content"] for event in parse_sse(body) if event["type"] == "delta"] == OPENAI_PIECES

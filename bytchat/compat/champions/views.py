@@ -29,7 +29,7 @@ from bytchat.api.client import client_ip
 from bytchat.api.errors import errors_rendered_by
 from bytchat.api.pagination import newest_first_page
 from bytchat.api.permissions import IsAdmin, IsManagerOrAdmin
-from bytchat.api.sse import sse_event, sse_response
+from bytchat.api.sse import KEEPALIVE_COMMENT, KEEPALIVE_SECONDS, sse_event, sse_response
 from bytchat.db import db_step
 from chat import selectors as chat_selectors
 from chat.models import Channel
@@ -390,7 +390,7 @@ async def chat_view(request: HttpRequest) -> HttpResponse:
     async def events():
         # Detached from this connection like the native stream; Champions' documented
         # protocol has no `id:` lines, so none are added (resume is the native API's).
-        async for event in answers.answer_stream_events(turn):
-            yield sse_event(champions_event(event))
+        async for event in answers.answer_stream_events(turn, idle=KEEPALIVE_SECONDS):
+            yield KEEPALIVE_COMMENT if event is answers.IDLE else sse_event(champions_event(event))
 
-    return sse_response(events())
+    return sse_response(events(), keeps_alive=True)
