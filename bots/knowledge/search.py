@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -44,6 +45,9 @@ CANDIDATES_PER_HIT = 4
 MIN_CANDIDATES = 20
 # The semantic side ranks this many chunks by their sentences too (one indexed query).
 RERANK_CANDIDATES = 20
+# Threads that embed questions while the full-text query runs (a local model serialises
+# its calls; a remote embedder's wait is network time).
+_QUERY_EMBEDDINGS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="bytchat-query-embedding")
 
 
 class Retriever:
@@ -131,44 +135,60 @@ def search(
             return result
     candidates = k if mode != SearchMode.HYBRID else max(MIN_CANDIDATES, k * CANDIDATES_PER_HIT)
 
-    keyword_rows: list[tuple] = []
-    semantic_rows: list[tuple[int, float]] = []
-    if mode in (SearchMode.SEMANTIC, SearchMode.HYBRID):
-        try:
-            semantic_rows = _semantic(bot, query, candidates, document_ids)
-        except EmbeddingError as exc:
-            logger.warning("Query embedding failed for bot %s, searching by keywords: %s", bot.pk, exc)
-            result.fallback = str(exc)[:500] or "embedding failed"
-            mode = SearchMode.KEYWORD
-            candidates = k
-    if mode in (SearchMode.KEYWORD, SearchMode.HYBRID) and not parsed.is_empty:
-        keyword_rows = _backend().search_chunks(
+    def keyword_search(*, loose: bool) -> list[tuple]:
+        return _backend().search_chunks(
             bot_id=bot.pk,
             language=language,
             query=parsed,
             k=candidates,
             document_ids=document_ids,
+            loose=loose,
+        )
+
+    keyword_rows: list[tuple] = []
+    semantic_rows: list[tuple[int, float]] = []
+    if mode == SearchMode.KEYWORD:
+        if not parsed.is_empty:
+            keyword_rows = keyword_search(loose=True)
+    else:
+        embedder = get_embedder()
+        # The question's embedding (a model call) runs while the full-text query runs here.
+        embedding = _QUERY_EMBEDDINGS.submit(embedder.embed_queries, [query])
+        # The bot's vectors (cached) tell whether there is meaning to search.
+        loaded = (
+            vectors.bot_vectors(bot.pk, embedder.key, embedder.dimensions) if embedder.dimensions else None
+        )
+        searchable = loaded is None or vectors.has_rows(loaded, document_ids)
+        if mode == SearchMode.HYBRID and not parsed.is_empty:
             # Beside meaning, words count when a chunk has every one of them: chunks that
             # share one word of a question outrank its answer in the other language
             # (bench/retrieval_bench.py). With no vectors to search (documents not yet
             # embedded), any of the words will do, as in keyword mode.
-            loose=mode == SearchMode.KEYWORD or not semantic_rows,
-        )
+            keyword_rows = keyword_search(loose=not searchable)
+        try:
+            vector = embedding.result()[0]
+        except EmbeddingError as exc:
+            logger.warning("Query embedding failed for bot %s, searching by keywords: %s", bot.pk, exc)
+            result.fallback = str(exc)[:500] or "embedding failed"
+            mode, candidates = SearchMode.KEYWORD, k
+            keyword_rows = keyword_search(loose=True) if not parsed.is_empty else []
+        else:
+            if loaded is None or loaded.matrix.shape[1] != len(vector):
+                loaded = vectors.bot_vectors(bot.pk, embedder.key, len(vector))
+            semantic_rows = _semantic(bot, loaded, vector, candidates, document_ids)
+            if mode == SearchMode.HYBRID and searchable and not semantic_rows and not parsed.is_empty:
+                keyword_rows = keyword_search(loose=True)  # none close enough in meaning
     result.extend(_fuse(keyword_rows, semantic_rows, parsed, k=k, mode=mode))
     return result
 
 
-def _semantic(bot, query: str, k: int, document_ids: list[Any] | None) -> list[tuple[int, float]]:
-    """The `k` chunks closest in meaning: the best by chunk vector, ranked again with
-    their best sentence (`vectors.rerank`); the bot's minimum similarity applies to that
-    final score."""
-    embedder = get_embedder()
-    vector = embedder.embed_queries([query])[0]
-    candidates = vectors.search_vectors(
-        bot_id=bot.pk,
-        embedder_key=embedder.key,
-        dimensions=len(vector),
-        query=vector,
+def _semantic(bot, loaded, vector, k: int, document_ids: list[Any] | None) -> list[tuple[int, float]]:
+    """The `k` chunks closest in meaning to the question's `vector` among the bot's
+    `loaded` vectors: the best by chunk vector, ranked again with their best sentence
+    (`vectors.rerank`); the bot's minimum similarity applies to that final score."""
+    candidates = vectors.top_k(
+        loaded,
+        vector,
         k=max(k, RERANK_CANDIDATES),
         document_ids=None if document_ids is None else set(document_ids),
     )

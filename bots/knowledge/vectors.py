@@ -14,8 +14,9 @@ one sentence says. multilingual-e5-small finds the answering chunk first for 0.7
 questions of bench/retrieval_bench.py by whole-chunk vectors, 0.88 this way.
 
 A large deployment would swap this module for pgvector (an HNSW index on a `vector`
-column, `ORDER BY embedding <=> %s LIMIT k`): `search_vectors` is the seam, its callers
-only see (chunk id, similarity) pairs.
+column, `ORDER BY embedding <=> %s LIMIT k`): `bot_vectors` is the seam. Its callers only
+ask the bot's vectors whether they hold any rows (`has_rows`, an EXISTS there) and for
+their best (chunk id, similarity) pairs (`top_k`).
 """
 
 from __future__ import annotations
@@ -152,6 +153,15 @@ def cache_bytes() -> int:
         return sum(item.nbytes for item in _CACHE.values())
 
 
+def has_rows(vectors: BotVectors, document_ids: list[Any] | set[Any] | None = None) -> bool:
+    """Whether any chunk (of `document_ids`, when given) has a vector to compare."""
+    if document_ids is None or not len(vectors.chunk_ids):
+        return bool(len(vectors.chunk_ids))
+    wanted = set(document_ids)
+    allowed = [code for code, document_id in enumerate(vectors.document_ids) if document_id in wanted]
+    return bool(np.isin(vectors.document_codes, np.array(allowed, dtype=np.int32)).any())
+
+
 def top_k(
     vectors: BotVectors,
     query: np.ndarray,
@@ -208,19 +218,6 @@ def _pool(workers: int) -> ThreadPoolExecutor:
         if pool is None:
             pool = _POOLS[workers] = ThreadPoolExecutor(workers, thread_name_prefix="vector-search")
         return pool
-
-
-def search_vectors(
-    *,
-    bot_id: Any,
-    embedder_key: str,
-    dimensions: int,
-    query: np.ndarray,
-    k: int,
-    document_ids: set[Any] | None = None,
-) -> list[tuple[int, float]]:
-    vectors = bot_vectors(bot_id, embedder_key, dimensions)
-    return top_k(vectors, query, k=k, document_ids=document_ids)
 
 
 def embed_chunks(embed_passages, texts: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -387,3 +387,52 @@ def test_searches_that_arrive_while_a_bots_vectors_load_wait_for_that_one_load(m
         thread.join()
     vectors.clear_cache()
     assert loads == ["bot"] and len(got) == 8 and all(item is got[0] for item in got)
+
+
+def test_the_question_is_embedded_while_the_keyword_query_runs(bot, fake_embedder, monkeypatch):
+    """Hybrid search sends the full-text query while the question's embedding runs in
+    another thread: the embedder here waits for the keyword query to start."""
+    import threading
+
+    from bots.knowledge import search as search_module
+
+    make_indexed_document(bot=bot, text="Refunds are paid within thirty days.", embed=True)
+    keyword_started = threading.Event()
+    overlapped = []
+    backend = search_module._backend()
+    original_search_chunks = backend.search_chunks
+    original_embed = fake_embedder.embed_queries
+
+    def search_chunks(**kwargs):
+        keyword_started.set()
+        return original_search_chunks(**kwargs)
+
+    def embed_queries(texts):
+        overlapped.append(keyword_started.wait(5))
+        return original_embed(texts)
+
+    monkeypatch.setattr(backend, "search_chunks", search_chunks)
+    monkeypatch.setattr(fake_embedder, "embed_queries", embed_queries)
+    hits = search(bot, "refunds thirty days", 5)
+    assert overlapped == [True]
+    assert [hit.retriever for hit in hits] == ["both"]
+
+
+def test_the_vectors_tell_whether_the_filtered_documents_have_rows(bot):
+    embedded = make_indexed_document(bot=bot, text="Refunds take ten days.", name="e.txt", embed=True)
+    plain = make_indexed_document(bot=bot, text="Refunds are handled.", name="p.txt")
+    embedder = get_embedder()
+    loaded = vectors.bot_vectors(bot.pk, embedder.key, embedder.dimensions)
+    assert vectors.has_rows(loaded) and vectors.has_rows(loaded, {embedded.pk})
+    assert not vectors.has_rows(loaded, {plain.pk}) and not vectors.has_rows(loaded, set())
+    # Only the document without vectors: its keywords match loosely, as in keyword mode.
+    hits = search(bot, "refunds nothing", 5, documents=Document.objects.filter(pk=plain.pk))
+    assert [(hit.document_name, hit.retriever) for hit in hits] == [("p.txt", "keyword")]
+
+
+def test_with_no_chunk_close_enough_in_meaning_any_word_will_do(bot):
+    make_indexed_document(bot=bot, text="Las facturas se emiten cada mes.", name="a.txt", embed=True)
+    bot.min_similarity = 0.99
+    bot.save()
+    hits = search(bot, "facturas pagos", 5)
+    assert [(hit.document_name, hit.retriever) for hit in hits] == [("a.txt", "keyword")]
