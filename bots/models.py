@@ -359,8 +359,8 @@ class Chunk(models.Model):
     # float32 bytes, L2-normalised, of the document's `embedding_model`: the normalised
     # mean of its sentences' vectors (`bots.knowledge.vectors.embed_chunks`).
     embedding = models.BinaryField(null=True, blank=True)
-    # float16 bytes of each of its sentences' vectors, one row per sentence, for ranking
-    # the best candidates by their best sentence (`bots.knowledge.vectors.rerank`).
+    # float16 bytes of each of its sentences' vectors, one row per sentence, in order, for
+    # ranking the best candidates by their best sentences (`bots.knowledge.vectors.rerank`).
     sentence_embeddings = models.BinaryField(null=True, blank=True)
 
     class Meta:

@@ -6,8 +6,8 @@ retrievers by reciprocal rank (the bot's `search_mode` picks one or both):
 - keyword: PostgreSQL full-text search (`bots.knowledge.postgres`) or SQLite FTS5
   (`bots.knowledge.sqlite`), per the document language;
 - semantic: exact cosine similarity of the query's embedding with the chunk vectors
-  (`bots.knowledge.vectors`), the best candidates ranked again by their best sentence;
-  it also matches across languages.
+  (`bots.knowledge.vectors`), the best candidates ranked again by their best sentence and
+  pair of sentences; it also matches across languages.
 
 If the query cannot be embedded, the search falls back to keywords and says so in
 `SearchResult.fallback`. `index_document_chunks` writes the keyword index of freshly
@@ -67,8 +67,9 @@ class SearchHit:
     score: float
     snippet: str = field(default="", compare=False)
     retriever: str = Retriever.KEYWORD
-    # The semantic score when the semantic retriever saw the chunk: half its cosine with
-    # the query, half its best sentence's (`vectors.rerank`).
+    # The semantic score when the semantic retriever saw the chunk: the mean of its
+    # cosine with the query, its best sentence's and its best pair of neighbouring
+    # sentences' (`vectors.rerank`).
     similarity: float | None = None
     # The document's metadata, for citations ("DSCR matrix, page 2").
     metadata: dict = field(default_factory=dict, compare=False)
@@ -184,7 +185,7 @@ def search(
 
 def _semantic(bot, loaded, vector, k: int, document_ids: list[Any] | None) -> list[tuple[int, float]]:
     """The `k` chunks closest in meaning to the question's `vector` among the bot's
-    `loaded` vectors: the best by chunk vector, ranked again with their best sentence
+    `loaded` vectors: the best by chunk vector, ranked again with their best sentences
     (`vectors.rerank`); the bot's minimum similarity applies to that final score."""
     candidates = vectors.top_k(
         loaded,

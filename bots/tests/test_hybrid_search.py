@@ -324,16 +324,37 @@ def test_candidates_are_ranked_again_by_their_best_sentence(bot, fake_embedder):
     chunk_scores = {ids["a.txt"]: 0.5, ids["b.txt"]: 0.45}
     ranked = vectors.rerank(list(chunk_scores.items()), query)
     assert [chunk_id for chunk_id, _ in ranked] == [ids["b.txt"], ids["a.txt"]]
-    best_sentence = float(
-        np.max(
-            vectors.sentences_from_bytes(Chunk.objects.get(pk=ids["b.txt"]).sentence_embeddings, DIMENSIONS)
-            @ query
-        )
+    sentences = vectors.sentences_from_bytes(
+        Chunk.objects.get(pk=ids["b.txt"]).sentence_embeddings, DIMENSIONS
     )
-    assert ranked[0][1] == pytest.approx(0.5 * best_sentence + 0.5 * 0.45, abs=1e-3)
+    best_sentence = float(np.max(sentences @ query))
+    both = sentences.sum(axis=0)
+    best_pair = float(both @ query / np.linalg.norm(both))  # its two sentences together
+    assert ranked[0][1] == pytest.approx((best_sentence + best_pair + 0.45) / 3, abs=1e-3)
     # A chunk stored without sentence vectors (embedded before they existed) keeps its score.
     Chunk.objects.filter(pk=ids["a.txt"]).update(sentence_embeddings=None)
     assert dict(vectors.rerank(list(chunk_scores.items()), query))[ids["a.txt"]] == 0.5
+
+
+def test_an_answer_told_by_two_neighbouring_sentences_outranks_the_same_sentences_apart(bot, fake_embedder):
+    # The same best sentence and the same chunk similarity: only the neighbours differ.
+    apart = make_indexed_document(
+        bot=bot,
+        text="Warranty repairs happen in our workshop. Parcels leave every morning. Duration: fifteen days at most.",
+        name="apart.txt",
+        embed=True,
+    )
+    together = make_indexed_document(
+        bot=bot,
+        text="Warranty repairs happen in our workshop. Duration: fifteen days at most. Parcels leave every morning.",
+        name="together.txt",
+        embed=True,
+    )
+    ids = {document.original_name: Chunk.objects.get(document=document).pk for document in (apart, together)}
+    query = get_embedder().embed_queries(["Warranty repair duration?"])[0]
+    ranked = vectors.rerank([(ids["apart.txt"], 0.4), (ids["together.txt"], 0.4)], query)
+    assert [chunk_id for chunk_id, _ in ranked] == [ids["together.txt"], ids["apart.txt"]]
+    assert ranked[0][1] > ranked[1][1]
 
 
 def test_exclusions_and_phrases_keep_hybrid_to_words_but_or_keeps_meaning(bot, fake_embedder):
