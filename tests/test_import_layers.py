@@ -6,7 +6,7 @@
   imports `bots`, `chat` or `analytics`; `bots` never `chat` or `analytics`; `chat` never
   `analytics` (analytics only reads chat's records, `Run` included).
 - The infrastructure in `bytchat/` that the domain apps use (errors, the database and
-  cache helpers, encryption, outbound HTTP, counters, settings helpers, the admin base
+  cache helpers, encryption, outbound HTTP, counters, reused threads, settings helpers, the admin base
   class and the shared API pieces in `bytchat.api`) is the bottom layer: it imports no
   app. What it needs of one comes through the settings (the native API's authentication is named in
   `REST_FRAMEWORK`, not imported).
@@ -41,6 +41,7 @@ INFRASTRUCTURE = (
     "bytchat.env",
     "bytchat.errors",
     "bytchat.outbound",
+    "bytchat.threads",
 )
 DOMAIN_APPS = ("accounts", "bots", "chat", "analytics")
 LAYER = {"infrastructure": 0, "accounts": 1, "bots": 2, "chat": 3, "analytics": 4, "bytchat": 5}
