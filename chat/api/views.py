@@ -211,6 +211,11 @@ async def chat_answer(
     return await turn_answer(turn, stream=data["stream"])
 
 
+def _sse_bytes(item: tuple[int, dict] | None) -> bytes:
+    """A reader's numbered event as SSE, or its keep-alive (`answers.IDLE`)."""
+    return KEEPALIVE_COMMENT if item is answers.IDLE else sse_event(item[1], event_id=item[0])
+
+
 async def turn_answer(turn: engine.Turn, *, stream: bool) -> HttpResponse:
     """Answer a prepared turn (a new question, a regeneration, an edit): the event stream,
     or without `stream` the stored result."""
@@ -220,7 +225,7 @@ async def turn_answer(turn: engine.Turn, *, stream: bool) -> HttpResponse:
 
     async def events():
         async for item in answers.answer_stream(turn, idle=KEEPALIVE_SECONDS):
-            yield KEEPALIVE_COMMENT if item is answers.IDLE else sse_event(item[1], event_id=item[0])
+            yield _sse_bytes(item)
 
     return sse_response(events(), keeps_alive=True)
 
@@ -245,7 +250,7 @@ async def answer_events_response(request: HttpRequest, message_id, user) -> Http
         async for item in answers.answer_events(
             user_id=user.pk, answer_id=message_id, after=after, idle=KEEPALIVE_SECONDS
         ):
-            yield KEEPALIVE_COMMENT if item is answers.IDLE else sse_event(item[1], event_id=item[0])
+            yield _sse_bytes(item)
 
     return sse_response(events(), keeps_alive=True)
 

@@ -325,9 +325,9 @@ async def _read_local(run: _Running, *, after: int, idle: float | None = None) -
 async def answer_stream(turn: engine.Turn, *, idle: float | None = None) -> AsyncIterator[Event | None]:
     """Start the answer and read its events, numbered. Closing this iterator (the client
     went away) does not end the model call. With `idle`, `IDLE` comes whenever no event
-    came for that many seconds (an SSE keep-alive): the reader's own wait times out, where
-    a generic keep-alive (`bytchat.api.sse.with_keepalive`) costs a task and a queue
-    hand-off per event."""
+    came for that many seconds (an SSE keep-alive): the reader keeps one timer for it
+    (`_KeepAlive`), where a generic keep-alive (`bytchat.api.sse.with_keepalive`) costs a
+    task and a queue hand-off per event."""
     if settings.CHAT_EVENT_LOG == "off":  # the stream is the model call, as it once was
         async with contextlib.aclosing(_numbered(engine.chat_events(turn))) as events:
             source = events if idle is None else with_keepalive(events, interval=idle, keepalive=IDLE)
