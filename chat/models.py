@@ -72,7 +72,11 @@ class Message(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["conversation", "created_at"], name="message_conversation_time")]
+        # (conversation, created_at, id): the order a conversation is read in, both ways, so
+        # that its most recent messages are read without the rest (the chat turn's history).
+        indexes = [
+            models.Index(fields=["conversation", "created_at", "id"], name="message_conversation_order")
+        ]
 
     def __str__(self) -> str:
         return f"{self.role}: {self.content[:60]}"

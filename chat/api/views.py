@@ -195,6 +195,8 @@ def _prepare_turn(user_of: Callable[[], Any], data: dict, channel: str) -> engin
         confirm_delete=data["confirm_delete"],
         metadata_filter=data.get("metadata_filter"),
         channel=channel,
+        # A streamed follow-up's question is written while the model is asked.
+        write_later=data["stream"],
     )
 
 
@@ -223,8 +225,13 @@ async def turn_answer(turn: engine.Turn, *, stream: bool) -> HttpResponse:
         result = await engine.chat_complete_async(turn)
         return JsonResponse(await result_body(result), status=201)
 
+    stream = answers.answer_stream(turn, idle=KEEPALIVE_SECONDS)
+    # Before the response: it raises the limit a question written late no longer fits.
+    first = await anext(stream)
+
     async def events():
-        async for item in answers.answer_stream(turn, idle=KEEPALIVE_SECONDS):
+        yield _sse_bytes(first)
+        async for item in stream:
             yield _sse_bytes(item)
 
     return sse_response(events(), keeps_alive=True)

@@ -194,16 +194,9 @@ async def _relay(run: _Running) -> None:
         with contextlib.suppress(Exception):
             await events.aclose()  # stores the answer if the engine has not yet
         try:
-            if not ended:
-                reason = run.stop_reason or "abandoned"
-                if reason == "stopped":
-                    await async_db_step(_mark_stopped)(run.answer_id)
-                await _emit(run, _final_event(run.turn, reason))
-            await _flush(run)
-            state = await log.state_get(run.answer_id) or _state_of(run.turn)
-            await log.state_set(run.answer_id, {**state, "status": "ended"})
-            await log.lease_release(run.answer_id)
-            await log.running_remove(run.answer_id)
+            # Unless its question's writes did not fit: then no answer, nothing in the log.
+            if run.turn.pending is None:
+                await _end_log(run, log, ended=ended)
         except Exception:
             logger.exception("Could not close the event log of answer %s", run.answer_id)
         finally:
@@ -212,6 +205,19 @@ async def _relay(run: _Running) -> None:
             _running.pop(run.answer_id, None)
             if run.watcher is not None:
                 run.watcher.cancel()
+
+
+async def _end_log(run: _Running, log, *, ended: bool) -> None:
+    if not ended:
+        reason = run.stop_reason or "abandoned"
+        if reason == "stopped":
+            await async_db_step(_mark_stopped)(run.answer_id)
+        await _emit(run, _final_event(run.turn, reason))
+    await _flush(run)
+    state = await log.state_get(run.answer_id) or _state_of(run.turn)
+    await log.state_set(run.answer_id, {**state, "status": "ended"})
+    await log.lease_release(run.answer_id)
+    await log.running_remove(run.answer_id)
 
 
 async def _watch(run: _Running) -> None:
@@ -244,19 +250,31 @@ def _spawn(coroutine) -> asyncio.Task:
 
 
 async def answer_start(turn: engine.Turn) -> _Running:
-    """Start the model call of a prepared turn, detached from the caller."""
+    """Start the model call of a prepared turn, detached from the caller. A turn whose
+    question's writes are pending (`engine.chat_prepare(write_later=True)`) returns once
+    they are sent, while the model is asked, or raises the limit they hit: nothing is
+    stored then, and the model's call is cancelled."""
     answer_id = str(turn.assistant_message_id)
     run = _Running(turn=turn, answer_id=answer_id, loop=asyncio.get_running_loop())
     _running[answer_id] = run
+    written = engine.turn_writes_expected(turn)
     # Sent before the first event, but not waited for: it overlaps the knowledge search, and
     # the first text waits for it (`_flush`).
     run.writer = _spawn(_start_log(run))
     run.task = _spawn(_produce(run))
     run.watcher = _spawn(_watch(run))
+    if written is not None:
+        # Shielded: a client that leaves meanwhile leaves an answer that goes on, as later.
+        await asyncio.shield(written)
     return run
 
 
 async def _start_log(run: _Running) -> None:
+    if run.turn.written is not None:
+        try:
+            await asyncio.shield(run.turn.written)
+        except BaseException:
+            return  # the question was not stored: neither is anything of its answer
     try:
         await event_log().start(run.answer_id, _state_of(run.turn), lease_seconds=_lease_seconds())
     except Exception:

@@ -279,6 +279,41 @@ def conversation_turn_start_statement(
     ]
 
 
+# `_TURN_START_SQL` as a read: the conversation if the turn fits it now, with its recent
+# messages, in the same shape of rows. Nothing is locked or changed.
+_TURN_CHECK_SQL = """
+    SELECT 1, fits.metadata_filter, recent.role, recent.content
+    FROM (
+        SELECT id, metadata_filter FROM chat_conversation
+        WHERE id = %s AND user_id = %s AND bot_id = %s AND NOT archived AND message_count <= %s
+    ) AS fits
+    LEFT JOIN LATERAL (
+        SELECT role, content, created_at, id FROM chat_message
+        WHERE conversation_id = fits.id AND status <> %s AND replaced_by_id IS NULL
+        ORDER BY created_at DESC, id DESC
+        LIMIT %s
+    ) AS recent ON TRUE
+    ORDER BY recent.created_at, recent.id
+"""
+
+
+def conversation_turn_check_statement(
+    *, user: User, plan: Plan, conversation_id, bot, recent: int
+) -> Statement:
+    """Whether `conversation_turn_start_statement` would fit now, as a read (PostgreSQL):
+    no rows if not, else rows for `conversation_turn_started` (the stored filter). Only
+    the statement itself decides: a parallel turn may take the place in between."""
+    limit = plan.max_messages_per_conversation
+    return _TURN_CHECK_SQL, [
+        conversation_id,
+        user.pk,
+        bot.pk,
+        (limit - TURN_MESSAGES) if limit is not None else _NO_LIMIT,
+        MessageStatus.ERROR,
+        recent,
+    ]
+
+
 def conversation_turn_started(rows: list[tuple]) -> tuple[dict | None, list[tuple[str, str]]]:
     """The knowledge filter and recent messages from `conversation_turn_start_statement`'s rows."""
     stored = rows[0][1]

@@ -9,10 +9,12 @@ endpoints consume the same events with `chat_complete`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -107,6 +109,22 @@ class Turn:
     # The surface the turn came in through (chat.models.Channel), and the API key if any.
     channel: str = ""
     api_key_id: Any = None
+    # The question's writes, while they are not yet sent: a turn prepared with
+    # `write_later` (`chat_prepare`), its limits checked by a read. `chat_events` sends them
+    # while the model is asked, and `written` (set by whoever starts the answer:
+    # `turn_writes_expected`) says how they went. None once they are written.
+    pending: _PendingWrites | None = field(default=None, repr=False)
+    written: asyncio.Future | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class _PendingWrites:
+    """A follow-up's writes: `_follow_up_writes`, built when they are sent (off the way to
+    the first token), and the long way (`_start_turn`, the same question id) for when they
+    no longer fit."""
+
+    build: Callable[[], tuple[list, Message, Any]]
+    long_way: Callable[[], limits.TokenHold | None]
 
 
 def _clean_question(message: str) -> str:
@@ -161,6 +179,7 @@ def chat_prepare(
     history: Sequence[ChatMessage] | None = None,
     system_extra: str = "",
     options: GenerationOptions | None = None,
+    write_later: bool = False,
 ) -> Turn:
     """Check every limit and store the user message, before any provider is called.
     `at_limit` is the surface's policy when the turn starts a conversation at the
@@ -174,7 +193,16 @@ def chat_prepare(
     `history` is the earlier turns sent by a client that keeps its own (the
     OpenAI-compatible API) instead of the stored conversation's; `store=False` keeps no
     conversation at all (only the run is recorded). `system_extra` is added to the bot's
-    prompt, never in place of it; `options` override the model configs' sampling."""
+    prompt, never in place of it; `options` override the model configs' sampling.
+
+    `write_later` (PostgreSQL, a follow-up question): the limits are checked by one read
+    (`_follow_up_check`), and the question's writes wait in `turn.pending`, to be sent
+    while the model is asked (`chat_events`), so that they are not on the way to the first
+    token. The writes are the same conditional statements as without it: they still
+    decide, and a turn they no longer fit (a parallel turn took the last place) fails with
+    nothing stored and the model's call cancelled. Its caller starts the answer with
+    `answers.answer_stream`, whose first event waits for the writes (and raises the limit
+    they hit)."""
     from bots import selectors as bot_selectors
     from bots.knowledge.filters import filter_validate
 
@@ -191,9 +219,10 @@ def chat_prepare(
         estimate_tokens([system_prompt, question, *(m.content for m in given_history or [])])
         + settings.TOKEN_RESERVATION_ANSWER_TOKENS
     )
-    together = None
+    together = pending = None
     if store and conversation_id and connection.vendor == "postgresql":
-        together = _follow_up_together(
+        follow_up = _follow_up_check if write_later else _follow_up_together
+        together = follow_up(
             user=user,
             plan=plan,
             conversation_id=conversation_id,
@@ -201,10 +230,14 @@ def chat_prepare(
             sent_filter=sent_filter,
             question=question,
             tokens=hold_tokens,
+            confirm_delete=confirm_delete,
+            at_limit=at_limit,
         )
     if together is not None:
         knowledge_filter, earlier, user_message_id, token_hold = together
         history = _history(earlier, question)
+        if isinstance(token_hold, _PendingWrites):
+            pending, token_hold = token_hold, None
     else:
         knowledge_filter, history, user_message_id, token_hold, conversation_id = _start_turn(
             user=user,
@@ -242,6 +275,7 @@ def chat_prepare(
         search_knowledge=bot.has_knowledge,
         channel=channel,
         api_key_id=api_key_id,
+        pending=pending,
     )
 
 
@@ -257,10 +291,11 @@ def _start_turn(
     tokens: int,
     confirm_delete: bool,
     at_limit: conversations.AtLimit,
+    user_message_id: uuid.UUID | None = None,
 ) -> tuple[dict | None, list[ChatMessage] | None, Any, limits.TokenHold | None, Any]:
     """The limits and the question's writes, in one transaction: the knowledge filter, the
-    history (None: a stateless turn's, from its client), the question's id, the token
-    hold and the conversation's id (a new one's)."""
+    history (None: a stateless turn's, from its client), the question's id (given, or a
+    new one), the token hold and the conversation's id (a new one's)."""
     history = None
     with transaction.atomic():
         if not store:
@@ -290,10 +325,12 @@ def _start_turn(
             ).pk
             # A new conversation's history is this question: no need to read it back.
             history = [ChatMessage(role=MessageRole.USER, content=question)]
-        user_message_id = None
         if conversation_id is not None:
             user_message_id = Message.objects.create(
-                conversation_id=conversation_id, role=MessageRole.USER, content=question
+                id=user_message_id or uuid.uuid4(),
+                conversation_id=conversation_id,
+                role=MessageRole.USER,
+                content=question,
             ).pk
         # Last: locks are taken conversations first, then the month's usage row, here as
         # in `_store_answer`; and a turn refused above holds nothing.
@@ -309,20 +346,25 @@ def _history(earlier: list[tuple[str, str]], question: str) -> list[ChatMessage]
     ]
 
 
-def _follow_up_together(
-    *, user: User, plan, conversation_id: Any, bot, sent_filter: dict | None, question: str, tokens: int
-) -> tuple[dict | None, list[tuple[str, str]], Any, limits.TokenHold | None] | None:
-    """`_start_turn` for a follow-up question on PostgreSQL, in one round trip (it was
-    BEGIN, five statements, COMMIT before the first token): the conversation's reservation
-    with its filter and recent messages, the question's INSERT and the token hold, in that
-    order (the locks' order of `_start_turn`). None when one of them does not fit, with
-    nothing applied (each fails, then, rather than saying why), or the month has no usage
-    row yet: `_start_turn` then says why, or does it the long way."""
-    try:
-        conversation = uuid.UUID(str(conversation_id))
-    except ValueError:
-        return None
-    asked = Message(conversation_id=conversation, role=MessageRole.USER, content=question)
+def _follow_up_writes(
+    *,
+    user: User,
+    plan,
+    conversation: uuid.UUID,
+    bot,
+    sent_filter: dict | None,
+    question: str,
+    tokens: int,
+    question_id: uuid.UUID | None = None,
+) -> tuple[list, Message, Any]:
+    """A follow-up question's writes on PostgreSQL, as statements to send together: the
+    conversation's reservation with its filter and recent messages, the question's INSERT
+    and the token hold, in that order (the locks' order of `_start_turn`). Each fails
+    (division by zero) rather than half-apply when the turn does not fit, or the month has
+    no usage row yet. Also the question, and the quota's reservation (None: no quota)."""
+    asked = Message(
+        id=question_id or uuid.uuid4(), conversation_id=conversation, role=MessageRole.USER, content=question
+    )
     statements = [
         conversations.conversation_turn_start_statement(
             user=user,
@@ -337,6 +379,38 @@ def _follow_up_together(
     quota = limits.token_quota_reserve_statement(user=user, plan=plan, tokens=tokens)
     if quota is not None:
         statements.append(quota[0])
+    return statements, asked, quota
+
+
+def _follow_up_together(
+    *,
+    user: User,
+    plan,
+    conversation_id: Any,
+    bot,
+    sent_filter: dict | None,
+    question: str,
+    tokens: int,
+    **_: Any,
+) -> tuple[dict | None, list[tuple[str, str]], Any, limits.TokenHold | None] | None:
+    """`_start_turn` for a follow-up question on PostgreSQL, in one round trip (it was
+    BEGIN, five statements, COMMIT before the first token): `_follow_up_writes`. None
+    when one of them does not fit, with nothing applied (each fails, then, rather than
+    saying why), or the month has no usage row yet: `_start_turn` then says why, or does
+    it the long way."""
+    try:
+        conversation = uuid.UUID(str(conversation_id))
+    except ValueError:
+        return None
+    statements, asked, quota = _follow_up_writes(
+        user=user,
+        plan=plan,
+        conversation=conversation,
+        bot=bot,
+        sent_filter=sent_filter,
+        question=question,
+        tokens=tokens,
+    )
     try:
         results = execute_together(statements)
     except DataError:
@@ -344,6 +418,89 @@ def _follow_up_together(
     knowledge_filter, earlier = conversations.conversation_turn_started(results[0])
     hold = quota[1].hold(results[2][0][0]) if quota is not None else None
     return knowledge_filter, earlier, asked.pk, hold
+
+
+def _follow_up_check(
+    *,
+    user: User,
+    plan,
+    conversation_id: Any,
+    bot,
+    sent_filter: dict | None,
+    question: str,
+    tokens: int,
+    confirm_delete: bool,
+    at_limit: conversations.AtLimit,
+) -> tuple[dict | None, list[tuple[str, str]], Any, _PendingWrites] | None:
+    """`_follow_up_together` with its writes left for later (`chat_prepare`'s
+    `write_later`): one read says whether they would fit now (the conversation's place
+    and the quota, as their conditions do) and gives the knowledge filter and recent
+    messages. None when they would not (or the month has no usage row yet): the turn then
+    takes the long way at once, which says why."""
+    try:
+        conversation = uuid.UUID(str(conversation_id))
+    except ValueError:
+        return None
+    checks = [
+        conversations.conversation_turn_check_statement(
+            user=user, plan=plan, conversation_id=conversation, bot=bot, recent=HISTORY_MESSAGES - 1
+        )
+    ]
+    quota_check = limits.token_quota_check_statement(user=user, plan=plan, tokens=tokens)
+    if quota_check is not None:
+        checks.append(quota_check)
+    results = execute_together(checks)
+    if not results[0] or (quota_check is not None and not results[1]):
+        return None
+    stored_filter, earlier = conversations.conversation_turn_started(results[0])
+    question_id = uuid.uuid4()
+    build = functools.partial(
+        _follow_up_writes,
+        user=user,
+        plan=plan,
+        conversation=conversation,
+        bot=bot,
+        sent_filter=sent_filter,
+        question=question,
+        tokens=tokens,
+        question_id=question_id,
+    )
+    long_way = functools.partial(
+        _start_turn,
+        user=user,
+        plan=plan,
+        bot=bot,
+        store=True,
+        conversation_id=conversation,
+        sent_filter=sent_filter,
+        question=question,
+        tokens=tokens,
+        confirm_delete=confirm_delete,
+        at_limit=at_limit,
+        user_message_id=question_id,
+    )
+    pending = _PendingWrites(build=build, long_way=lambda: long_way()[3])
+    return (sent_filter if sent_filter is not None else stored_filter), earlier, question_id, pending
+
+
+def turn_write(turn: Turn) -> None:
+    """Send the writes of a turn prepared with `write_later`, in one round trip. If they
+    no longer fit (a parallel turn took the conversation's last place or the quota since
+    the check), the long way (`_start_turn`, the same question id) raises the limit, with
+    nothing stored, or stores the question if it fits after all (reservations of answers
+    that died given back). The model's call already went out with the history read by the
+    check, a moment earlier: as if this turn had come first."""
+    pending = turn.pending
+    if pending is None:
+        return
+    statements, _, quota = pending.build()
+    try:
+        results = execute_together(statements)
+    except DataError:
+        turn.token_hold = pending.long_way()
+    else:
+        turn.token_hold = quota[1].hold(results[2][0][0]) if quota is not None else None
+    turn.pending = None
 
 
 def _search_sources(turn: Turn) -> tuple[list[Source], str]:
@@ -570,6 +727,18 @@ async def chat_events(turn: Turn) -> AsyncIterator[dict[str, Any]]:
     parts: list[str] = []
     request: ChatRequest | None = None
     stored: asyncio.Future | None = None
+    writing: asyncio.Future | None = None  # the question's writes, sent while the model is asked
+
+    async def written() -> bool:
+        """Whether the question is stored: its writes, if pending, sent and fitting."""
+        if writing is not None:
+            with contextlib.suppress(BaseException):
+                await asyncio.shield(writing)
+        return turn.pending is None
+
+    async def store_answer() -> None:
+        if await written():  # else no question: nothing to store
+            await async_db_step(_store_answer)(turn, outcome)
 
     def store() -> asyncio.Future:
         """The one write of the answer, started once, whichever way the stream ends."""
@@ -578,10 +747,13 @@ async def chat_events(turn: Turn) -> AsyncIterator[dict[str, Any]]:
             if outcome.status == RunStatus.INCOMPLETE:
                 outcome.content = "".join(parts)
             _estimate_missing_usage(outcome, request, parts)
-            stored = asyncio.ensure_future(async_db_step(_store_answer)(turn, outcome))
+            stored = asyncio.ensure_future(store_answer())
         return stored
 
     try:
+        if turn.pending is not None and turn.written is None:
+            # Nobody waits for the writes apart (`turn_writes_expected`): they go first.
+            await async_db_step(turn_write)(turn)
         yield {
             "type": "session_init",
             "conversation_id": _text_or_none(turn.conversation_id),
@@ -600,9 +772,20 @@ async def chat_events(turn: Turn) -> AsyncIterator[dict[str, Any]]:
             language=turn.language,
             user_language=turn.user_language,
         )
+        if turn.pending is not None:
+            # Sent in a thread while the model is asked (the stream's first step, below);
+            # if they no longer fit, this stream is cancelled with nothing stored.
+            writing = asyncio.ensure_future(async_db_step(turn_write)(turn))
+            writing.add_done_callback(functools.partial(_writes_done, turn, asyncio.current_task()))
         outcome.prompt_sent = True
+        stream = stream_with_failover(turn.specs, request)
         try:
-            async for item in stream_with_failover(turn.specs, request):
+            async for item in stream:
+                if writing is not None:  # no text goes out before the question is stored
+                    if not await written():
+                        await stream.aclose()
+                        return
+                    writing = None
                 if isinstance(item, TextDelta):
                     if outcome.ttft_ms is None:
                         outcome.ttft_ms = int((time.perf_counter() - turn.started) * 1000)
@@ -617,6 +800,8 @@ async def chat_events(turn: Turn) -> AsyncIterator[dict[str, Any]]:
                     outcome.model = item.spec.model_id
                     outcome.failed_attempts = [attempt.as_dict() for attempt in item.failed_attempts]
         except AllProvidersFailed as failure:
+            if not await written():
+                return
             outcome.prompt_sent = False  # every model refused it or could not be reached
             outcome.status = RunStatus.ERROR
             outcome.error_code = ChatFailed.code
@@ -624,6 +809,8 @@ async def chat_events(turn: Turn) -> AsyncIterator[dict[str, Any]]:
             yield {"type": "error", "code": ChatFailed.code, "error": ChatFailed.default_message}
             return
         except Exception as exc:  # a provider broke mid-answer: keep what arrived
+            if not await written():
+                return
             logger.warning("Answer interrupted: %s", exc)
             outcome.status = RunStatus.ERROR
             outcome.error_code = getattr(exc, "code", "") or ChatFailed.code
@@ -652,6 +839,29 @@ async def chat_events(turn: Turn) -> AsyncIterator[dict[str, Any]]:
     finally:
         # Shielded: a cancelled stream (client gone) must still record its answer.
         await asyncio.shield(store())
+
+
+def turn_writes_expected(turn: Turn) -> asyncio.Future | None:
+    """For whoever starts the answer of a turn prepared with `write_later`, before its
+    `chat_events` begins: a future that is done once the question's writes are sent while
+    the model is asked, or holds the limit they hit (the stream is then cancelled, with
+    nothing stored). None: the turn has nothing pending. Without it, `chat_events` sends
+    the writes before its first event."""
+    if turn.pending is not None and turn.written is None:
+        turn.written = asyncio.get_running_loop().create_future()
+    return turn.written
+
+
+def _writes_done(turn: Turn, stream: asyncio.Task | None, writing: asyncio.Future) -> None:
+    failure = asyncio.CancelledError() if writing.cancelled() else writing.exception()
+    if turn.written is not None and not turn.written.done():
+        if failure is None:
+            turn.written.set_result(None)
+        else:
+            turn.written.set_exception(failure)
+            turn.written.exception()  # said to the caller that awaits it, if it still does
+    if failure is not None and stream is not None:
+        stream.cancel()  # the model's call: no text for a question that is not stored
 
 
 @dataclass

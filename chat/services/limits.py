@@ -156,6 +156,18 @@ def token_quota_reserve_statement(
     return (_RESERVE_SQL + _HELD_OR_FAIL, reservation.params()), reservation
 
 
+def token_quota_check_statement(*, user: User, plan: Plan, tokens: int) -> Statement | None:
+    """Whether `token_quota_reserve_statement` would admit the turn now, as a read
+    (PostgreSQL): one row if so, none if not (the quota is reached, or the month has no
+    usage row yet). None: the plan has no quota. Only the reservation itself decides."""
+    if plan.monthly_token_quota is None:
+        return None
+    return (
+        "SELECT 1 FROM chat_tokenusage WHERE user_id = %s AND month = %s AND used < %s - reserved",
+        [user.pk, month_start().date(), plan.monthly_token_quota],
+    )
+
+
 def _reserve_in_one_statement(reservation: _Reservation) -> int | None:
     """PostgreSQL: the usage row's id, or None for the long way (see `_RESERVE_SQL`)."""
     with connection.cursor() as cursor:

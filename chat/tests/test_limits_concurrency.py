@@ -85,6 +85,28 @@ class TestConversationLimits:
         conversation.refresh_from_db()
         assert conversation.message_count == 6
 
+    def test_parallel_streamed_follow_ups_never_pass_the_conversation_limit(self, user):
+        """Streamed follow-ups check the limit by a read and write the question while the
+        model is asked (`engine.chat_prepare(write_later=True)`): the writes still decide."""
+        token = with_plan(user, max_messages_per_conversation=6, monthly_token_quota=10**9)
+        bot = make_bot(owner=user)
+        [first] = post_chats(token, {"bot": str(bot.pk), "message": "start"}, 1)
+        assert first.status_code == 201
+        conversation = Conversation.objects.get()
+        body = {"bot": str(bot.pk), "message": "more", "conversation": str(conversation.pk), "stream": True}
+        results = at_once(30, lambda _: stream_chat(token, body))
+        answered = [events for status, _, events in results if status == 200]
+        assert len(answered) == 2 and all(events[-1]["type"] == "done" for events in answered)
+        refused = [events[0] for status, _, events in results if status != 200]
+        assert {(body["error"]["code"]) for body in refused} == {"MESSAGE_LIMIT"}
+        assert Message.objects.filter(conversation=conversation).count() == 6
+        conversation.refresh_from_db()
+        assert conversation.message_count == 6
+        assert Run.objects.count() == 3
+        usage = TokenUsage.objects.get(user=user)
+        assert (usage.used, usage.reserved) == (sum(run_tokens(Run.objects.all())), 0)
+        assert not TokenReservation.objects.exists()
+
     def test_parallel_messages_never_pass_the_messages_per_minute(self, user):
         token = with_plan(user, messages_per_minute=5)
         bot = make_bot(owner=user)
@@ -154,6 +176,26 @@ class TestTokenQuota:
         usage = TokenUsage.objects.get(user=user)
         assert (usage.used, usage.reserved) == (sum(tokens), 0)
         assert not TokenReservation.objects.exists()
+
+    def test_parallel_streamed_follow_ups_pass_the_quota_by_one_answer_at_most(self, user):
+        token = with_plan(user, monthly_token_quota=400)
+        bot = make_bot(owner=user)
+        [first] = post_chats(token, {"bot": str(bot.pk), "message": "hello there"}, 1)
+        assert first.status_code == 201
+        conversation = first.json()["conversation"]["id"]
+        body = {"bot": str(bot.pk), "message": "and then?", "conversation": conversation, "stream": True}
+        results = at_once(30, lambda _: stream_chat(token, body))
+        assert {status for status, _, _ in results} <= {200, 429}
+        refused = [events[0] for status, _, events in results if status == 429]
+        assert refused and {body["error"]["code"] for body in refused} == {"TOKEN_QUOTA_EXCEEDED"}
+        assert all(events[-1]["type"] == "done" for status, _, events in results if status == 200)
+        tokens = run_tokens(Run.objects.filter(user=user))
+        assert len(tokens) == 1 + [status for status, _, _ in results].count(200)
+        assert sum(tokens) <= 400 + max(tokens)
+        usage = TokenUsage.objects.get(user=user)
+        assert (usage.used, usage.reserved) == (sum(tokens), 0)
+        assert not TokenReservation.objects.exists()
+        assert Message.objects.filter(role="user").count() == len(tokens)
 
     def test_the_usage_row_agrees_with_the_runs(self, user):
         """Settled inside the transaction that stores the run: no answer counted twice or lost."""
