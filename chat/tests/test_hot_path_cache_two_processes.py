@@ -83,7 +83,7 @@ def test_a_plan_changed_in_another_process_holds_here_at_the_next_turn(token, us
         from accounts.models import Plan
         from accounts.services import plan_save
         plan = Plan.objects.get(pk={plan.pk})
-        plan.messages_per_minute = 1
+        plan.messages_per_minute = 0  # refused whatever minute it is
         plan_save(plan=plan)
         """
     )
