@@ -93,6 +93,24 @@ def setup_database(url: str, admin_url: str, name: str) -> None:
         connection.execute(f'CREATE DATABASE "{name}"')
 
 
+def server_env(database_url: str, redis_url: str, mock_url: str) -> dict[str, str]:
+    """Bytchat's environment in the benchmarks: production settings on loopback, the mock
+    as the operator's OpenAI-compatible server, throttles out of the way."""
+    return {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "DEBUG": "false",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "SECURE_SSL_REDIRECT": "false",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "OPENAI_COMPATIBLE_API_KEY": "bench",
+        "OPENAI_COMPATIBLE_BASE_URL": f"{mock_url}/v1",
+        "LOG_LEVEL": "WARNING",
+        "THROTTLE_USER": "1000000/minute",
+        "DJANGO_SETTINGS_MODULE": "bytchat.settings",
+    }
+
+
 def prepare_django(env: dict[str, str], users: int, knowledge_chunks: int) -> tuple[list[str], str, str]:
     """Migrate the benchmark database; create users and a bot whose model is the mock, and
     a second one with `knowledge_chunks` chunks of knowledge (none: 0)."""
@@ -573,20 +591,7 @@ def main() -> None:
     setup_database(database_url, admin_url, db)
     mock_port = free_port()
     mock = f"http://127.0.0.1:{mock_port}"
-    env = {
-        "DATABASE_URL": database_url,
-        "REDIS_URL": args.redis,
-        "DEBUG": "false",
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "SECURE_SSL_REDIRECT": "false",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "DB_POOL_MAX_SIZE": str(args.pool_size),
-        "OPENAI_COMPATIBLE_API_KEY": "bench",
-        "OPENAI_COMPATIBLE_BASE_URL": f"{mock}/v1",
-        "LOG_LEVEL": "WARNING",
-        "THROTTLE_USER": "1000000/minute",
-        "DJANGO_SETTINGS_MODULE": "bytchat.settings",
-    }
+    env = {**server_env(database_url, args.redis, mock), "DB_POOL_MAX_SIZE": str(args.pool_size)}
     knowledge = args.knowledge_chunks if "knowledge" in args.systems else 0
     tokens, bot_id, knowledge_bot_id = prepare_django(env, max(*args.concurrency, 20), knowledge)
     mock_process = subprocess.Popen(

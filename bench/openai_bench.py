@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import json
 import os
-import secrets
 import statistics
 import subprocess
 import sys
@@ -36,7 +35,14 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "openai.json"
 sys.path.insert(0, str(ROOT))
 
-from bench.chat_bench import free_port, percentile, prepare_django, setup_database, wait_until_up  # noqa: E402
+from bench.chat_bench import (  # noqa: E402
+    free_port,
+    percentile,
+    prepare_django,
+    server_env,
+    setup_database,
+    wait_until_up,
+)
 
 QUESTION = "How long do refunds take?"
 
@@ -138,19 +144,7 @@ def main() -> None:
     setup_database(database_url, f"{args.postgres}/postgres", db)
     mock_port, web_port = free_port(), free_port()
     mock, web = f"http://127.0.0.1:{mock_port}", f"http://127.0.0.1:{web_port}"
-    env = {
-        "DATABASE_URL": database_url,
-        "REDIS_URL": args.redis,
-        "DEBUG": "false",
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "SECURE_SSL_REDIRECT": "false",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "OPENAI_COMPATIBLE_API_KEY": "bench",
-        "OPENAI_COMPATIBLE_BASE_URL": f"{mock}/v1",
-        "LOG_LEVEL": "WARNING",
-        "THROTTLE_USER": "1000000/minute",
-        "DJANGO_SETTINGS_MODULE": "bytchat.settings",
-    }
+    env = server_env(database_url, args.redis, mock)
     tokens, bot_id = prepare_django(env, max(args.concurrency))
     from accounts.models import User
     from chat.services.api_keys import api_key_create

@@ -26,7 +26,6 @@ import importlib
 import inspect
 import json
 import os
-import secrets
 import statistics
 import subprocess
 import sys
@@ -45,8 +44,9 @@ STEPS = [
     ("chat.services.engine", "chat_prepare", "limits checked, question stored"),
     ("bots.selectors", "bot_get_for_chat", "bot and models (cached)"),
     ("chat.services.limits", "message_rate_check", "rate limit (Redis)"),
+    # The code before issue 16's step 1 named the follow-up's round trip `_follow_up_together`.
     ("chat.services.engine", "_follow_up_together", "follow-up: the question's round trip"),
-    ("chat.services.engine", "_follow_up_check", "follow-up: limits read"),
+    ("chat.services.engine", "_follow_up", "follow-up: the limits read (streamed)"),
     ("chat.services.engine", "turn_write", "follow-up: the question's writes"),
     ("chat.services.engine", "_start_turn", "the question's transaction"),
     ("chat.services.answers", "answer_start", "answer started"),
@@ -199,19 +199,7 @@ def main() -> None:
     chat_bench.setup_database(f"{args.postgres}/{db}", f"{args.postgres}/postgres", db)
     mock_port = chat_bench.free_port()
     mock = f"http://127.0.0.1:{mock_port}"
-    env = {
-        "DATABASE_URL": f"{args.postgres}/{db}",
-        "REDIS_URL": args.redis,
-        "DEBUG": "false",
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "SECURE_SSL_REDIRECT": "false",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "OPENAI_COMPATIBLE_API_KEY": "bench",
-        "OPENAI_COMPATIBLE_BASE_URL": f"{mock}/v1",
-        "LOG_LEVEL": "WARNING",
-        "THROTTLE_USER": "1000000/minute",
-        "DJANGO_SETTINGS_MODULE": "bytchat.settings",
-    }
+    env = chat_bench.server_env(f"{args.postgres}/{db}", args.redis, mock)
     tokens, bot_id, _ = chat_bench.prepare_django(env, 1, 0)
     log_path = str(args.output.with_suffix(".mock.log"))
     Path(log_path).write_text("")

@@ -254,6 +254,11 @@ _TURN_START_SQL = """
 """
 
 
+def _most_messages_before_a_turn(plan: Plan) -> int:
+    limit = plan.max_messages_per_conversation
+    return (limit - TURN_MESSAGES) if limit is not None else _NO_LIMIT
+
+
 def conversation_turn_start_statement(
     *, user: User, plan: Plan, conversation_id, bot, sent_filter: dict | None, recent: int
 ) -> Statement:
@@ -264,7 +269,6 @@ def conversation_turn_start_statement(
     UUID."""
     from psycopg.types.json import Jsonb
 
-    limit = plan.max_messages_per_conversation
     return _TURN_START_SQL, [
         TURN_MESSAGES,
         timezone.now(),
@@ -273,7 +277,7 @@ def conversation_turn_start_statement(
         conversation_id,
         user.pk,
         bot.pk,
-        (limit - TURN_MESSAGES) if limit is not None else _NO_LIMIT,
+        _most_messages_before_a_turn(plan),
         MessageStatus.ERROR,
         recent,
     ]
@@ -303,12 +307,11 @@ def conversation_turn_check_statement(
     """Whether `conversation_turn_start_statement` would fit now, as a read (PostgreSQL):
     no rows if not, else rows for `conversation_turn_started` (the stored filter). Only
     the statement itself decides: a parallel turn may take the place in between."""
-    limit = plan.max_messages_per_conversation
     return _TURN_CHECK_SQL, [
         conversation_id,
         user.pk,
         bot.pk,
-        (limit - TURN_MESSAGES) if limit is not None else _NO_LIMIT,
+        _most_messages_before_a_turn(plan),
         MessageStatus.ERROR,
         recent,
     ]

@@ -196,7 +196,7 @@ def chat_prepare(
     prompt, never in place of it; `options` override the model configs' sampling.
 
     `write_later` (PostgreSQL, a follow-up question): the limits are checked by one read
-    (`_follow_up_check`), and the question's writes wait in `turn.pending`, to be sent
+    (`_follow_up`), and the question's writes wait in `turn.pending`, to be sent
     while the model is asked (`chat_events`), so that they are not on the way to the first
     token. The writes are the same conditional statements as without it: they still
     decide, and a turn they no longer fit (a parallel turn took the last place) fails with
@@ -221,8 +221,8 @@ def chat_prepare(
     )
     together = pending = None
     if store and conversation_id and connection.vendor == "postgresql":
-        follow_up = _follow_up_check if write_later else _follow_up_together
-        together = follow_up(
+        together = _follow_up(
+            write_later=write_later,
             user=user,
             plan=plan,
             conversation_id=conversation_id,
@@ -382,46 +382,9 @@ def _follow_up_writes(
     return statements, asked, quota
 
 
-def _follow_up_together(
+def _follow_up(
     *,
-    user: User,
-    plan,
-    conversation_id: Any,
-    bot,
-    sent_filter: dict | None,
-    question: str,
-    tokens: int,
-    **_: Any,
-) -> tuple[dict | None, list[tuple[str, str]], Any, limits.TokenHold | None] | None:
-    """`_start_turn` for a follow-up question on PostgreSQL, in one round trip (it was
-    BEGIN, five statements, COMMIT before the first token): `_follow_up_writes`. None
-    when one of them does not fit, with nothing applied (each fails, then, rather than
-    saying why), or the month has no usage row yet: `_start_turn` then says why, or does
-    it the long way."""
-    try:
-        conversation = uuid.UUID(str(conversation_id))
-    except ValueError:
-        return None
-    statements, asked, quota = _follow_up_writes(
-        user=user,
-        plan=plan,
-        conversation=conversation,
-        bot=bot,
-        sent_filter=sent_filter,
-        question=question,
-        tokens=tokens,
-    )
-    try:
-        results = execute_together(statements)
-    except DataError:
-        return None
-    knowledge_filter, earlier = conversations.conversation_turn_started(results[0])
-    hold = quota[1].hold(results[2][0][0]) if quota is not None else None
-    return knowledge_filter, earlier, asked.pk, hold
-
-
-def _follow_up_check(
-    *,
+    write_later: bool,
     user: User,
     plan,
     conversation_id: Any,
@@ -431,28 +394,23 @@ def _follow_up_check(
     tokens: int,
     confirm_delete: bool,
     at_limit: conversations.AtLimit,
-) -> tuple[dict | None, list[tuple[str, str]], Any, _PendingWrites] | None:
-    """`_follow_up_together` with its writes left for later (`chat_prepare`'s
-    `write_later`): one read says whether they would fit now (the conversation's place
-    and the quota, as their conditions do) and gives the knowledge filter and recent
-    messages. None when they would not (or the month has no usage row yet): the turn then
-    takes the long way at once, which says why."""
+) -> tuple[dict | None, list[tuple[str, str]], Any, limits.TokenHold | _PendingWrites | None] | None:
+    """`_start_turn` for a follow-up question on PostgreSQL: the knowledge filter, the
+    recent messages, the question's id and the token hold. None: take the long way, which
+    says why the turn does not fit, or does what the short way cannot (the month's first
+    turn creates its usage row).
+
+    Without `write_later`, `_follow_up_writes` in one round trip (it was BEGIN, five
+    statements, COMMIT before the first token); each fails rather than half-apply when the
+    turn does not fit, and nothing is applied.
+
+    With it, one read says whether they would fit now (the conversation's room and the
+    quota, as their conditions do) and gives the filter and recent messages; the writes
+    wait, in place of the hold, for `turn_write`."""
     try:
         conversation = uuid.UUID(str(conversation_id))
     except ValueError:
         return None
-    checks = [
-        conversations.conversation_turn_check_statement(
-            user=user, plan=plan, conversation_id=conversation, bot=bot, recent=HISTORY_MESSAGES - 1
-        )
-    ]
-    quota_check = limits.token_quota_check_statement(user=user, plan=plan, tokens=tokens)
-    if quota_check is not None:
-        checks.append(quota_check)
-    results = execute_together(checks)
-    if not results[0] or (quota_check is not None and not results[1]):
-        return None
-    stored_filter, earlier = conversations.conversation_turn_started(results[0])
     question_id = uuid.uuid4()
     build = functools.partial(
         _follow_up_writes,
@@ -465,6 +423,26 @@ def _follow_up_check(
         tokens=tokens,
         question_id=question_id,
     )
+    if not write_later:
+        statements, _, quota = build()
+        try:
+            results = execute_together(statements)
+        except DataError:
+            return None
+        knowledge_filter, earlier = conversations.conversation_turn_started(results[0])
+        return knowledge_filter, earlier, question_id, quota[1].hold(results[2][0][0]) if quota else None
+    checks = [
+        conversations.conversation_turn_check_statement(
+            user=user, plan=plan, conversation_id=conversation, bot=bot, recent=HISTORY_MESSAGES - 1
+        )
+    ]
+    quota_check = limits.token_quota_check_statement(user=user, plan=plan, tokens=tokens)
+    if quota_check is not None:
+        checks.append(quota_check)
+    results = execute_together(checks)
+    if not results[0] or (quota_check is not None and not results[1]):
+        return None
+    stored_filter, earlier = conversations.conversation_turn_started(results[0])
     long_way = functools.partial(
         _start_turn,
         user=user,
