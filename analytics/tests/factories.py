@@ -20,11 +20,21 @@ def at_days_ago(days: int, *, hour: int = 12, minute: int = 0) -> datetime:
     return timezone.make_aware(moment) + timedelta(hours=hour, minutes=minute)
 
 
+# The most minutes ago that tests ask `earlier_today` for.
+_EARLIEST_TODAY = 120
+
+
 def earlier_today(*, minutes: int = 1) -> datetime:
-    """A moment of today that is already past (never before midnight)."""
+    """`minutes` ago, or, in the first two hours of the day, as far back in proportion
+    since midnight: always today and already past, and a larger `minutes` is always
+    earlier (at 00:05, 30 and 10 minutes ago are not both midnight)."""
+    assert minutes <= _EARLIEST_TODAY
     now = timezone.now()
     midnight = timezone.make_aware(datetime.combine(timezone.localdate(), datetime.min.time()))
-    return max(midnight, now - timedelta(minutes=minutes))
+    elapsed = now - midnight
+    if elapsed > timedelta(minutes=_EARLIEST_TODAY + 1):
+        return now - timedelta(minutes=minutes)
+    return now - elapsed * minutes / (_EARLIEST_TODAY + 1)
 
 
 def make_conversation(*, user, bot, at: datetime | None = None, title: str = "") -> Conversation:

