@@ -2,7 +2,8 @@
 
 With Redis as the cache they are shared by every web process, so a limit holds across
 replicas. A window opens at a subject's first counted hit and lasts `window_seconds`.
-Used by the failed-login throttle and by the ESCOMBOT API's documented rate limits.
+Used by the failed-login throttle, by the ESCOMBOT API's documented rate limits and (with
+`count_hit`, a window per clock minute) by the chat's messages per minute.
 """
 
 from __future__ import annotations
@@ -30,6 +31,23 @@ def _seconds_left(started: float | None, window_seconds: int) -> int:
     return max(1, int(window_seconds - elapsed))
 
 
+def count_hit(key: str, *, timeout: int) -> int:
+    """One more hit on the counter `key` (created, with `timeout` seconds to live, by its
+    first hit); the count including this hit. Atomic: parallel hits each get a count of
+    their own. Redis (`bytchat.cache.RedisCache`) does it in one round trip; another cache
+    (local memory) with `add` and `incr` under its lock."""
+    counter = getattr(cache, "count_hit", None)
+    if counter is not None:
+        return counter(key, timeout=timeout)
+    for _ in range(3):
+        cache.add(key, 0, timeout=timeout)
+        try:
+            return cache.incr(key)
+        except ValueError:  # expired between add and incr: open it again
+            continue
+    return 1  # pragma: no cover - the key vanished three times in a row
+
+
 def window_peek(*, scope: str, subject: str, window_seconds: int) -> WindowCount:
     """The hits counted so far in the subject's open window (0 without one)."""
     count_key, start_key = _keys(scope, subject)
@@ -47,15 +65,7 @@ def window_hit(*, scope: str, subject: str, window_seconds: int) -> WindowCount:
     count_key, start_key = _keys(scope, subject)
     now = time.time()
     cache.add(start_key, now, timeout=window_seconds)
-    for _ in range(3):
-        cache.add(count_key, 0, timeout=window_seconds)
-        try:
-            count = cache.incr(count_key)
-            break
-        except ValueError:  # the window expired between add and incr: open a new one
-            cache.add(start_key, now, timeout=window_seconds)
-    else:  # pragma: no cover - the key vanished three times in a row
-        count = 1
+    count = count_hit(count_key, timeout=window_seconds)
     return WindowCount(count, _seconds_left(cache.get(start_key, now), window_seconds))
 
 

@@ -10,12 +10,12 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import connection
 from django.db.models import F, Sum
 from django.utils import timezone
 
 from accounts.models import Plan, User
+from bytchat.counters import count_hit
 from bytchat.db import Statement, update_statement
 from chat.errors import MessageRateLimited, TokenQuotaExceeded
 from chat.models import Run, TokenReservation, TokenUsage
@@ -28,11 +28,7 @@ def message_rate_check(*, user: User, plan: Plan) -> None:
         return
     now = time.time()
     window = int(now // 60)
-    key = f"chat-rate:{user.pk}:{window}"
-    try:
-        count = cache.incr(key)
-    except ValueError:  # the window's first message (or a parallel one that just added it)
-        count = 1 if cache.add(key, 1, timeout=70) else cache.incr(key)
+    count = count_hit(f"chat-rate:{user.pk}:{window}", timeout=70)
     if count > limit:
         retry_after = max(1, int(60 - (now - window * 60)))
         raise MessageRateLimited(
