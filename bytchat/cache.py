@@ -37,11 +37,13 @@ class RedisCache(redis.RedisCache):
         return client
 
     def count_hit(self, key: str, *, timeout: int) -> int:
-        """One more hit on the counter `key`, created with `timeout` seconds to live by its
-        first hit; the count including this one. One round trip, atomic (MULTI: SET NX EX,
-        INCR): Django's `add` then `incr` took three (incr is EXISTS, then INCR)."""
+        """One more hit on the counter `key`, given `timeout` seconds to live by its first
+        hit; the count including this one. One round trip: INCR (atomic: parallel hits
+        each get their own count), then EXPIRE NX (Redis 7), which sets the lifetime only
+        where there is none, so later hits do not extend it. Django's `incr` took two
+        (EXISTS, then INCR), and the first hit of a window three."""
         key = self.make_and_validate_key(key)
-        with self._cache.get_client(key, write=True).pipeline(transaction=True) as pipe:
-            pipe.set(key, 0, ex=timeout, nx=True)
+        with self._cache.get_client(key, write=True).pipeline(transaction=False) as pipe:
             pipe.incr(key)
-            return int(pipe.execute()[1])
+            pipe.expire(key, timeout, nx=True)
+            return int(pipe.execute()[0])

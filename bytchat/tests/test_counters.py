@@ -80,5 +80,5 @@ def test_on_redis_a_hit_is_one_round_trip(cache_backend, monkeypatch):
 
     monkeypatch.setattr(type(client), "pipeline", pipeline)
     count_hit("counter", timeout=60)
-    assert sent == [["SET", "INCRBY"]]
+    assert sent == [["INCRBY", "EXPIRE"]]
     assert 0 < client.ttl(cache_backend.make_key("counter")) <= 60
