@@ -438,7 +438,8 @@ class RedisEventLog(EventLog):
         pubsub = self._redis().pubsub()
         try:
             await pubsub.subscribe(STOP_CHANNEL)
-            ready.set_result(None)
+            if not ready.done():  # its first waiter may have been cancelled meanwhile
+                ready.set_result(None)
             async for message in pubsub.listen():
                 if message.get("type") == "message":
                     event = self._stop_waiters.get(loop, {}).get(message["data"])

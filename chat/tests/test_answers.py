@@ -5,6 +5,7 @@ default; `test_answers_two_servers.py` runs the same across two servers on Redis
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -444,6 +445,37 @@ def test_the_redis_log_writes_the_events_of_one_moment_together(settings, monkey
     assert [entry_id for entry_id, _ in client.xrange(f"{PREFIX}taken:events")] == [b"0-1", b"0-2", b"0-3"]
     assert all(client.xlen(f"{PREFIX}answer-{n}:events") == 1 for n in range(10))
     client.close()
+
+
+@pytest.mark.redis
+def test_the_stop_listener_outlives_a_first_waiter_cancelled_while_it_subscribes(settings):
+    """The first `stop_wait` of a loop starts the listener and waits until it subscribes;
+    cancelled meanwhile (its answer ended), the listener still subscribes and keeps
+    waking later waiters (it died of an InvalidStateError, never retrieved)."""
+    settings.CHAT_EVENT_LOG = "redis"
+    event_log_reset()
+    log = event_log()
+
+    async def scenario():
+        loop = asyncio.get_running_loop()
+        first = asyncio.ensure_future(log.stop_wait("gone", wait=5))
+        while loop not in log._listeners:  # started, and not yet subscribed (a round trip)
+            await asyncio.sleep(0)
+        first.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await first
+        listener = log._listeners[loop]
+        await asyncio.sleep(0.2)
+        assert not listener.done()
+        waiting = asyncio.ensure_future(log.stop_wait("later", wait=5))
+        await asyncio.sleep(0.1)
+        await log.stop_request("later")
+        stopped = await waiting
+        listener.cancel()
+        return stopped
+
+    assert async_to_sync(scenario)() is True
+    event_log_reset()
 
 
 @pytest.mark.redis
