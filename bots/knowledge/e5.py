@@ -23,6 +23,7 @@ from __future__ import annotations
 import mmap
 import struct
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -203,7 +204,7 @@ class E5Model:
         batch: list[tuple[int, list[int]]] = []
         tokens = 0
         for window in [*windows, None]:
-            if window is None or (batch and tokens + len(window[1]) + 2 > TOKENS_PER_PASS):
+            if batch and (window is None or tokens + len(window[1]) + 2 > TOKENS_PER_PASS):
                 means = self._forward([ids for _, ids in batch])
                 for (number, ids), mean in zip(batch, means, strict=True):
                     weight = max(len(ids), 1)
@@ -273,23 +274,18 @@ def _attention(qkv: np.ndarray, spans: list[tuple[int, int]], scale: np.float32)
     return context
 
 
+@dataclass(frozen=True, slots=True)
 class _Layer:
-    __slots__ = (
-        "attention_norm",
-        "down",
-        "down_bias",
-        "out",
-        "out_bias",
-        "output_norm",
-        "qkv",
-        "qkv_bias",
-        "up",
-        "up_bias",
-    )
-
-    def __init__(self, **parts: object) -> None:
-        for name, value in parts.items():
-            setattr(self, name, value)
+    qkv: np.ndarray
+    qkv_bias: np.ndarray
+    out: np.ndarray
+    out_bias: np.ndarray
+    attention_norm: tuple[np.ndarray, np.ndarray]
+    up: np.ndarray
+    up_bias: np.ndarray
+    down: np.ndarray
+    down_bias: np.ndarray
+    output_norm: tuple[np.ndarray, np.ndarray]
 
 
 class _Reader:

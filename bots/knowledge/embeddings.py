@@ -119,7 +119,7 @@ def _local_model():
 def _passage_model():
     """The same model in numpy (`bots.knowledge.e5`), for passages."""
     global _PASSAGE_MODEL, _BLAS
-    with _LOCAL_LOCK:
+    with _PASSAGE_LOCK:  # loading (0.4 s) holds up passages only, not questions
         if _PASSAGE_MODEL is None:
             try:
                 from threadpoolctl import ThreadpoolController
@@ -147,7 +147,7 @@ def _local_encode(texts: list[str], is_query: bool) -> np.ndarray:
     with _PASSAGE_LOCK, _BLAS.limit(limits=max(1, settings.EMBEDDINGS_LOCAL_THREADS), user_api="blas"):
         try:
             return model.encode(texts, is_query=False)
-        except MemoryError as exc:
+        except Exception as exc:  # any failure is the embedder's: the document is marked failed
             raise EmbeddingError(f"The local embedder failed: {exc}") from exc
 
 
