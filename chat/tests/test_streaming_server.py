@@ -105,6 +105,7 @@ def test_an_answer_outlives_its_request_in_a_reused_thread_of_its_own(user, sett
     from bytchat import threads
     from bytchat.middleware import ASGIHandler
     from chat.models import Message, MessageRole, MessageStatus
+    from chat.services import answers
 
     settings.OPENAI_COMPATIBLE_API_KEY = "test-key"
     settings.PROVIDER_TIMEOUT_SECONDS = 10
@@ -148,12 +149,15 @@ def test_an_answer_outlives_its_request_in_a_reused_thread_of_its_own(user, sett
         stream = await ask(slow, leave_after_first_delta=True)
         assert b'"type":"done"' not in stream
         fake.release()
-        deadline = time.monotonic() + 10
-        while (answer := await asyncio.to_thread(answer_of, slow)) is None or answer.content != "".join(
-            OPENAI_PIECES
-        ):
-            assert time.monotonic() < deadline, "the answer was not stored"
-            await asyncio.sleep(0.05)
+        # Wait for the detached answer itself rather than poll the database while it
+        # writes: SQLite's shared in-memory test database refuses to read a table that
+        # another connection is writing ("database table is locked") instead of waiting.
+        loop = asyncio.get_running_loop()
+        detached = [task for task in answers._tasks if task.get_loop() is loop]
+        assert detached, "the answer did not go on without its client"
+        await asyncio.wait_for(asyncio.gather(*detached), timeout=10)
+        answer = await asyncio.to_thread(answer_of, slow)
+        assert answer is not None and answer.content == "".join(OPENAI_PIECES)
         assert answer.status == MessageStatus.COMPLETE
         # Threads are reused: a request, then a whole answer, start none.
         await ask(quick, leave_after_first_delta=False)
