@@ -20,10 +20,10 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, prefetch_related_objects
 
 from accounts.models import User
-from accounts.selectors import ACCOUNT_DELETIONS
+from accounts.selectors import ACCOUNT_DELETIONS, CACHED_USERS
 from bots.errors import NotBotEditor
 from bots.models import Bot, Category, Chunk, Document, DocumentStatus, ModelConfig, ModelEndpoint
-from bytchat.cached import cached_read
+from bytchat.cached import cached_read, row
 from bytchat.errors import NotFound
 
 # The names of the cached rows (`bytchat.cached`) that the bot services forget.
@@ -65,6 +65,20 @@ def bot_list(*, user: User, category_id: Any = None, model_configs: bool = True)
     if category_id is not None:
         bots = bots.filter(category_id=category_id)
     return bots
+
+
+# The first pages of the bot list are cached (`bytchat.api.cached_pages`) under BOT_LISTS,
+# which every write of a bot, a model config or a category renews
+# (`services.bot_lists_forget`): a page shows other owners' public bots.
+BOT_LISTS = "bot-lists"
+BOT_LIST_PAGES = "bot-list-page"
+
+
+def bot_list_depends_on(*, user: User) -> tuple[str, ...]:
+    """What a user's bot list shows besides the bots, their model configs and categories:
+    the user's role (which bots they see, which they can edit), and whether accounts were
+    deleted (and their bots with them)."""
+    return (BOT_LISTS, row(CACHED_USERS, user.pk), ACCOUNT_DELETIONS)
 
 
 def bot_list_model_configs_for_editor(*, user: User, bots: list[Bot]) -> list[Bot]:

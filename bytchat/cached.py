@@ -68,6 +68,12 @@ def cached_read(*, name: str, key: Any, load: Callable[[], T], depends_on: Seque
     return value
 
 
+def row(name: str, key: Any) -> str:
+    """A dependency (`cached_read(depends_on=...)`) on one row that another entry caches:
+    the entry is stale from `forget(name, key)` on, as that row's own entry is."""
+    return f"{name}:{key}"
+
+
 def _renew(generation_key: str) -> None:
     cache.set(generation_key, _new_generation(), timeout=_GENERATION_SECONDS)
 

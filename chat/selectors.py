@@ -7,10 +7,22 @@ from django.db.models.functions import Coalesce
 from accounts.models import User
 from bots.models import Bot
 from bots.selectors import visible_bots_filter
+from bytchat.cached import row
 from bytchat.errors import NotFound
 from chat.models import ApiKey, Citation, Conversation, Feedback, Message, MessageRole, Rating, Run, RunStatus
 
 SUGGESTION_LIMIT = 6
+
+
+# The first pages of a user's conversation list are cached (`bytchat.api.cached_pages`)
+# under a generation of theirs, renewed by every write to one of their conversations that
+# the list shows (`services.conversations.conversation_lists_forget`).
+CONVERSATION_LISTS = "conversation-lists"
+CONVERSATION_LIST_PAGES = "conversation-list-page"
+
+
+def conversation_list_depends_on(*, user: User) -> tuple[str, ...]:
+    return (row(CONVERSATION_LISTS, user.pk),)
 
 
 def conversation_list(*, user: User, bot_id=None, archived: bool | None = None) -> QuerySet[Conversation]:

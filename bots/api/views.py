@@ -31,6 +31,7 @@ from bots.errors import (
 from bots.knowledge.filters import filter_documents, filter_read
 from bots.knowledge.search import search
 from bots.models import Bot
+from bytchat.api.cached_pages import cached_first_page
 from bytchat.api.pagination import CursorPagination
 from bytchat.api.permissions import IsAdmin
 from bytchat.api.schema import LenientParameter, raises
@@ -145,6 +146,16 @@ class BotListCreateView(LocalizedView):
         responses={200: s.BotSerializer(many=True)},
     )
     def get(self, request):
+        return cached_first_page(
+            request,
+            name=selectors.BOT_LIST_PAGES,
+            load=lambda: self._page(request),
+            depends_on=selectors.bot_list_depends_on(user=request.user),
+            params=("limit", "lang"),
+            vary=(request_language(request),),
+        )
+
+    def _page(self, request) -> dict:
         filters = s.BotListFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         bots = selectors.bot_list(
@@ -155,7 +166,7 @@ class BotListCreateView(LocalizedView):
         )
         return self.get_paginated_response(
             s.BotSerializer(page, many=True, context=self.get_serializer_context()).data
-        )
+        ).data
 
     @extend_schema(responses={201: s.BotSerializer})
     @raises(StaffOnly, PlanLimitReached)

@@ -3,6 +3,7 @@
 from bots.services.catalog import (
     bot_create,
     bot_delete,
+    bot_lists_forget,
     bot_update,
     category_create,
     category_delete,
@@ -33,6 +34,7 @@ from bots.services.documents import (
 __all__ = [
     "bot_create",
     "bot_delete",
+    "bot_lists_forget",
     "bot_update",
     "category_create",
     "category_delete",

@@ -23,7 +23,7 @@ from bots.models import (
     SearchMode,
     TaskType,
 )
-from bots.selectors import CACHED_CHAT_BOTS, EVERY_MODEL_ENDPOINT
+from bots.selectors import BOT_LISTS, CACHED_CHAT_BOTS, EVERY_MODEL_ENDPOINT
 from bytchat import outbound
 from bytchat.cached import forget, forget_all
 from bytchat.errors import InvalidInput
@@ -60,6 +60,13 @@ def chat_bot_forget(*, bot_id: Any) -> None:
     forget(CACHED_CHAT_BOTS, str(bot_id))
 
 
+def bot_lists_forget() -> None:
+    """Call next to every write of what the bot list shows: a bot, its model configs, a
+    category. Its first pages are cached (`selectors.bot_list_depends_on`) and show other
+    owners' public bots, so a change to any bot forgets every user's."""
+    forget_all(BOT_LISTS)
+
+
 # --- Categories --------------------------------------------------------------------------
 def category_create(
     *,
@@ -71,7 +78,7 @@ def category_create(
     display_order: int = 0,
     is_active: bool = True,
 ) -> Category:
-    return Category.objects.create(
+    category = Category.objects.create(
         name_es=name_es,
         name_en=name_en,
         description_es=description_es,
@@ -80,6 +87,8 @@ def category_create(
         display_order=display_order,
         is_active=is_active,
     )
+    bot_lists_forget()
+    return category
 
 
 def category_update(*, category: Category, **changes: Any) -> Category:
@@ -89,6 +98,7 @@ def category_update(*, category: Category, **changes: Any) -> Category:
     for name, value in changes.items():
         setattr(category, name, value)
     category.save()
+    bot_lists_forget()
     return category
 
 
@@ -96,6 +106,7 @@ def category_delete(*, category: Category) -> None:
     """A soft delete: the category disappears from lists; its agents stay."""
     category.is_active = False
     category.save(update_fields=["is_active", "updated_at"])
+    bot_lists_forget()
 
 
 def _check_category(category: Category | None) -> None:
@@ -177,6 +188,7 @@ def bot_create(
             **texts,
         )
         ModelConfig.objects.bulk_create(_apply_config(ModelConfig(bot=bot), config) for config in configs)
+        bot_lists_forget()
     return bot
 
 
@@ -234,6 +246,7 @@ def bot_update(
             setattr(bot, field, value)
         bot.save()
         chat_bot_forget(bot_id=bot.pk)
+        bot_lists_forget()
         if language_changed:
             from bots.services.documents import document_reindex_many
 
@@ -249,6 +262,7 @@ def bot_delete(*, bot: Bot) -> None:
         bot.is_active = False
         bot.save(update_fields=["is_active", "updated_at"])
         chat_bot_forget(bot_id=bot.pk)
+        bot_lists_forget()
 
 
 # --- Model toolbox -----------------------------------------------------------------------
@@ -360,6 +374,7 @@ def model_config_add(*, bot: Bot, **fields: Any) -> ModelConfig:
     with transaction.atomic():
         config.save()
         chat_bot_forget(bot_id=bot.pk)
+        bot_lists_forget()
     return config
 
 
@@ -378,6 +393,7 @@ def model_config_update(*, config: ModelConfig, **changes: Any) -> ModelConfig:
         _apply_config(config, cleaned)
         config.save()
         chat_bot_forget(bot_id=config.bot_id)
+        bot_lists_forget()
     return config
 
 
@@ -388,6 +404,7 @@ def model_config_remove(*, config: ModelConfig) -> None:
             _check_not_last(config)
         config.delete()
         chat_bot_forget(bot_id=config.bot_id)
+        bot_lists_forget()
 
 
 def _check_not_last(config: ModelConfig) -> None:

@@ -16,11 +16,13 @@ from rest_framework.serializers import Serializer
 from bots.api import serializers as bot_serializers
 from bots.models import Document, DocumentStatus, ModelEndpoint
 from bots.selectors import bot_list, category_list
+from bots.services import bot_lists_forget
 from bots.tests.factories import make_bot, make_category
 from bytchat.api.representation import LeanRepresentation
 from chat.api import serializers as chat_serializers
 from chat.models import Citation, Conversation, Message
 from chat.selectors import conversation_list, message_list
+from chat.services.conversations import conversation_lists_forget
 from chat.services.feedback import feedback_submit
 
 pytestmark = pytest.mark.django_db
@@ -191,6 +193,8 @@ def test_the_bots_list_reads_model_configs_only_for_the_bots_the_caller_can_edit
     user_client.get("/api/v1/bots")  # the caller's row is read once, then cached
     other_client.get("/api/v1/bots")
     owners_page = user_client.get("/api/v1/bots").json()["results"]
+    assert _queries(user_client, "/api/v1/bots") == 0  # the first page, from the cache
+    bot_lists_forget()
     assert _queries(user_client, "/api/v1/bots") == 2  # the page, the model configs of own bots
     mine = [bot for bot in owners_page if bot["can_edit"]]
     assert len(mine) == 3 and all(len(bot["model_configs"]) == 2 for bot in mine)
@@ -198,12 +202,15 @@ def test_the_bots_list_reads_model_configs_only_for_the_bots_the_caller_can_edit
     # Another user sees the public platform agents only, none of which they can edit.
     others_page = other_client.get("/api/v1/bots").json()["results"]
     assert len(others_page) == 3 and not any(bot["can_edit"] or "model_configs" in bot for bot in others_page)
+    bot_lists_forget()
     assert _queries(other_client, "/api/v1/bots") == 1  # the page only
 
 
 def test_the_conversations_list_takes_one_query(user, other_user, user_client, other_client):
     _data(user, 3)
     user_client.get("/api/v1/conversations")
+    assert _queries(user_client, "/api/v1/conversations") == 0  # the first page, from the cache
+    conversation_lists_forget(user_id=user.pk)
     assert _queries(user_client, "/api/v1/conversations") == 1
     assert len(user_client.get("/api/v1/conversations").json()["results"]) == 3
     assert other_client.get("/api/v1/conversations").json()["results"] == []

@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from bytchat.api.async_views import api_errors, authenticate, parse_json_after, request_user
+from bytchat.api.cached_pages import cached_first_page
 from bytchat.api.pagination import CursorPagination
 from bytchat.api.schema import raises
 from bytchat.api.sse import KEEPALIVE_COMMENT, KEEPALIVE_SECONDS, sse_event, sse_response
@@ -64,6 +65,15 @@ class ConversationListCreateView(GenericAPIView):
         responses={200: s.ConversationSerializer(many=True)},
     )
     def get(self, request):
+        return cached_first_page(
+            request,
+            name=selectors.CONVERSATION_LIST_PAGES,
+            load=lambda: self._page(request),
+            depends_on=selectors.conversation_list_depends_on(user=request.user),
+            params=("limit", "archived"),
+        )
+
+    def _page(self, request) -> dict:
         filters = s.ConversationListFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         queryset = selectors.conversation_list(
@@ -72,7 +82,7 @@ class ConversationListCreateView(GenericAPIView):
             archived=filters.validated_data.get("archived"),
         )
         page = self.paginate_queryset(queryset)
-        return self.get_paginated_response(s.ConversationSerializer(page, many=True).data)
+        return self.get_paginated_response(s.ConversationSerializer(page, many=True).data).data
 
     @extend_schema(responses={201: s.ConversationSerializer})
     @raises(NotFound, ConversationConfirmationRequired, ConversationLimitReached)

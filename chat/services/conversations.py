@@ -13,6 +13,7 @@ from django.utils import timezone
 from accounts.models import Plan, User
 from accounts.selectors import user_plan
 from accounts.services import user_limits_lock
+from bytchat.cached import forget
 from bytchat.db import Statement
 from bytchat.errors import Conflict, InvalidInput, NotFound
 from chat.errors import (
@@ -22,13 +23,21 @@ from chat.errors import (
     MessageLimitReached,
 )
 from chat.models import Conversation, Message, MessageStatus
-from chat.selectors import conversation_get
+from chat.selectors import CONVERSATION_LISTS, conversation_get
 
 TITLE_MAX = 200
 # A turn is two messages: the question and the answer it reserves a place for. Counted
 # together when the question is stored, so that parallel turns cannot overshoot the limit;
 # an answer that is never stored gives its place back.
 TURN_MESSAGES = 2
+
+
+def conversation_lists_forget(*, user_id) -> None:
+    """Call next to every write to a user's conversations that their list shows (a new,
+    renamed, archived or deleted one, a turn's counts and times): the first pages of
+    the list are cached (`selectors.conversation_list_depends_on`), and the change must
+    show from the next request in every process."""
+    forget(CONVERSATION_LISTS, str(user_id))
 
 
 class AtLimit(enum.Enum):
@@ -128,7 +137,7 @@ def conversation_create_in_transaction(
                     f"You have {active_limit} active conversations, the most your plan allows.",
                     extra={"limit": active_limit},
                 )
-    return Conversation.objects.create(
+    conversation = Conversation.objects.create(
         user=user,
         bot=bot,
         title=(title or "New conversation")[:TITLE_MAX],
@@ -136,6 +145,9 @@ def conversation_create_in_transaction(
         last_message_at=timezone.now() if first_turn else None,
         metadata_filter=metadata_filter,
     )
+    # With the older ones it may have archived or deleted to make room.
+    conversation_lists_forget(user_id=user.pk)
+    return conversation
 
 
 def conversation_filter_use(*, conversation_id, sent: dict | None) -> dict | None:
@@ -213,6 +225,7 @@ def conversation_reserve_turn(
         except (ValidationError, ValueError):  # not a UUID
             raise NotFound("Conversation not found.") from None
         if reserved:
+            conversation_lists_forget(user_id=user.pk)
             return
         # Why not: the rare path, so one more read.
         conversation = conversation_get(user=user, conversation_id=conversation_id)
@@ -353,6 +366,7 @@ def _check_turn_fits(plan: Plan, *, message_count: int, messages: int = TURN_MES
 def conversation_rename(*, conversation: Conversation, title: str) -> Conversation:
     conversation.title = title[:TITLE_MAX]
     conversation.save(update_fields=["title", "updated_at"])
+    conversation_lists_forget(user_id=conversation.user_id)
     return conversation
 
 
@@ -361,8 +375,10 @@ def conversation_set_archived(*, conversation: Conversation, archived: bool) -> 
         conversation.archived = archived
         conversation.archived_at = timezone.now() if archived else None
         conversation.save(update_fields=["archived", "archived_at", "updated_at"])
+        conversation_lists_forget(user_id=conversation.user_id)
     return conversation
 
 
 def conversation_delete(*, conversation: Conversation) -> None:
     conversation.delete()
+    conversation_lists_forget(user_id=conversation.user_id)

@@ -429,6 +429,7 @@ def _follow_up(
             results = execute_together(statements)
         except DataError:
             return None
+        conversations.conversation_lists_forget(user_id=user.pk)
         knowledge_filter, earlier = conversations.conversation_turn_started(results[0])
         return knowledge_filter, earlier, question_id, quota[1].hold(results[2][0][0]) if quota else None
     checks = [
@@ -477,6 +478,7 @@ def turn_write(turn: Turn) -> None:
     except DataError:
         turn.token_hold = pending.long_way()
     else:
+        conversations.conversation_lists_forget(user_id=turn.user_id)
         turn.token_hold = quota[1].hold(results[2][0][0]) if quota is not None else None
     turn.pending = None
 
@@ -590,6 +592,7 @@ def _store_answer(turn: Turn, outcome: _Outcome) -> None:
         except DataError:
             pass  # the conversation is gone: the long way stores the run alone
         else:
+            conversations.conversation_lists_forget(user_id=turn.user_id)
             turn.outcome, turn.conversation_gone = outcome, False
             return
     with transaction.atomic():
@@ -612,6 +615,8 @@ def _store_answer(turn: Turn, outcome: _Outcome) -> None:
         limits.token_usage_settle(
             user_id=turn.user_id, hold=turn.token_hold, tokens=outcome.input_tokens + outcome.output_tokens
         )
+        if found:
+            conversations.conversation_lists_forget(user_id=turn.user_id)
     turn.outcome = outcome
     turn.conversation_gone = not found
 
