@@ -31,7 +31,7 @@ from bots.errors import (
 from bots.knowledge.filters import filter_documents, filter_read
 from bots.knowledge.search import search
 from bots.models import Bot
-from bytchat.api.cached_pages import cached_first_page
+from bytchat.api.cached_pages import cached_first_page, one_of, page_size
 from bytchat.api.pagination import CursorPagination
 from bytchat.api.permissions import IsAdmin
 from bytchat.api.schema import LenientParameter, raises
@@ -151,7 +151,7 @@ class BotListCreateView(LocalizedView):
             name=selectors.BOT_LIST_PAGES,
             load=lambda: self._page(request),
             depends_on=selectors.bot_list_depends_on(user=request.user),
-            params=("limit", "lang"),
+            params={"limit": page_size(CursorPagination.max_page_size), "lang": one_of(*LANGUAGES)},
             vary=(request_language(request),),
         )
 

@@ -61,6 +61,35 @@ def test_pages_after_a_cursor_or_filtered_by_an_id_are_read_every_time(user, use
         assert _get(user_client, path)[1] >= 1, path
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        "?limit=020",
+        "?limit=+20",
+        "?limit=0",
+        "?limit=101",
+        "?limit=20&limit=20",
+        "?lim%69t=20",
+        "?archived=1",
+        "?archived=True",
+        "?lang=ES",
+        "?lang=es-MX",
+        "?unknown=1",
+    ],
+)
+def test_only_the_canonical_spelling_of_a_parameter_is_cached(user, user_client, query):
+    """Any other spelling is answered as before, read every time: a caller cannot make
+    new cache entries without end out of one page."""
+    make_bot(owner=user)
+    user_client.post(CONVERSATIONS, {"bot": str(make_bot(owner=user).pk)}, format="json")
+    for path in (BOTS, CONVERSATIONS):
+        response = user_client.get(path + query)
+        if response.status_code == 200:
+            assert _get(user_client, path + query)[1] >= 1, path + query
+        else:
+            assert response.status_code == 400, (path + query, response.content)
+
+
 def test_a_bad_parameter_is_refused_and_stores_nothing(user, user_client):
     user_client.post(CONVERSATIONS, {"bot": str(make_bot(owner=user).pk)}, format="json")
     for _ in range(2):

@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from bytchat.api.async_views import api_errors, authenticate, parse_json_after, request_user
-from bytchat.api.cached_pages import cached_first_page
+from bytchat.api.cached_pages import cached_first_page, one_of, page_size
 from bytchat.api.pagination import CursorPagination
 from bytchat.api.schema import raises
 from bytchat.api.sse import KEEPALIVE_COMMENT, KEEPALIVE_SECONDS, sse_event, sse_response
@@ -70,7 +70,10 @@ class ConversationListCreateView(GenericAPIView):
             name=selectors.CONVERSATION_LIST_PAGES,
             load=lambda: self._page(request),
             depends_on=selectors.conversation_list_depends_on(user=request.user),
-            params=("limit", "archived"),
+            params={
+                "limit": page_size(CursorPagination.max_page_size),
+                "archived": one_of("true", "false"),
+            },
         )
 
     def _page(self, request) -> dict:
