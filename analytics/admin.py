@@ -22,6 +22,7 @@ from analytics.models import Dashboard
 from analytics.periods import Period
 from bots.models import ModelConfig, Provider
 from chat.models import Conversation, Feedback, Message, Run
+from chat.services import conversations
 
 DASHBOARD_PERIODS = (7, 30, 90)
 
@@ -263,6 +264,14 @@ class ConversationAdmin(ReadOnlyAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         # As in the API: admins may delete any conversation (its runs stay, detached).
         return bool(request.user.is_active and request.user.is_admin)
+
+    # Through the service, as the API deletes: its owner's cached list pages are forgotten.
+    def delete_model(self, request, obj: Conversation) -> None:
+        conversations.conversation_delete(conversation=obj)
+
+    def delete_queryset(self, request, queryset: QuerySet[Conversation]) -> None:
+        for conversation in queryset:
+            conversations.conversation_delete(conversation=conversation)
 
 
 @admin.register(Feedback)

@@ -126,6 +126,25 @@ class TestReadOnlyLists:
         assert admin_session(admin_user).post(url, {"post": "yes"}).status_code == 302
         assert not Conversation.objects.filter(pk=conversation.pk).exists()
 
+    def test_a_conversation_deleted_in_the_admin_leaves_its_owners_list_at_once(
+        self, admin_user, user, user_client
+    ):
+        bot = make_bot(owner=user)
+        first, second, third = (make_conversation(user=user, bot=bot) for _ in range(3))
+
+        def listed() -> set[str]:
+            return {row["id"] for row in user_client.get("/api/v1/conversations").json()["results"]}
+
+        assert listed() == {str(first.pk), str(second.pk), str(third.pk)}  # the first page, cached
+        session = admin_session(admin_user)
+        session.post(reverse("admin:chat_conversation_delete", args=[first.pk]), {"post": "yes"})
+        assert listed() == {str(second.pk), str(third.pk)}
+        session.post(
+            reverse("admin:chat_conversation_changelist"),
+            {"action": "delete_selected", "_selected_action": [str(second.pk)], "post": "yes"},
+        )
+        assert listed() == {str(third.pk)}
+
     def test_feedback_is_listed_with_its_bot_and_filtered_by_rating(self, manager, activity):
         client = admin_session(manager)
         changelist = reverse("admin:chat_feedback_changelist")
