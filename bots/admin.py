@@ -25,6 +25,10 @@ class CategoryAdmin(admin.ModelAdmin):
     def bot_count(self, category: Category) -> int:
         return category.bot_count
 
+    def save_model(self, request, obj: Category, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)  # the form, or a row of the list
+        services.bot_lists_forget()  # the bot list shows categories
+
     # Deleting here is the API's soft delete: bots keep their category reference.
     def delete_model(self, request, obj: Category) -> None:
         services.category_delete(category=obj)

@@ -173,3 +173,37 @@ def test_deleting_a_bot_or_category_in_the_admin_is_a_soft_delete(admin_browser,
     bot.refresh_from_db()
     category.refresh_from_db()
     assert (bot.is_active, category.is_active) == (False, False)
+
+
+def test_a_category_changed_in_the_admin_shows_in_the_bot_list_at_once(admin_browser, user, user_client):
+    """The first page of the bot list is cached; the admin's saves forget it, from its
+    form and from the list's editable column alike."""
+    category = make_category(name_es="Trabajo", name_en="Work")
+    make_bot(owner=user, category=category)
+
+    def shown():
+        [bot] = user_client.get("/api/v1/bots").json()["results"]
+        return bot["category"] and bot["category"]["name"]
+
+    assert shown() == "Trabajo"  # cached now
+    form = {
+        "name_es": "Empleo",
+        "name_en": "Work",
+        "description_es": "",
+        "description_en": "",
+        "icon": "",
+        "display_order": 0,
+        "is_active": "on",
+    }
+    response = admin_browser.post(f"/admin/bots/category/{category.pk}/change/", form)
+    assert response.status_code == 302, response.content[:2000]
+    assert shown() == "Empleo"
+    changelist = {
+        "form-TOTAL_FORMS": "1",
+        "form-INITIAL_FORMS": "1",
+        "form-0-id": str(category.pk),
+        "form-0-display_order": "0",
+        "_save": "Save",
+    }  # is_active left unticked: the category is switched off
+    assert admin_browser.post("/admin/bots/category/", changelist).status_code == 302
+    assert shown() is None
