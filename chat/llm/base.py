@@ -177,6 +177,12 @@ class ProviderUnavailable(ProviderError):
     code = "unavailable"
 
 
+class ProviderConnectionLost(ProviderUnavailable):
+    """The connection dropped under the request (`chat.llm.transport.connection_dropped`).
+    Before the model's first text, failover asks the same model once more at once: most
+    often the server had just closed the kept-alive connection the request went out on."""
+
+
 class ProviderRateLimited(ProviderError):
     code = "rate_limited"
 

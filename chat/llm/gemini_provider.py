@@ -18,6 +18,7 @@ from .base import (
     ModelSpec,
     ProviderBadRequest,
     ProviderBadResponse,
+    ProviderConnectionLost,
     ProviderError,
     ProviderTimeout,
     ProviderUnavailable,
@@ -30,6 +31,7 @@ from .base import (
 )
 from .clients import ClientCache, provider_timeout_seconds
 from .prompting import build_system_instruction, conversation_messages
+from .transport import connection_dropped
 
 try:  # The SDK runs on httpx2, or on httpx when GOOGLE_GENAI_HTTP_CLIENT=httpx says so.
     import httpx
@@ -51,7 +53,8 @@ def translate_error(error: Exception) -> ProviderError:
     if isinstance(error, _TIMEOUTS):
         return ProviderTimeout("The model did not answer in time.")
     if isinstance(error, _TRANSPORT_ERRORS):
-        return ProviderUnavailable(f"Could not reach the model: {type(error).__name__}: {error}")
+        lost = ProviderConnectionLost if connection_dropped(error) else ProviderUnavailable
+        return lost(f"Could not reach the model: {type(error).__name__}: {error}")
     if isinstance(error, errors.UnknownApiResponseError | pydantic.ValidationError):
         return ProviderBadResponse(f"Malformed chunk: {error}")
     return ProviderUnavailable(f"{type(error).__name__}: {error}")

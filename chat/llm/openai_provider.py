@@ -15,6 +15,7 @@ from .base import (
     ModelSpec,
     ProviderBadRequest,
     ProviderBadResponse,
+    ProviderConnectionLost,
     ProviderError,
     ProviderTimeout,
     ProviderUnavailable,
@@ -27,6 +28,7 @@ from .base import (
 )
 from .clients import ClientCache, provider_timeout_seconds
 from .prompting import build_system_instruction, conversation_messages
+from .transport import connection_dropped
 
 
 def translate_error(error: openai.OpenAIError) -> ProviderError:
@@ -34,7 +36,8 @@ def translate_error(error: openai.OpenAIError) -> ProviderError:
         return ProviderTimeout("The model did not answer in time.")
     if isinstance(error, openai.APIConnectionError):
         cause = error.__cause__ or error
-        return ProviderUnavailable(f"Could not reach the model: {type(cause).__name__}: {cause}")
+        lost = ProviderConnectionLost if connection_dropped(error) else ProviderUnavailable
+        return lost(f"Could not reach the model: {type(cause).__name__}: {cause}")
     if isinstance(error, openai.APIStatusError):
         # The SDK's message already reads "Error code: 500 - ...".
         return error_for_status(error.status_code, error.message)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import pytest
 
 from chat.llm import (
+    AllProvidersFailed,
     ChatMessage,
     ChatRequest,
     FailedAttempt,
@@ -285,3 +286,63 @@ def test_provider_errors_share_one_base_class():
         ProviderBadResponse,
     ):
         assert issubclass(error, ProviderError)
+
+
+def _failover(specs: list[ModelSpec]) -> list:
+    async def consume() -> list:
+        try:
+            return [item async for item in stream_with_failover(specs, REQUEST)]
+        finally:
+            await aclose_clients()
+
+    return asyncio.run(consume())
+
+
+def test_a_connection_dropped_before_the_answer_asks_the_same_model_once_more(sdk):
+    """A server that closes the connection a request went out on (a kept-alive one it had
+    just closed, say) answers on a new one: the same model is asked again at once, not the
+    next one, and not the user's answer failed."""
+    spec = sdk.spec(f"drop-first-{sdk.name}")
+    before = len(sdk.server.requests)
+
+    chosen, *answer = _failover([spec, ModelSpec("local", "local")])
+
+    assert chosen.spec == spec and texts(answer) == sdk.pieces
+    [attempt] = chosen.failed_attempts
+    assert attempt.code == "unavailable" and "Could not reach the model" in attempt.message
+    assert len(sdk.server.requests) - before == 2
+
+
+def test_a_connection_that_drops_again_goes_to_the_next_model(sdk):
+    spec = sdk.spec("drop")
+    before = len(sdk.server.requests)
+
+    chosen, *answer = _failover([spec, ModelSpec("local", "local")])
+
+    assert chosen.spec.provider == "local" and texts(answer)
+    assert [attempt.model_id for attempt in chosen.failed_attempts] == ["drop", "drop"]
+    assert len(sdk.server.requests) - before == 2  # once more, not without end
+    with pytest.raises(AllProvidersFailed) as failed:
+        _failover([spec])
+    assert len(failed.value.failed_attempts) == 2
+
+
+def test_a_model_that_answers_with_an_error_is_not_asked_again(sdk):
+    before = len(sdk.server.requests)
+
+    with pytest.raises(AllProvidersFailed) as failed:
+        _failover([sdk.spec("error-500")])
+
+    assert len(failed.value.failed_attempts) == 1 and len(sdk.server.requests) - before == 1
+
+
+def test_a_server_that_refuses_the_connection_is_not_asked_again(settings):
+    """Refused (nothing listens, or the address check said no): not a dropped connection."""
+    settings.GEMINI_BASE_URL = closed_port_url()
+    settings.OPENAI_BASE_URL = f"{closed_port_url()}/v1"
+
+    for spec in (ModelSpec("openai", "ok"), ModelSpec("gemini", "ok")):
+        with pytest.raises(AllProvidersFailed) as failed:
+            _failover([spec])
+        [attempt] = failed.value.failed_attempts
+        assert attempt.code == "unavailable"

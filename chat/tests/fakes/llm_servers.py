@@ -10,6 +10,9 @@ The model id picks the behaviour, so one server serves every case:
     malformed          a chunk that is not JSON
     cut                two chunks, then the connection drops mid-body (chunked encoding)
     truncated          two chunks, then a clean end of body without the end of the answer
+    drop               closes the connection without a response
+    drop-first…        `drop` for its first request on this server, then `ok` (each model id
+                       starting so drops once: `drop-first-openai`)
 """
 
 from __future__ import annotations
@@ -109,6 +112,13 @@ class _Handler(BaseHTTPRequestHandler):
             self.respond(scenario)
 
     def respond(self, scenario: str) -> None:
+        if scenario == "drop" or scenario.startswith("drop-first"):
+            with self.server.lock:
+                first = scenario not in self.server.dropped
+                self.server.dropped.add(scenario)
+            if scenario == "drop" or first:
+                self._drop_connection()
+                return
         if scenario.startswith("error-"):
             status = int(scenario.removeprefix("error-"))
             self._send_json(status, self.error_body(status))
@@ -232,6 +242,8 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     requests: list[RecordedRequest]
     release: threading.Event
+    dropped: set[str]  # the `drop-first` scenarios that have dropped once
+    lock: threading.Lock
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # Clients that time out or drop a kept-alive connection are part of the tests.
@@ -249,6 +261,8 @@ class FakeServer:
         self._server = _Server(("127.0.0.1", 0), handler)
         self._server.requests = []
         self._server.release = threading.Event()
+        self._server.dropped = set()
+        self._server.lock = threading.Lock()
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
