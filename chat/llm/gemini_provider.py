@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from collections.abc import AsyncIterator, Hashable
 
-import httpx2
 import pydantic
 from django.conf import settings
 from google import genai
@@ -31,28 +30,16 @@ from .base import (
 )
 from .clients import ClientCache, provider_timeout_seconds
 from .prompting import build_system_instruction, conversation_messages
-from .transport import connection_dropped
-
-try:  # The SDK runs on httpx2, or on httpx when GOOGLE_GENAI_HTTP_CLIENT=httpx says so.
-    import httpx
-except ImportError:  # pragma: no cover - httpx is optional
-    httpx = None  # type: ignore[assignment]
-
-_TIMEOUTS: tuple[type[Exception], ...] = (httpx2.TimeoutException,) + (
-    (httpx.TimeoutException,) if httpx else ()
-)
-_TRANSPORT_ERRORS: tuple[type[Exception], ...] = (httpx2.TransportError,) + (
-    (httpx.TransportError,) if httpx else ()
-)
+from .transport import TIMEOUTS, TRANSPORT_ERRORS, connection_dropped
 
 
 def translate_error(error: Exception) -> ProviderError:
     if isinstance(error, errors.APIError):
         status = error.code if isinstance(error.code, int) else 500
         return error_for_status(status, f"HTTP {status}: {error.status or ''} {error.message or ''}".strip())
-    if isinstance(error, _TIMEOUTS):
+    if isinstance(error, TIMEOUTS):
         return ProviderTimeout("The model did not answer in time.")
-    if isinstance(error, _TRANSPORT_ERRORS):
+    if isinstance(error, TRANSPORT_ERRORS):
         lost = ProviderConnectionLost if connection_dropped(error) else ProviderUnavailable
         return lost(f"Could not reach the model: {type(error).__name__}: {error}")
     if isinstance(error, errors.UnknownApiResponseError | pydantic.ValidationError):
@@ -60,7 +47,7 @@ def translate_error(error: Exception) -> ProviderError:
     return ProviderUnavailable(f"{type(error).__name__}: {error}")
 
 
-_HANDLED = (errors.APIError, errors.UnknownApiResponseError, pydantic.ValidationError, *_TRANSPORT_ERRORS)
+_HANDLED = (errors.APIError, errors.UnknownApiResponseError, pydantic.ValidationError, *TRANSPORT_ERRORS)
 
 
 async def _close(client: genai.Client) -> None:

@@ -1,4 +1,4 @@
-"""Which transport failures are a dropped connection, shared by the SDK providers.
+"""The SDKs' transport failures (httpx2, or httpx), and which are a dropped connection.
 
 A server closes a kept-alive connection when it has been idle a while; a request that
 goes out on it at that moment fails with a read or write error, or "server disconnected
@@ -17,16 +17,23 @@ try:  # The Gemini SDK may run on httpx instead (GOOGLE_GENAI_HTTP_CLIENT=httpx)
 except ImportError:  # pragma: no cover - httpx is optional
     httpx = None  # type: ignore[assignment]
 
-_DROPPED: tuple[type[Exception], ...] = (httpx2.ReadError, httpx2.WriteError, httpx2.RemoteProtocolError) + (
-    (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError) if httpx else ()
-)
+
+def _both(name: str) -> tuple[type[Exception], ...]:
+    """httpx2's exception class `name`, and httpx's when it is installed."""
+    return (getattr(httpx2, name),) + ((getattr(httpx, name),) if httpx else ())
+
+
+TIMEOUTS = _both("TimeoutException")
+TRANSPORT_ERRORS = _both("TransportError")
+_DROPPED = _both("ReadError") + _both("WriteError") + _both("RemoteProtocolError")
 
 
 def connection_dropped(error: BaseException | None) -> bool:
     """Whether `error`, or an error that caused it, is a connection dropped by its peer."""
-    seen = 0
-    while error is not None and seen < 5:
+    for _ in range(5):  # a chain of causes is short; this also ends a cycle
+        if error is None:
+            return False
         if isinstance(error, _DROPPED):
             return True
-        error, seen = error.__cause__, seen + 1
+        error = error.__cause__
     return False
