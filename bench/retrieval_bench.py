@@ -11,9 +11,10 @@ and the local multilingual-e5-small embeddings; this times the indexing throughp
 real text: the median of five rounds, each into a bot of its own). Each of the 60
 questions of bench/data/retrieval_questions.json names the sentence that answers it; a
 hit counts when its chunk holds that sentence. The questions are `direct` (they share
-words with the answer), `paraphrase` (same language, few shared words) and `cross` (English question, Spanish document, or the other way round). The
-`local` provider's answer counts when it quotes the answering sentence with the `[n]` of
-a source that holds it.
+words with the answer), `paraphrase` (same language, few shared words) and `cross`
+(English question, Spanish document, or the other way round). The `local` provider's
+answer counts when it quotes the answering sentence with the `[n]` of a source that
+holds it.
 
 Latency: a second bot gets --chunks synthetic chunks (Zipf text from search_bench, with a
 full-text index) and, because embedding 100k chunks with the local model on two shared
