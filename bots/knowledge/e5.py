@@ -16,7 +16,8 @@ the tanh form, see `gelu`), mean pooling and L2 normalisation. A text longer tha
 model's 512 positions is read in windows of 510 tokens whose means are averaged by their
 lengths.
 
-Thread-safe: the weights are read-only and each call keeps its own buffers.
+Thread-safe: the weights are read-only, each call keeps its own buffers, and the
+tokenizer's memory of words is a dict that threads only read, add to and clear.
 """
 
 from __future__ import annotations
