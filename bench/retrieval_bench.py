@@ -138,8 +138,9 @@ def quality(owner) -> dict:
     # The set is small (about a second of indexing), and this machine's shared cores run
     # it up to a fifth slower now and then: it is indexed INDEXING_ROUNDS times, into a
     # bot each, and the median round is the figure. The first bot is the one searched.
-    rounds = []
+    rounds, reference = [], []
     for number in range(INDEXING_ROUNDS):
+        reference.append(blas_gflops())
         round_bot = Bot.objects.create(owner=owner, name_es=f"Evaluación {number + 1}", language="es")
         chunks, seconds = index_all(round_bot)
         rounds.append(chunks / seconds)
@@ -184,10 +185,34 @@ def quality(owner) -> dict:
         "indexing_chunks_per_second": round(statistics.median(rounds), 2),
         "indexing_rounds_chunks_per_second": [round(value, 2) for value in rounds],
         "indexing_threads": settings.EMBEDDINGS_LOCAL_THREADS,
+        "machine_blas_gflops_one_thread": round(statistics.median(reference), 1),
+        "machine_blas_gflops_by_round": [round(value, 1) for value in reference],
         "model_load_seconds": round(load_seconds, 2),
         "modes": per_mode,
         "local_answers_with_answering_sentence": round(sum(answered) / len(answered), 3),
     }
+
+
+def blas_gflops() -> float:
+    """This machine's speed now, beside the indexing rounds: one thread of numpy's BLAS on
+    the encoder's feed-forward product for 1,024 tokens (the median of five), in GFLOP/s. Its
+    shared cores vary by a fifth or more from one minute to the next: a figure read with
+    this one says whether the code or the machine changed."""
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    rows, inner, outer = 1024, 384, 1536
+    generator = np.random.default_rng(0)
+    left = generator.random((rows, inner), dtype=np.float32)
+    right = generator.random((inner, outer), dtype=np.float32)
+    seconds = []
+    with threadpool_limits(limits=1, user_api="blas"):
+        for _ in range(5):
+            started = time.perf_counter()
+            for _ in range(10):
+                left @ right
+            seconds.append((time.perf_counter() - started) / 10)
+    return 2 * rows * inner * outer / statistics.median(seconds) / 1e9
 
 
 def _figures(ranks) -> dict:
@@ -391,8 +416,11 @@ def print_table(result: dict) -> None:
         f"indexing (local embedder, real text, {quality['indexing_threads']} thread(s)): "
         f"{quality['indexing_chunks_per_second']} chunks/s (median of "
         f"{', '.join(map(str, quality['indexing_rounds_chunks_per_second']))}), after loading the model in "
-        f"{quality['model_load_seconds']} s"
+        f"{quality['model_load_seconds']} s; this machine's BLAS meanwhile, one thread: "
+        f"{quality['machine_blas_gflops_one_thread']} GFLOP/s (median of "
+        f"{', '.join(map(str, quality['machine_blas_gflops_by_round']))})"
     )
+    print(f"{quality['model_load_seconds']} s")
     if "latency" in result:
         latency = result["latency"]
         print(f"\nLatency at {latency['chunks']:,} chunks (query embedding included):")
