@@ -420,7 +420,6 @@ def print_table(result: dict) -> None:
         f"{quality['machine_blas_gflops_one_thread']} GFLOP/s (median of "
         f"{', '.join(map(str, quality['machine_blas_gflops_by_round']))})"
     )
-    print(f"{quality['model_load_seconds']} s")
     if "latency" in result:
         latency = result["latency"]
         print(f"\nLatency at {latency['chunks']:,} chunks (query embedding included):")
