@@ -48,11 +48,6 @@ STEPS = [
     ("chat.services.engine", "_follow_up_together", "follow-up: the question's round trip"),
     ("chat.services.engine", "_follow_up", "follow-up: the limits read (streamed)"),
     ("chat.services.engine", "turn_write", "follow-up: the question's writes"),
-    ("chat.services.conversations", "conversation_turn_check_statement", "x check stmt"),
-    ("chat.services.limits", "token_quota_check_statement", "x quota stmt"),
-    ("chat.services.engine", "execute_together", "x execute_together"),
-    ("chat.services.conversations", "conversation_turn_started", "x started"),
-    ("accounts.selectors", "user_get_for_auth", "x user_get_for_auth"),
     ("chat.services.engine", "_start_turn", "the question's transaction"),
     ("chat.services.answers", "answer_start", "answer started"),
 ]
