@@ -74,6 +74,8 @@ class _Running:
     # Events not yet in the log, and the task writing them (one at a time, in order).
     unlogged: list[Event] = field(default_factory=list)
     writer: asyncio.Task | None = None
+    # The state the log started with (`_state_of`), which its end marks ended.
+    state: dict[str, Any] | None = None
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     def notify(self) -> None:
@@ -214,10 +216,7 @@ async def _end_log(run: _Running, log, *, ended: bool) -> None:
             await async_db_step(_mark_stopped)(run.answer_id)
         await _emit(run, _final_event(run.turn, reason))
     await _flush(run)
-    state = await log.state_get(run.answer_id) or _state_of(run.turn)
-    await log.state_set(run.answer_id, {**state, "status": "ended"})
-    await log.lease_release(run.answer_id)
-    await log.running_remove(run.answer_id)
+    await log.end(run.answer_id, run.state or _state_of(run.turn))
 
 
 async def _watch(run: _Running) -> None:
@@ -275,8 +274,9 @@ async def _start_log(run: _Running) -> None:
             await asyncio.shield(run.turn.written)
         except BaseException:
             return  # the question was not stored: neither is anything of its answer
+    run.state = _state_of(run.turn)
     try:
-        await event_log().start(run.answer_id, _state_of(run.turn), lease_seconds=_lease_seconds())
+        await event_log().start(run.answer_id, run.state, lease_seconds=_lease_seconds())
     except Exception:
         logger.warning("Could not start the event log of answer %s", run.answer_id, exc_info=True)
 
@@ -459,8 +459,7 @@ async def _recover(answer_id: str, state: dict[str, Any], *, reason: str, seen: 
         await log.append(answer_id, last_id + 1, _final_event(turn, reason))
     except Exception:  # a late event of a process thought dead: the log has its own end
         logger.warning("Could not end the log of recovered answer %s", answer_id, exc_info=True)
-    await log.state_set(answer_id, {**state, "status": "ended"})
-    await log.running_remove(answer_id)
+    await log.end(answer_id, state)  # its lease lapsed with its process
 
 
 def _store_recovered(

@@ -123,7 +123,7 @@ class _PendingWrites:
     the first token), and the long way (`_start_turn`, the same question id) for when they
     no longer fit."""
 
-    build: Callable[[], tuple[list, Message, Any]]
+    build: Callable[..., tuple[list, Message, Any]]
     long_way: Callable[[], limits.TokenHold | None]
 
 
@@ -356,9 +356,10 @@ def _follow_up_writes(
     question: str,
     tokens: int,
     question_id: uuid.UUID | None = None,
+    recent: int = HISTORY_MESSAGES - 1,
 ) -> tuple[list, Message, Any]:
     """A follow-up question's writes on PostgreSQL, as statements to send together: the
-    conversation's reservation with its filter and recent messages, the question's INSERT
+    conversation's reservation with its filter and `recent` messages, the question's INSERT
     and the token hold, in that order (the locks' order of `_start_turn`). Each fails
     (division by zero) rather than half-apply when the turn does not fit, or the month has
     no usage row yet. Also the question, and the quota's reservation (None: no quota)."""
@@ -372,7 +373,7 @@ def _follow_up_writes(
             conversation_id=conversation,
             bot=bot,
             sent_filter=sent_filter,
-            recent=HISTORY_MESSAGES - 1,
+            recent=recent,
         ),
         insert_statement([asked]),
     ]
@@ -472,7 +473,8 @@ def turn_write(turn: Turn) -> None:
     pending = turn.pending
     if pending is None:
         return
-    statements, _, quota = pending.build()
+    # The history went to the model with the check's read: the writes need none of it.
+    statements, _, quota = pending.build(recent=0)
     try:
         results = execute_together(statements)
     except DataError:

@@ -49,6 +49,13 @@ class EventLog:
         await self.lease_renew(answer_id, seconds=lease_seconds)
         await self.running_add(answer_id)
 
+    async def end(self, answer_id: str, state: dict[str, Any]) -> None:
+        """An answer is over: its last state (marked ended), its lease given up, and out
+        of the running."""
+        await self.state_set(answer_id, {**state, "status": "ended"})
+        await self.lease_release(answer_id)
+        await self.running_remove(answer_id)
+
     async def read(self, answer_id: str, *, after: int, wait: float) -> list[Event]:
         """Events after `after`, oldest first; waits up to `wait` seconds for the next
         ones when there are none yet ([] when none came)."""
@@ -367,6 +374,13 @@ class RedisEventLog(EventLog):
             pipe.set(self._key(answer_id, "state"), json.dumps(state), ex=self._ttl)
             pipe.set(self._key(answer_id, "lease"), "1", px=max(1, int(lease_seconds * 1000)))
             pipe.sadd(RUNNING_KEY, answer_id)
+            await pipe.execute()
+
+    async def end(self, answer_id, state):
+        async with self._redis().pipeline(transaction=False) as pipe:
+            pipe.set(self._key(answer_id, "state"), json.dumps({**state, "status": "ended"}), ex=self._ttl)
+            pipe.delete(self._key(answer_id, "lease"))
+            pipe.srem(RUNNING_KEY, answer_id)
             await pipe.execute()
 
     async def read(self, answer_id, *, after, wait):

@@ -407,6 +407,33 @@ def test_the_redis_log_expires_from_its_first_or_its_last_event(settings):
     client.close()
 
 
+def test_the_end_of_an_answer_marks_it_ended_gives_up_its_lease_and_leaves_the_running(settings, monkeypatch):
+    """In one round trip on Redis, after the last event's."""
+    import redis.asyncio.connection
+
+    log = event_log()
+    state = {"status": "running", "user_id": "someone", "question": "¿Cuánto tarda?"}
+    sent = []
+    real_send = redis.asyncio.connection.AbstractConnection.send_packed_command
+
+    async def counted(self, command, check_health=True):
+        sent.append(command)
+        return await real_send(self, command, check_health)
+
+    async def start_then_end():
+        await log.start("ending", state, lease_seconds=30)
+        started = await log.lease_alive("ending"), "ending" in await log.running()
+        monkeypatch.setattr(redis.asyncio.connection.AbstractConnection, "send_packed_command", counted)
+        await log.end("ending", state)
+        monkeypatch.undo()
+        return started, await log.state_get("ending"), await log.lease_alive("ending"), await log.running()
+
+    started, ended, alive, running = async_to_sync(start_then_end)()
+    assert started == (True, True)
+    assert ended == {**state, "status": "ended"} and not alive and "ending" not in running
+    assert len(sent) == (1 if settings.CHAT_EVENT_LOG == "redis" else 0)
+
+
 @pytest.mark.redis
 def test_the_redis_log_writes_the_events_of_one_moment_together(settings, monkeypatch):
     """Appends made while the event loop runs its ready tasks share one pipeline; an

@@ -108,6 +108,29 @@ def test_the_model_is_asked_before_the_question_is_written(user, model, monkeypa
     assert not TokenReservation.objects.exists()
 
 
+def test_the_writes_read_no_history_the_check_already_gave_the_model(user, model, monkeypatch):
+    token = with_plan(user, max_messages_per_conversation=100, monthly_token_quota=10**9)
+    bot = make_bot(owner=user)
+    conversation = start_conversation(token, bot)
+    sent = []
+    original = engine.execute_together
+
+    def execute_together(statements):
+        results = original(statements)
+        sent.append(results)
+        return results
+
+    monkeypatch.setattr(engine, "execute_together", execute_together)
+    written = before_the_writes(monkeypatch, lambda: sent.clear())
+
+    status, _, events = follow_up(token, bot, conversation)
+
+    assert written == ["When do you open?"] and status == 200 and events[-1]["type"] == "done"
+    [reservation, question, hold] = sent[0]
+    assert [row[2:] for row in reservation] == [(None, None)]  # no message read back
+    assert len(question) == 0 and len(hold) == 1
+
+
 def test_a_conversation_filled_meanwhile_refuses_with_nothing_stored(user, model, monkeypatch):
     token = with_plan(user, max_messages_per_conversation=4, monthly_token_quota=10**9)
     bot = make_bot(owner=user)
