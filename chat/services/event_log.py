@@ -27,6 +27,8 @@ from typing import Any
 
 from django.conf import settings
 
+from bytchat.redis_pipe import Call, RedisPipe, first_error
+
 Event = tuple[int, dict[str, Any]]
 # The types of an answer's last event.
 TERMINAL = ("done", "error")
@@ -254,19 +256,10 @@ STOP_CHANNEL = "bytchat:answers:stop"
 READ_BATCH = 500
 
 
-@dataclass
-class _Write:
-    """One `append_many` call waiting for its pipeline."""
-
-    key: str
-    events: list[Event]
-    done: asyncio.Future
-    # The log's time to live is set with its first event and again with its last (a log
-    # whose first write was lost still expires); not with the chunks of text between them.
-    expire: bool = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.expire = any(event_id == 1 or event["type"] in TERMINAL for event_id, event in self.events)
+def _expires(events: list[Event]) -> bool:
+    """The log's time to live is set with its first event and again with its last (a log
+    whose first write was lost still expires); not with the chunks of text between them."""
+    return any(event_id == 1 or event["type"] in TERMINAL for event_id, event in events)
 
 
 class RedisEventLog(EventLog):
@@ -277,9 +270,12 @@ class RedisEventLog(EventLog):
         self._clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self._listeners: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self._stop_waiters: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-        # Events appended in this turn of each event loop, not yet sent (`append_many`).
+        # The writes of every answer, and the other commands of their turns (start, lease,
+        # stop check, end), go through one pipelined connection per event loop; the reads
+        # and the rest through redis-py.
+        self._pipe = RedisPipe(url, connect_timeout=REDIS_WAIT_SECONDS)
+        # Appends made in this turn of each event loop, not yet sent (`append_many`).
         self._pending: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-        self._sending: set[asyncio.Task] = set()
 
     def _redis(self):
         import redis.asyncio
@@ -309,79 +305,62 @@ class RedisEventLog(EventLog):
     async def append_many(self, answer_id, events):
         """Written with the other answers' events of this moment: the events that every
         answer of this process appends while the event loop runs its ready tasks go to
-        Redis together, in one pipeline, as soon as they have run. Each appender still
-        waits for its own events to be written (a client reads nothing unlogged); under
-        load, when many streams' chunks arrive at once, that is one round trip for all."""
+        Redis together, in one write, as soon as they have run. Each appender still waits
+        for its own events to be written (a client reads nothing unlogged); under load,
+        when many streams' chunks arrive at once, that is one round trip for all."""
         loop = asyncio.get_running_loop()
-        write = _Write(self._key(answer_id, "events"), events, loop.create_future())
+        key = self._key(answer_id, "events")
+        commands = [self._xadd(key, event) for event in events]
+        if _expires(events):
+            commands.append(["EXPIRE", key, self._ttl])
+        call = Call(commands)
         pending = self._pending.get(loop)
         if pending is None:
             pending = self._pending[loop] = []
             loop.call_soon(self._send, loop, pending)
-        pending.append(write)
-        await asyncio.shield(write.done)
+        pending.append(call)
+        error = first_error(await asyncio.shield(call.done))
+        if error is not None:
+            raise error
 
-    def _send(self, loop: asyncio.AbstractEventLoop, pending: list[_Write]) -> None:
+    def _send(self, loop: asyncio.AbstractEventLoop, pending: list) -> None:
         if self._pending.get(loop) is pending:
             del self._pending[loop]
-        task = loop.create_task(self._write(pending))
-        self._sending.add(task)
-        task.add_done_callback(self._sending.discard)
+        self._write(pending)
 
-    async def _write(self, writes: list[_Write]) -> None:
-        redis = self._redis()
-        try:
-            if len(writes) == 1 and len(writes[0].events) == 1 and not writes[0].expire:
-                # One chunk of text: a bare XADD costs two thirds of a pipeline's CPU.
-                results = [[await redis.xadd(writes[0].key, **self._xadd(writes[0].events[0]))]]
-            else:
-                async with redis.pipeline(transaction=False) as pipe:
-                    for write in writes:
-                        for event in write.events:
-                            pipe.xadd(write.key, **self._xadd(event))
-                        if write.expire:
-                            pipe.expire(write.key, self._ttl)
-                    replies = iter(await pipe.execute(raise_on_error=False))
-                results = [[next(replies) for _ in range(len(w.events) + w.expire)] for w in writes]
-        except Exception as exc:  # nothing was written, as far as anyone can tell
-            results = [[exc]] * len(writes)
-        except BaseException:  # cancelled (the loop closing): its appenders must not wait on
-            for write in writes:
-                write.done.cancel()
-            raise
-        for write, replies in zip(writes, results, strict=True):
-            failed = next((reply for reply in replies if isinstance(reply, Exception)), None)
-            if write.done.done():
-                continue
-            if failed is not None:
-                write.done.set_exception(failed)
-                write.done.add_done_callback(lambda done: done.exception())  # its appender may be gone
-            else:
-                write.done.set_result(None)
+    def _write(self, calls: list) -> None:
+        self._pipe.send(calls)
 
     @staticmethod
-    def _xadd(item: Event) -> dict[str, Any]:
+    def _xadd(key: str, item: Event) -> list[Any]:
         event_id, event = item
-        return {
-            "fields": {"e": json.dumps(event, ensure_ascii=False, separators=(",", ":"))},
-            "id": f"0-{event_id}",
-            "maxlen": settings.CHAT_EVENT_LOG_MAX_EVENTS,
-            "approximate": True,
-        }
+        return [
+            "XADD",
+            key,
+            "MAXLEN",
+            "~",
+            settings.CHAT_EVENT_LOG_MAX_EVENTS,
+            f"0-{event_id}",
+            "e",
+            json.dumps(event, ensure_ascii=False, separators=(",", ":")),
+        ]
 
     async def start(self, answer_id, state, *, lease_seconds):
-        async with self._redis().pipeline(transaction=False) as pipe:
-            pipe.set(self._key(answer_id, "state"), json.dumps(state), ex=self._ttl)
-            pipe.set(self._key(answer_id, "lease"), "1", px=max(1, int(lease_seconds * 1000)))
-            pipe.sadd(RUNNING_KEY, answer_id)
-            await pipe.execute()
+        await self._pipe.call(
+            ["SET", self._key(answer_id, "state"), json.dumps(state), "EX", self._ttl],
+            self._lease(answer_id, lease_seconds),
+            ["SADD", RUNNING_KEY, answer_id],
+        )
 
     async def end(self, answer_id, state):
-        async with self._redis().pipeline(transaction=False) as pipe:
-            pipe.set(self._key(answer_id, "state"), json.dumps({**state, "status": "ended"}), ex=self._ttl)
-            pipe.delete(self._key(answer_id, "lease"))
-            pipe.srem(RUNNING_KEY, answer_id)
-            await pipe.execute()
+        await self._pipe.call(
+            ["SET", self._key(answer_id, "state"), json.dumps({**state, "status": "ended"}), "EX", self._ttl],
+            ["DEL", self._key(answer_id, "lease")],
+            ["SREM", RUNNING_KEY, answer_id],
+        )
+
+    def _lease(self, answer_id: str, seconds: float) -> list[Any]:
+        return ["SET", self._key(answer_id, "lease"), "1", "PX", max(1, int(seconds * 1000))]
 
     async def read(self, answer_id, *, after, wait):
         key = self._key(answer_id, "events")
@@ -403,7 +382,7 @@ class RedisEventLog(EventLog):
         return json.loads(raw) if raw else None
 
     async def lease_renew(self, answer_id, *, seconds):
-        await self._redis().set(self._key(answer_id, "lease"), "1", px=max(1, int(seconds * 1000)))
+        await self._pipe.call(self._lease(answer_id, seconds))
 
     async def lease_release(self, answer_id):
         await self._redis().delete(self._key(answer_id, "lease"))
@@ -427,7 +406,8 @@ class RedisEventLog(EventLog):
     async def stop_wait(self, answer_id, *, wait):
         """The stop key, then the stop channel for `wait` seconds: one subscriber per
         process and event loop wakes every waiting answer, and no connection blocks."""
-        if await self._redis().exists(self._key(answer_id, "stop")):
+        [stopped] = await self._pipe.call(["EXISTS", self._key(answer_id, "stop")])
+        if stopped:
             return True
         if wait <= 0:
             return False

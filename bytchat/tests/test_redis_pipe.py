@@ -1,0 +1,200 @@
+"""The pipelined Redis connection of the answers' event logs: replies back to their calls
+in order, one write for the calls of a moment, and failures that fail calls rather than
+hang them. Against Redis itself, and against a fake server on loopback for what Redis
+does not do on demand (drop the connection, send garbage)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+
+import pytest
+import redis
+from asgiref.sync import async_to_sync
+
+from bytchat import redis_pipe
+from bytchat.redis_pipe import Call, RedisPipe, connect_options
+
+
+class FakeRedis:
+    """A server on 127.0.0.1 that notes each command it reads and answers with `reply(command)`
+    (bytes to send; None: close the connection instead)."""
+
+    def __init__(self, reply) -> None:
+        self.reply = reply
+        self.commands: list[list[bytes]] = []
+        self.connections = 0
+
+    async def __aenter__(self) -> str:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        port = self.server.sockets[0].getsockname()[1]
+        return f"redis://127.0.0.1:{port}"
+
+    async def __aexit__(self, *exc) -> None:
+        self.server.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            while True:
+                header = await reader.readline()
+                if not header:
+                    return
+                command = []
+                for _ in range(int(header[1:])):
+                    size = int((await reader.readline())[1:])
+                    command.append((await reader.readexactly(size + 2))[:-2])
+                self.commands.append(command)
+                answer = self.reply(command)
+                if answer is None:
+                    return
+                writer.write(answer)
+                await writer.drain()
+        finally:
+            writer.close()
+
+
+def ok(command):
+    return b"+OK\r\n"
+
+
+@pytest.mark.redis
+def test_replies_go_back_to_their_calls_in_order_with_errors_in_place(settings):
+    pipe = RedisPipe(settings.REDIS_URL, connect_timeout=5)
+    key = "bytchat:test:pipe"
+
+    async def scenario():
+        await pipe.call(["DEL", key])
+        calls = await asyncio.gather(
+            *(pipe.call(["XADD", key, f"0-{n}", "e", f"ñandú {n}"]) for n in range(1, 51)),
+            pipe.call(["XADD", key, "0-1", "e", "again"]),  # an id out of turn: refused
+            pipe.call(["EXPIRE", key, 60], ["EXISTS", key], ["GET", "bytchat:test:nothing"]),
+            return_exceptions=True,
+        )
+        return calls, await pipe.call(["XLEN", key])
+
+    calls, [length] = async_to_sync(scenario)()
+    assert calls[:50] == [[f"0-{n}".encode()] for n in range(1, 51)]
+    assert isinstance(calls[50], redis.ResponseError)
+    assert calls[51] == [1, 1, None]
+    assert length == 50
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    assert client.xrange(key, count=1)[0][1] == {b"e": "ñandú 1".encode()}
+    client.delete(key)
+    client.close()
+
+
+def test_the_calls_of_one_moment_go_out_in_one_write(monkeypatch):
+    writes = []
+    real_send = redis_pipe._Connection.send
+
+    def counted(self, calls):
+        writes.append(len(calls))
+        real_send(self, calls)
+
+    monkeypatch.setattr(redis_pipe._Connection, "send", counted)
+    fake = FakeRedis(ok)
+
+    async def scenario():
+        async with fake as url:
+            pipe = RedisPipe(url, connect_timeout=5)
+            await pipe.call(["PING"])  # connected
+            writes.clear()
+            calls = [Call([["SET", f"k{n}", n]]) for n in range(20)]
+            pipe.send(calls)
+            return [await call.done for call in calls]
+
+    assert async_to_sync(scenario)() == [[b"OK"]] * 20
+    assert writes == [20]
+    assert [command[1] for command in fake.commands[1:]] == [f"k{n}".encode() for n in range(20)]
+
+
+def test_a_dropped_connection_fails_its_calls_and_the_next_call_connects_again():
+    fake = FakeRedis(lambda command: None if command[0] == b"DROP" else b"+OK\r\n")
+
+    async def scenario():
+        async with fake as url:
+            pipe = RedisPipe(url, connect_timeout=5)
+            first = await pipe.call(["SET", "a", "1"])
+            dropped = await asyncio.gather(
+                pipe.call(["DROP"]), pipe.call(["SET", "b", "2"]), return_exceptions=True
+            )
+            return first, dropped, await pipe.call(["SET", "c", "3"])
+
+    first, dropped, after = async_to_sync(scenario)()
+    assert first == after == [b"OK"]
+    assert all(isinstance(outcome, redis.ConnectionError) for outcome in dropped)
+    assert fake.connections == 2
+
+
+def test_a_server_that_does_not_speak_resp_fails_the_call():
+    fake = FakeRedis(lambda command: b"HTTP/1.1 400 Bad Request\r\n\r\n")
+
+    async def scenario():
+        async with fake as url:
+            return await asyncio.gather(
+                RedisPipe(url, connect_timeout=5).call(["PING"]), return_exceptions=True
+            )
+
+    [outcome] = async_to_sync(scenario)()
+    assert isinstance(outcome, redis.ConnectionError)
+
+
+def test_nothing_listening_is_a_connection_error_not_a_hang():
+    with socket.socket() as probe:  # a loopback port that nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    async def scenario():
+        return await asyncio.gather(
+            RedisPipe(f"redis://127.0.0.1:{port}/0", connect_timeout=5).call(["PING"]), return_exceptions=True
+        )
+
+    [outcome] = async_to_sync(scenario)()
+    assert isinstance(outcome, redis.ConnectionError)
+
+
+def test_it_logs_in_and_selects_the_database_of_its_url_first():
+    fake = FakeRedis(ok)
+
+    async def scenario():
+        async with fake as url:
+            pipe = RedisPipe(url.replace("redis://", "redis://bot:s3cret@") + "/3", connect_timeout=5)
+            await asyncio.gather(pipe.call(["PING"]), pipe.call(["PING"]))
+
+    async_to_sync(scenario)()
+    assert fake.commands == [[b"AUTH", b"bot", b"s3cret"], [b"SELECT", b"3"], [b"PING"], [b"PING"]]
+    assert fake.connections == 1
+
+
+def test_a_refused_login_fails_the_call():
+    fake = FakeRedis(
+        lambda command: b"-WRONGPASS invalid password\r\n" if command[0] == b"AUTH" else b"+OK\r\n"
+    )
+
+    async def scenario():
+        async with fake as url:
+            pipe = RedisPipe(url.replace("redis://", "redis://:wrong@"), connect_timeout=5)
+            return await asyncio.gather(pipe.call(["PING"]), return_exceptions=True)
+
+    [outcome] = async_to_sync(scenario)()
+    assert isinstance(outcome, redis.ResponseError) and "WRONGPASS" in str(outcome)
+
+
+def test_it_reads_the_urls_redis_py_reads():
+    plain = connect_options("redis://127.0.0.1:6380/2")
+    assert (plain["host"], plain["port"], plain["db"], plain["ssl"], plain["path"]) == (
+        "127.0.0.1",
+        6380,
+        2,
+        None,
+        None,
+    )
+    unix = connect_options("unix:///run/redis.sock?db=4")
+    assert (unix["path"], unix["db"]) == ("/run/redis.sock", 4)
+    verified = connect_options("rediss://:pw@cache.internal:6379/1")
+    assert verified["ssl"].verify_mode == ssl.CERT_REQUIRED and verified["ssl"].check_hostname
+    assert verified["password"] == "pw"
+    unverified = connect_options("rediss://cache.internal:6379/0?ssl_cert_reqs=none")
+    assert unverified["ssl"].verify_mode == ssl.CERT_NONE and not unverified["ssl"].check_hostname
