@@ -17,9 +17,10 @@ username, password and database. Replies are bytes, integers or None; an error r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
+import socket
 import ssl
-import weakref
 from collections import deque
 from collections.abc import Sequence
 from typing import Any
@@ -143,7 +144,10 @@ class RedisPipe:
     def __init__(self, url: str, *, connect_timeout: float) -> None:
         self.options = connect_options(url)
         self.connect_timeout = connect_timeout
-        self._opening: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        # Each event loop's connection (the task opening it). Not weakly keyed: a
+        # connection refers to its loop. The entries of loops that closed (each
+        # `async_to_sync` runs one) are let go when a new loop connects.
+        self._opening: dict[asyncio.AbstractEventLoop, asyncio.Task] = {}
         self._tasks: set[asyncio.Task] = set()
 
     def send(self, calls: Sequence[Call]) -> None:
@@ -187,8 +191,22 @@ class RedisPipe:
         if opening is None or (
             opening.done() and (opening.exception() is not None or not opening.result().usable)
         ):
+            self._let_go_of_closed_loops()
             opening = self._opening[loop] = loop.create_task(self._connect(loop))
         return await asyncio.shield(opening)
+
+    def _let_go_of_closed_loops(self) -> None:
+        for loop in [loop for loop in list(self._opening) if loop.is_closed()]:
+            opening = self._opening.pop(loop, None)
+            if (
+                opening is not None
+                and opening.done()
+                and not opening.cancelled()
+                and opening.exception() is None
+            ):
+                # Its loop cannot close the transport any more: end the connection itself.
+                with contextlib.suppress(OSError):
+                    opening.result().transport.get_extra_info("socket").shutdown(socket.SHUT_RDWR)
 
     async def _connect(self, loop: asyncio.AbstractEventLoop) -> _Connection:
         options = self.options

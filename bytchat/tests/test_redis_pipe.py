@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
+import time
 
 import pytest
 import redis
@@ -83,6 +84,30 @@ def test_replies_go_back_to_their_calls_in_order_with_errors_in_place(settings):
     assert client.xrange(key, count=1)[0][1] == {b"e": "ñandú 1".encode()}
     client.delete(key)
     client.close()
+
+
+@pytest.mark.redis
+def test_the_connection_of_a_closed_event_loop_is_ended_when_another_loop_connects(settings):
+    """Each `async_to_sync` runs an event loop of its own (a Celery task, a test): their
+    connections must not pile up in Redis."""
+    pipe = RedisPipe(settings.REDIS_URL, connect_timeout=5)
+
+    async def connection_id():
+        [number] = await pipe.call(["CLIENT", "ID"])
+        return number
+
+    first = async_to_sync(connection_id)()
+    second = async_to_sync(connection_id)()
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    for _ in range(50):  # Redis drops a client it has seen close at its next turn
+        open_ids = {int(each["id"]) for each in client.client_list()}
+        if first not in open_ids:
+            break
+        time.sleep(0.02)
+    client.close()
+    assert first != second and second in open_ids
+    assert first not in open_ids
+    assert len(pipe._opening) == 1
 
 
 def test_the_calls_of_one_moment_go_out_in_one_write(monkeypatch):
