@@ -6,7 +6,7 @@
   imports `bots`, `chat` or `analytics`; `bots` never `chat` or `analytics`; `chat` never
   `analytics` (analytics only reads chat's records, `Run` included).
 - The infrastructure in `bytchat/` that the domain apps use (errors, the database and
-  cache helpers, encryption, outbound HTTP, counters, reused threads, settings helpers, the admin base
+  cache helpers, encryption, outbound HTTP, counters, the pipelined Redis connection, reused threads, settings helpers, the admin base
   class and the shared API pieces in `bytchat.api`) is the bottom layer: it imports no
   app. What it needs of one comes through the settings (the native API's authentication is named in
   `REST_FRAMEWORK`, not imported).
@@ -42,6 +42,7 @@ INFRASTRUCTURE = (
     "bytchat.env",
     "bytchat.errors",
     "bytchat.outbound",
+    "bytchat.redis_pipe",
     "bytchat.threads",
 )
 DOMAIN_APPS = ("accounts", "bots", "chat", "analytics")
