@@ -138,6 +138,14 @@ def connect_options(url: str) -> dict[str, Any]:
     }
 
 
+def _opened(opening: asyncio.Task | None) -> _Connection | None:
+    """The connection `opening` opened, if it has and it still works."""
+    if opening is None or not opening.done() or opening.cancelled() or opening.exception() is not None:
+        return None
+    connection = opening.result()
+    return connection if connection.usable else None
+
+
 class RedisPipe:
     """`send` or `call` from any task of an event loop; one connection each loop."""
 
@@ -153,12 +161,10 @@ class RedisPipe:
     def send(self, calls: Sequence[Call]) -> None:
         """Write `calls` now (or once connected); their `done` gives the replies."""
         loop = asyncio.get_running_loop()
-        opening = self._opening.get(loop)
-        if opening is not None and opening.done() and not opening.cancelled() and opening.exception() is None:
-            connection = opening.result()
-            if connection.usable:
-                connection.send(calls)
-                return
+        connection = _opened(self._opening.get(loop))
+        if connection is not None:
+            connection.send(calls)
+            return
         task = loop.create_task(self._connect_and_send(loop, calls))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -188,25 +194,18 @@ class RedisPipe:
 
     async def _connection(self, loop: asyncio.AbstractEventLoop) -> _Connection:
         opening = self._opening.get(loop)
-        if opening is None or (
-            opening.done() and (opening.exception() is not None or not opening.result().usable)
-        ):
+        if opening is None or (opening.done() and _opened(opening) is None):
             self._let_go_of_closed_loops()
             opening = self._opening[loop] = loop.create_task(self._connect(loop))
         return await asyncio.shield(opening)
 
     def _let_go_of_closed_loops(self) -> None:
         for loop in [loop for loop in list(self._opening) if loop.is_closed()]:
-            opening = self._opening.pop(loop, None)
-            if (
-                opening is not None
-                and opening.done()
-                and not opening.cancelled()
-                and opening.exception() is None
-            ):
+            connection = _opened(self._opening.pop(loop, None))
+            if connection is not None:
                 # Its loop cannot close the transport any more: end the connection itself.
                 with contextlib.suppress(OSError):
-                    opening.result().transport.get_extra_info("socket").shutdown(socket.SHUT_RDWR)
+                    connection.transport.get_extra_info("socket").shutdown(socket.SHUT_RDWR)
 
     async def _connect(self, loop: asyncio.AbstractEventLoop) -> _Connection:
         options = self.options
