@@ -1,7 +1,7 @@
 from django.db.models import QuerySet
 
 from accounts.models import Plan, User
-from bytchat.cached import cached_read
+from bytchat.cached import Read, cached_read
 from bytchat.errors import NotFound
 
 # The names of the cached rows (`bytchat.cached`) that the account services forget.
@@ -34,11 +34,13 @@ def user_get_for_auth(*, user_id) -> User | None:
     authentication reads it on every request: from the cache until an account service
     changes the user (`services.user_forget`) or any plan (`services.plan_save`)."""
     return cached_read(
-        name=CACHED_USERS,
-        key=str(user_id),
+        **user_for_auth_read(user_id).kwargs(),
         load=lambda: User.objects.select_related("plan").filter(pk=user_id).first(),
-        depends_on=(EVERY_PLAN,),
     )
+
+
+def user_for_auth_read(user_id) -> Read:
+    return Read(CACHED_USERS, str(user_id), (EVERY_PLAN,))
 
 
 def user_plan(user: User) -> Plan:
@@ -46,11 +48,14 @@ def user_plan(user: User) -> Plan:
     if user.plan_id is not None:
         return user.plan
     return cached_read(
-        name=CACHED_DEFAULT_PLAN,
-        key="",
+        **default_plan_read().kwargs(),
         load=lambda: Plan.objects.filter(is_default=True).first() or Plan(),
-        depends_on=(EVERY_PLAN,),
     )
+
+
+def default_plan_read() -> Read:
+    """`user_plan`'s read of the default plan, for `bytchat.cached.read_ahead`."""
+    return Read(CACHED_DEFAULT_PLAN, "", (EVERY_PLAN,))
 
 
 def plan_list() -> QuerySet[Plan]:

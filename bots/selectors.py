@@ -23,7 +23,7 @@ from accounts.models import User
 from accounts.selectors import ACCOUNT_DELETIONS, CACHED_USERS
 from bots.errors import NotBotEditor
 from bots.models import Bot, Category, Chunk, Document, DocumentStatus, ModelConfig, ModelEndpoint
-from bytchat.cached import cached_read, row
+from bytchat.cached import Read, cached_read, row
 from bytchat.errors import NotFound
 
 # The names of the cached rows (`bytchat.cached`) that the bot services forget.
@@ -183,19 +183,23 @@ def bot_get_for_chat(*, user: User, bot_id: Any) -> tuple[Bot, list[ModelConfig]
 
     The bot comes with `has_knowledge`: whether it has any chunk to search, so that a turn
     with a bot that has none skips the search."""
-    try:
-        key = uuid.UUID(str(bot_id))
-    except ValueError:
-        raise NotFound("Bot not found.") from None
-    found = cached_read(
-        name=CACHED_CHAT_BOTS,
-        key=str(key),
-        load=lambda: _chat_bot_load(key),
-        depends_on=(EVERY_MODEL_ENDPOINT, ACCOUNT_DELETIONS),
-    )
+    read = chat_bot_read(bot_id)
+    if read is None:
+        raise NotFound("Bot not found.")
+    found = cached_read(**read.kwargs(), load=lambda: _chat_bot_load(uuid.UUID(read.key)))
     if found is None or not bot_is_visible(user=user, bot=found[0]):
         raise NotFound("Bot not found.")
     return found
+
+
+def chat_bot_read(bot_id: Any) -> Read | None:
+    """`bot_get_for_chat`'s cache read (None: `bot_id` is not a UUID), for
+    `bytchat.cached.read_ahead`."""
+    try:
+        key = uuid.UUID(str(bot_id))
+    except ValueError:
+        return None
+    return Read(CACHED_CHAT_BOTS, str(key), (EVERY_MODEL_ENDPOINT, ACCOUNT_DELETIONS))
 
 
 def _chat_bot_load(bot_id: uuid.UUID) -> tuple[Bot, list[ModelConfig]] | None:

@@ -7,7 +7,7 @@ import pytest
 from django.core.cache import cache
 from django.db import transaction
 
-from bytchat.cached import cached_read, forget, forget_all
+from bytchat.cached import Read, cached_read, forget, forget_all, read_ahead
 
 
 class Source:
@@ -79,3 +79,55 @@ def test_a_write_forgets_at_once_and_again_when_its_transaction_commits():
         assert _read(source) == "changed"
         source.value = "committed"
     assert _read(source) == "committed"  # the commit forgot what was read before it
+
+
+class CountedLookups:
+    """Counts the cache's `get_many` calls (one MGET each on Redis)."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.calls: list[list[str]] = []
+        real = cache.get_many
+
+        def get_many(keys, *args, **kwargs):
+            self.calls.append(list(keys))
+            return real(keys, *args, **kwargs)
+
+        monkeypatch.setattr(cache, "get_many", get_many)
+
+
+def _other(source: Source) -> str:
+    return cached_read(name="other", key="9", load=source.load)
+
+
+def test_reads_announced_ahead_take_one_lookup_between_them(monkeypatch):
+    thing, other = Source("a"), Source("b")
+    _read(thing), _other(other)  # both cached
+    lookups = CountedLookups(monkeypatch)
+    with read_ahead(Read("other", "9"), None):
+        assert (_read(thing), _other(other)) == ("a", "b")
+    assert len(lookups.calls) == 1 and "entry:other:9" in lookups.calls[0]
+    assert (thing.loads, other.loads) == (1, 1)
+    assert _other(other) == "b" and len(lookups.calls) == 2  # outside the block: its own lookup
+
+
+def test_a_forget_in_the_block_sends_the_next_read_back_to_the_cache(monkeypatch):
+    thing, other = Source("a"), Source("b")
+    _read(thing), _other(other)
+    lookups = CountedLookups(monkeypatch)
+    with read_ahead(Read("other", "9")):
+        _read(thing)
+        other.value = "B"
+        forget("other", "9")
+        assert _other(other) == "B"
+    assert len(lookups.calls) == 2 and other.loads == 2
+
+
+def test_an_entry_loaded_in_the_block_is_read_again_from_the_cache(monkeypatch):
+    thing, other = Source("a"), Source("b")
+    _other(other)
+    lookups = CountedLookups(monkeypatch)
+    with read_ahead(Read("other", "9")):
+        _read(thing)  # a miss: loaded, then stored
+        assert _other(other) == "b"
+    assert thing.loads == 1 and other.loads == 1
+    assert len(lookups.calls) >= 2  # what was fetched with the miss is not trusted after it

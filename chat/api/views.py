@@ -198,19 +198,20 @@ result_body = sync_to_async(db_step(lambda result: s.ChatResultSerializer(result
 
 @db_step
 def _prepare_turn(user_of: Callable[[], Any], data: dict, channel: str) -> engine.Turn:
-    return engine.chat_prepare(
-        user=user_of(),
-        bot_id=data["bot"],
-        message=data["message"],
-        conversation_id=data.get("conversation"),
-        task_type=data.get("task_type"),
-        at_limit=AT_LIMIT,
-        confirm_delete=data["confirm_delete"],
-        metadata_filter=data.get("metadata_filter"),
-        channel=channel,
-        # A streamed follow-up's question is written while the model is asked.
-        write_later=data["stream"],
-    )
+    with engine.turn_reads_ahead(data["bot"]):
+        return engine.chat_prepare(
+            user=user_of(),
+            bot_id=data["bot"],
+            message=data["message"],
+            conversation_id=data.get("conversation"),
+            task_type=data.get("task_type"),
+            at_limit=AT_LIMIT,
+            confirm_delete=data["confirm_delete"],
+            metadata_filter=data.get("metadata_filter"),
+            channel=channel,
+            # A streamed follow-up's question is written while the model is asked.
+            write_later=data["stream"],
+        )
 
 
 async def chat_answer(

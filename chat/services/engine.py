@@ -25,7 +25,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.selectors import user_plan
+from accounts.selectors import default_plan_read, user_plan
+from bytchat import cached
 from bytchat.crypto import DecryptionFailed
 from bytchat.db import async_db_step, execute_together, insert_statement
 from bytchat.errors import InvalidInput
@@ -160,6 +161,14 @@ def _spec(config) -> ModelSpec:
         api_key=api_key,
         trusted_url=endpoint is not None,
     )
+
+
+def turn_reads_ahead(bot_id: Any) -> contextlib.AbstractContextManager:
+    """Around authentication and `chat_prepare`: the caller's user, the bot and the default
+    plan come from the cache in one round trip, that of the first of them."""
+    from bots.selectors import chat_bot_read
+
+    return cached.read_ahead(chat_bot_read(bot_id), default_plan_read())
 
 
 def chat_prepare(

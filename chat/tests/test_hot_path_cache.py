@@ -77,6 +77,25 @@ def test_authentication_reads_the_user_and_plan_once_then_from_the_cache(
         assert _me(token) == 200
 
 
+def test_a_turn_finds_its_user_and_bot_in_one_cache_lookup(token, user, bot, monkeypatch):
+    """Authentication's lookup also fetches the bot (and the default plan) announced ahead."""
+    from django.core.cache import cache
+
+    assert _chat(token, bot)[0] == 200  # everything cached
+    lookups = []
+    real = cache.get_many
+
+    def get_many(keys, *args, **kwargs):
+        lookups.append(list(keys))
+        return real(keys, *args, **kwargs)
+
+    monkeypatch.setattr(cache, "get_many", get_many)
+    status, events = _chat(token, bot)
+    assert status == 200 and _done(events)
+    [lookup] = [keys for keys in lookups if any(key.startswith("entry:") for key in keys)]
+    assert f"entry:auth-user:{user.pk}" in lookup and f"entry:chat-bot:{bot.pk}" in lookup
+
+
 def test_a_suspension_holds_from_the_next_request(token, user, admin_user, bot):
     assert _me(token) == 200 and _chat(token, bot)[0] == 200
     account_services.user_set_status(actor=admin_user, user=user, status=UserStatus.SUSPENDED)
