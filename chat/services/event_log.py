@@ -323,12 +323,12 @@ class RedisEventLog(EventLog):
         if error is not None:
             raise error
 
-    def _send(self, loop: asyncio.AbstractEventLoop, pending: list) -> None:
+    def _send(self, loop: asyncio.AbstractEventLoop, pending: list[Call]) -> None:
         if self._pending.get(loop) is pending:
             del self._pending[loop]
         self._write(pending)
 
-    def _write(self, calls: list) -> None:
+    def _write(self, calls: list[Call]) -> None:
         self._pipe.send(calls)
 
     @staticmethod
