@@ -81,6 +81,13 @@ class _Connection(asyncio.Protocol):
         self.usable = True
 
     def send(self, calls: Sequence[Call]) -> None:
+        if self.transport.is_closing():
+            # Closed and not yet told so (`connection_lost` comes at the loop's next turn):
+            # a write now would be dropped and its calls never answered.
+            self.usable = False
+            for call in calls:
+                call.fail(redis.ConnectionError("The connection to Redis is closing"))
+            return
         self.transport.write(b"".join(pack(command) for call in calls for command in call.commands))
         for call in calls:
             self.waiting.extend(itertools.repeat(call, len(call.commands)))
@@ -143,7 +150,7 @@ def _opened(opening: asyncio.Task | None) -> _Connection | None:
     if opening is None or not opening.done() or opening.cancelled() or opening.exception() is not None:
         return None
     connection = opening.result()
-    return connection if connection.usable else None
+    return connection if connection.usable and not connection.transport.is_closing() else None
 
 
 class RedisPipe:

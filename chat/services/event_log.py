@@ -406,8 +406,7 @@ class RedisEventLog(EventLog):
     async def stop_wait(self, answer_id, *, wait):
         """The stop key, then the stop channel for `wait` seconds: one subscriber per
         process and event loop wakes every waiting answer, and no connection blocks."""
-        [stopped] = await self._pipe.call(["EXISTS", self._key(answer_id, "stop")])
-        if stopped:
+        if await self._redis().exists(self._key(answer_id, "stop")):
             return True
         if wait <= 0:
             return False
