@@ -270,9 +270,10 @@ class RedisEventLog(EventLog):
         self._clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self._listeners: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self._stop_waiters: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-        # The writes of every answer, and the other commands of their turns (start, lease,
-        # stop check, end), go through one pipelined connection per event loop; the reads
-        # and the rest through redis-py.
+        # The writes of every answer, and its start, lease and end, go through one
+        # pipelined connection per event loop; the reads and the rest through redis-py
+        # (the stop check too: sooner, it had the stop listener subscribe while a
+        # short-lived event loop closed, and that loop's shutdown could hang).
         self._pipe = RedisPipe(url, connect_timeout=REDIS_WAIT_SECONDS)
         # Appends made in this turn of each event loop, not yet sent (`append_many`).
         self._pending: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
