@@ -12,6 +12,10 @@ It speaks RESP2, and takes the URLs redis-py does: `redis://` (TCP), `rediss://`
 username, password and database. Replies are bytes, integers or None; an error reply is a
 `redis.ResponseError` in its place; a connection that fails fails its calls with
 `redis.ConnectionError`, and the next call opens a new one.
+
+`RedisSubscription` is the same connection per event loop, subscribed to a channel: its
+messages are handed to a callback as they arrive. No task reads them (the connection's
+protocol does), so a loop that closes has nothing of it to cancel.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import itertools
 import socket
 import ssl
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import hiredis
@@ -69,8 +73,10 @@ def pack(command: Command) -> bytes:
 
 
 class _Connection(asyncio.Protocol):
-    def __init__(self) -> None:
+    def __init__(self, on_message: Callable[[bytes, bytes], None] | None = None) -> None:
         self.transport: asyncio.Transport | None = None
+        # A subscriber's: each message published to its channels, (channel, data).
+        self.on_message = on_message
         self.usable = False
         # The call of each command sent and not yet answered, oldest first.
         self.waiting: deque[Call] = deque()
@@ -102,6 +108,9 @@ class _Connection(asyncio.Protocol):
                 return
             if reply is False:
                 return
+            if self.on_message is not None and isinstance(reply, list) and reply[:1] == [b"message"]:
+                self.on_message(reply[1], reply[2])
+                continue
             if not self.waiting:
                 self._abort("Redis sent a reply to nothing asked")
                 return
@@ -153,8 +162,8 @@ def _opened(opening: asyncio.Task | None) -> _Connection | None:
     return connection if connection.usable and not connection.transport.is_closing() else None
 
 
-class RedisPipe:
-    """`send` or `call` from any task of an event loop; one connection each loop."""
+class _PerLoop:
+    """One connection to Redis for each event loop, opened when it is first wanted."""
 
     def __init__(self, url: str, *, connect_timeout: float) -> None:
         self.options = connect_options(url)
@@ -164,6 +173,66 @@ class RedisPipe:
         # `async_to_sync` runs one) are let go when a new loop connects.
         self._opening: dict[asyncio.AbstractEventLoop, asyncio.Task] = {}
         self._tasks: set[asyncio.Task] = set()
+
+    async def _connection(self, loop: asyncio.AbstractEventLoop) -> _Connection:
+        opening = self._opening.get(loop)
+        if opening is None or (opening.done() and _opened(opening) is None):
+            self._let_go_of_closed_loops()
+            opening = self._opening[loop] = loop.create_task(self._connect(loop))
+        return await asyncio.shield(opening)
+
+    def _let_go_of_closed_loops(self) -> None:
+        for loop in [loop for loop in list(self._opening) if loop.is_closed()]:
+            connection = _opened(self._opening.pop(loop, None))
+            if connection is not None:
+                # Its loop cannot close the transport any more: end the connection itself.
+                with contextlib.suppress(OSError):
+                    connection.transport.get_extra_info("socket").shutdown(socket.SHUT_RDWR)
+
+    def _protocol(self) -> _Connection:
+        return _Connection()
+
+    def _hello(self) -> list[Command]:
+        """The commands a new connection sends first."""
+        options = self.options
+        hello: list[Command] = []
+        if options["password"] is not None:
+            hello.append(
+                ["AUTH", *([options["username"]] if options["username"] else []), options["password"]]
+            )
+        if options["db"]:
+            hello.append(["SELECT", options["db"]])
+        return hello
+
+    async def _connect(self, loop: asyncio.AbstractEventLoop) -> _Connection:
+        options = self.options
+        try:
+            async with asyncio.timeout(self.connect_timeout):
+                if options["path"]:
+                    _, connection = await loop.create_unix_connection(self._protocol, options["path"])
+                else:
+                    _, connection = await loop.create_connection(
+                        self._protocol, options["host"], options["port"], ssl=options["ssl"]
+                    )
+        except (OSError, TimeoutError) as error:
+            raise redis.ConnectionError(f"Could not connect to Redis: {error}") from error
+        hello = self._hello()
+        if hello:
+            call = Call(hello)
+            connection.send([call])
+            try:
+                error = first_error(await call.done)
+            except BaseException:
+                connection.transport.close()
+                raise
+            if error is not None:
+                connection.transport.close()
+                raise error
+        return connection
+
+
+class RedisPipe(_PerLoop):
+    """`send` or `call` from any task of an event loop; one connection each loop."""
 
     def send(self, calls: Sequence[Call]) -> None:
         """Write `calls` now (or once connected); their `done` gives the replies."""
@@ -199,45 +268,26 @@ class RedisPipe:
             raise
         connection.send(calls)
 
-    async def _connection(self, loop: asyncio.AbstractEventLoop) -> _Connection:
-        opening = self._opening.get(loop)
-        if opening is None or (opening.done() and _opened(opening) is None):
-            self._let_go_of_closed_loops()
-            opening = self._opening[loop] = loop.create_task(self._connect(loop))
-        return await asyncio.shield(opening)
 
-    def _let_go_of_closed_loops(self) -> None:
-        for loop in [loop for loop in list(self._opening) if loop.is_closed()]:
-            connection = _opened(self._opening.pop(loop, None))
-            if connection is not None:
-                # Its loop cannot close the transport any more: end the connection itself.
-                with contextlib.suppress(OSError):
-                    connection.transport.get_extra_info("socket").shutdown(socket.SHUT_RDWR)
+class RedisSubscription(_PerLoop):
+    """One connection per event loop subscribed to `channel`: `on_message(data)` is called
+    on that loop for each message published to it. Only for subscribing (`subscribed`), not
+    for commands: a subscribed connection takes no others."""
 
-    async def _connect(self, loop: asyncio.AbstractEventLoop) -> _Connection:
-        options = self.options
-        try:
-            async with asyncio.timeout(self.connect_timeout):
-                if options["path"]:
-                    _, connection = await loop.create_unix_connection(_Connection, options["path"])
-                else:
-                    _, connection = await loop.create_connection(
-                        _Connection, options["host"], options["port"], ssl=options["ssl"]
-                    )
-        except (OSError, TimeoutError) as error:
-            raise redis.ConnectionError(f"Could not connect to Redis: {error}") from error
-        hello: list[Command] = []
-        if options["password"] is not None:
-            hello.append(
-                ["AUTH", *([options["username"]] if options["username"] else []), options["password"]]
-            )
-        if options["db"]:
-            hello.append(["SELECT", options["db"]])
-        if hello:
-            call = Call(hello)
-            connection.send([call])
-            error = first_error(await call.done)
-            if error is not None:
-                connection.transport.close()
-                raise error
-        return connection
+    def __init__(
+        self, url: str, channel: str, on_message: Callable[[bytes], None], *, connect_timeout: float
+    ) -> None:
+        super().__init__(url, connect_timeout=connect_timeout)
+        self.channel = channel
+        self.on_message = on_message
+
+    async def subscribed(self) -> None:
+        """Once this loop's connection is subscribed: opened now unless it is open (again,
+        if it was lost: a message published meanwhile was missed)."""
+        await self._connection(asyncio.get_running_loop())
+
+    def _protocol(self) -> _Connection:
+        return _Connection(on_message=lambda _channel, data: self.on_message(data))
+
+    def _hello(self) -> list[Command]:
+        return [*super()._hello(), ["SUBSCRIBE", self.channel]]

@@ -12,10 +12,11 @@ import time
 
 import pytest
 import redis
+import redis.asyncio
 from asgiref.sync import async_to_sync
 
 from bytchat import redis_pipe
-from bytchat.redis_pipe import Call, RedisPipe, connect_options
+from bytchat.redis_pipe import Call, RedisPipe, RedisSubscription, connect_options
 
 
 class FakeRedis:
@@ -190,6 +191,73 @@ def test_it_logs_in_and_selects_the_database_of_its_url_first():
 
     async_to_sync(scenario)()
     assert fake.commands == [[b"AUTH", b"bot", b"s3cret"], [b"SELECT", b"3"], [b"PING"], [b"PING"]]
+    assert fake.connections == 1
+
+
+@pytest.mark.redis
+def test_a_subscription_hands_each_message_of_its_channel_to_its_callback(settings):
+    """Messages of its channel only, in order, on the loop that subscribed; a connection
+    that was lost is subscribed again by the next `subscribed`."""
+    received: list[tuple[asyncio.AbstractEventLoop, bytes]] = []
+    subscription = RedisSubscription(
+        settings.REDIS_URL,
+        "bytchat:test:channel",
+        lambda data: received.append((asyncio.get_running_loop(), data)),
+        connect_timeout=5,
+    )
+    client = redis.asyncio.Redis.from_url(settings.REDIS_URL)
+
+    async def published(*messages):
+        for channel, data in messages:
+            await client.publish(channel, data)
+        for _ in range(100):
+            if len(received) >= sum(channel == "bytchat:test:channel" for channel, _ in messages):
+                return
+            await asyncio.sleep(0.01)
+
+    async def scenario():
+        await subscription.subscribed()
+        await published(
+            ("bytchat:test:channel", "one"), ("bytchat:test:other", "no"), ("bytchat:test:channel", "ñ")
+        )
+        first = [data for _, data in received]
+        loops = {loop for loop, _ in received}
+        # Redis ends the connection (as on a restart): the next `subscribed` subscribes anew.
+        connection = subscription._opening[asyncio.get_running_loop()].result()
+        host, port = connection.transport.get_extra_info("sockname")[:2]
+        await client.client_kill_filter(addr=f"{host}:{port}")
+        for _ in range(100):
+            if not connection.usable:
+                break
+            await asyncio.sleep(0.01)
+        received.clear()
+        await subscription.subscribed()
+        await published(("bytchat:test:channel", "again"))
+        await client.aclose()
+        return first, loops, [data for _, data in received]
+
+    first, loops, again = async_to_sync(scenario)()
+    assert first == [b"one", "ñ".encode()]
+    assert len(loops) == 1
+    assert again == [b"again"]
+
+
+def test_a_subscription_logs_in_and_selects_its_database_before_it_subscribes():
+    fake = FakeRedis(
+        lambda command: (
+            b"*3\r\n$9\r\nsubscribe\r\n$4\r\nstop\r\n:1\r\n" if command[0] == b"SUBSCRIBE" else b"+OK\r\n"
+        )
+    )
+
+    async def scenario():
+        async with fake as url:
+            subscription = RedisSubscription(
+                url.replace("redis://", "redis://bot:s3cret@") + "/3", "stop", print, connect_timeout=5
+            )
+            await asyncio.gather(subscription.subscribed(), subscription.subscribed())
+
+    async_to_sync(scenario)()
+    assert fake.commands == [[b"AUTH", b"bot", b"s3cret"], [b"SELECT", b"3"], [b"SUBSCRIBE", b"stop"]]
     assert fake.connections == 1
 
 

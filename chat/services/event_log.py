@@ -27,7 +27,7 @@ from typing import Any
 
 from django.conf import settings
 
-from bytchat.redis_pipe import Call, RedisPipe, first_error
+from bytchat.redis_pipe import Call, RedisPipe, RedisSubscription, first_error
 
 Event = tuple[int, dict[str, Any]]
 # The types of an answer's last event.
@@ -265,16 +265,17 @@ def _expires(events: list[Event]) -> bool:
 class RedisEventLog(EventLog):
     def __init__(self, url: str) -> None:
         self.url = url
-        # A redis.asyncio client belongs to the event loop that made it; so do the stop
-        # channel's listener and the answers waiting on it.
+        # A redis.asyncio client belongs to the event loop that made it; so do the answers
+        # waiting on the stop channel.
         self._clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-        self._listeners: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self._stop_waiters: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-        # The writes of every answer, and its start, lease and end, go through one
-        # pipelined connection per event loop; the reads and the rest through redis-py
-        # (the stop check too: sooner, it had the stop listener subscribe while a
-        # short-lived event loop closed, and that loop's shutdown could hang).
+        # The writes of every answer, its start, lease, stop check and end go through one
+        # pipelined connection per event loop; the reads and the rest through redis-py.
         self._pipe = RedisPipe(url, connect_timeout=REDIS_WAIT_SECONDS)
+        # The stop channel, one subscribed connection per event loop. Not redis-py's
+        # pubsub: its listening task, cancelled as its loop closed, could swallow the
+        # cancellation and keep listening, and the loop's shutdown then waited for ever.
+        self._stops = RedisSubscription(url, STOP_CHANNEL, self._stopped, connect_timeout=REDIS_WAIT_SECONDS)
         # Appends made in this turn of each event loop, not yet sent (`append_many`).
         self._pending: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -405,21 +406,17 @@ class RedisEventLog(EventLog):
             await pipe.execute()
 
     async def stop_wait(self, answer_id, *, wait):
-        """The stop key, then the stop channel for `wait` seconds: one subscriber per
+        """The stop key, then the stop channel for `wait` seconds: one subscription per
         process and event loop wakes every waiting answer, and no connection blocks."""
-        if await self._redis().exists(self._key(answer_id, "stop")):
+        if (await self._pipe.call(["EXISTS", self._key(answer_id, "stop")]))[0]:
             return True
         if wait <= 0:
             return False
         loop = asyncio.get_running_loop()
-        listener = self._listeners.get(loop)
-        if listener is None or listener.done():
-            ready = loop.create_future()
-            self._listeners[loop] = listener = loop.create_task(self._listen_for_stops(ready))
-            await ready
         waiting = self._stop_waiters.setdefault(loop, {})
         event = waiting.setdefault(answer_id, asyncio.Event())
         try:
+            await self._stops.subscribed()
             await asyncio.wait_for(event.wait(), wait)
             return True
         except TimeoutError:
@@ -427,25 +424,10 @@ class RedisEventLog(EventLog):
         finally:
             waiting.pop(answer_id, None)
 
-    async def _listen_for_stops(self, ready: asyncio.Future) -> None:
-        loop = asyncio.get_running_loop()
-        pubsub = self._redis().pubsub()
-        try:
-            await pubsub.subscribe(STOP_CHANNEL)
-            if not ready.done():  # its first waiter may have been cancelled meanwhile
-                ready.set_result(None)
-            async for message in pubsub.listen():
-                if message.get("type") == "message":
-                    event = self._stop_waiters.get(loop, {}).get(message["data"])
-                    if event is not None:
-                        event.set()
-        except Exception as error:
-            if not ready.done():
-                ready.set_exception(error)
-            raise
-        finally:
-            with contextlib.suppress(Exception):
-                await pubsub.aclose()
+    def _stopped(self, answer_id: bytes) -> None:
+        event = self._stop_waiters.get(asyncio.get_running_loop(), {}).get(answer_id.decode())
+        if event is not None:
+            event.set()
 
     async def claim(self, answer_id, name, *, seconds):
         key = self._key(answer_id, f"claim:{name}")
