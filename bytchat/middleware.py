@@ -127,6 +127,20 @@ INLINE = dict(
 )
 
 
+# Where the handler keeps the request it made for a scope, to let go of it once served.
+_REQUEST = "bytchat.request"
+
+
+def _let_go(request: HttpRequest | None) -> None:
+    """Empty a request that has been served. The middleware leave it in reference cycles
+    (its user and `auser` are closures over it, its messages' storage refers back to it),
+    so that without this it and all it holds (session, view state, the parsed body) would
+    wait, at each request, for a full garbage collection to be freed: about 150 objects a
+    request, and pauses of up to 300 ms under load."""
+    if request is not None:
+        request.__dict__.clear()
+
+
 class ASGIHandler(asgi.ASGIHandler):
     """Django's ASGI handler, with the middleware above in place of Django's own, and the
     request's sync steps in a reused thread (`bytchat.threads`) rather than a new one."""
@@ -135,7 +149,25 @@ class ASGIHandler(asgi.ASGIHandler):
         if scope["type"] != "http":
             raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
         async with own_thread():
-            await self.handle(scope, receive, send)
+            try:
+                await self.handle(scope, receive, send)
+            finally:
+                _let_go(scope.pop(_REQUEST, None))
+
+    def create_request(self, scope, body_file):
+        request, error_response = super().create_request(scope, body_file)
+        scope[_REQUEST] = request
+        return request, error_response
+
+    async def listen_for_disconnect(self, receive):
+        """Django's, but it returns at the client's disconnect where Django's raises
+        RequestAborted for `handle` to drop: raised, its traceback held `handle`'s frame,
+        which held the task that held the exception, so every request's objects (request,
+        response, session, view state) lived on in a reference cycle until a full garbage
+        collection freed them, at up to 300 ms a pause under load."""
+        message = await receive()
+        if message["type"] != "http.disconnect":
+            raise AssertionError(f"Invalid ASGI message after request body: {message['type']}")
 
     def load_middleware(self, is_async: bool = False) -> None:
         if not is_async:

@@ -58,7 +58,12 @@ def parse_json(request: HttpRequest, serializer_class: type[Serializer]) -> dict
     data = load_json(request.body or b"{}", encoding=request.encoding or settings.DEFAULT_CHARSET)
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
+    validated = serializer.validated_data
+    # Its fields refer back to it (`parent`): let go of them now, for the serializer to be
+    # freed with this call and not at the next full garbage collection (a chat turn's
+    # were 40 of the 50 objects its request left in reference cycles).
+    serializer.__dict__.pop("fields", None)
+    return validated
 
 
 # Errors raised before a stream starts answer in the native error envelope.

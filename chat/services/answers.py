@@ -71,6 +71,8 @@ class _Running:
     finished: bool = False
     task: asyncio.Task | None = None
     watcher: asyncio.Task | None = None
+    # Done when the answer has ended: its watcher stops waiting then (not cancelled).
+    ended: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
     # Events not yet in the log, and the task writing them (one at a time, in order).
     unlogged: list[Event] = field(default_factory=list)
     writer: asyncio.Task | None = None
@@ -205,8 +207,10 @@ async def _relay(run: _Running) -> None:
             run.finished = True
             run.notify()
             _running.pop(run.answer_id, None)
-            if run.watcher is not None:
-                run.watcher.cancel()
+            # Its watcher returns (cancelled, it left a traceback holding this answer's
+            # objects in a reference cycle, for a full garbage collection to free).
+            if not run.ended.done():
+                run.ended.set_result(None)
 
 
 async def _end_log(run: _Running, log, *, ended: bool) -> None:
@@ -225,8 +229,10 @@ async def _watch(run: _Running) -> None:
     log = event_log()
     while not run.finished:
         try:
-            if await log.stop_wait(run.answer_id, wait=_heartbeat()):
+            if await log.stop_wait(run.answer_id, wait=_heartbeat(), until=run.ended):
                 run.stop("stopped")
+                return
+            if run.finished:
                 return
             await log.lease_renew(run.answer_id, seconds=_lease_seconds())
             if run.listeners == 0 and not run.finished:
@@ -238,7 +244,7 @@ async def _watch(run: _Running) -> None:
             raise
         except Exception:  # the log is unreachable for a moment: the answer goes on
             logger.warning("Heartbeat of answer %s failed", run.answer_id, exc_info=True)
-            await asyncio.sleep(_heartbeat())
+            await asyncio.wait([run.ended], timeout=_heartbeat())
 
 
 def _spawn(coroutine) -> asyncio.Task:

@@ -475,6 +475,30 @@ def test_the_redis_log_writes_the_events_of_one_moment_together(settings, monkey
     client.close()
 
 
+def test_a_stop_wait_ends_when_its_answer_does_and_wakes_on_a_stop_or_its_time():
+    """Each log's `stop_wait`: True at a stop, False after `wait` seconds, and False at
+    once when `until` is done (the watcher of an ended answer returns, not cancelled)."""
+    log = event_log()
+
+    async def scenario():
+        loop = asyncio.get_running_loop()
+        ended = loop.create_future()
+        started = loop.time()
+        waiting = asyncio.ensure_future(log.stop_wait("ending", wait=30, until=ended))
+        await asyncio.sleep(0.05)
+        ended.set_result(None)
+        at_end = await waiting, loop.time() - started
+        timed_out = await log.stop_wait("quiet", wait=0.05)
+        stopping = asyncio.ensure_future(log.stop_wait("stopped", wait=30, until=loop.create_future()))
+        await asyncio.sleep(0.05)
+        await log.stop_request("stopped")
+        return at_end, timed_out, await stopping, await log.stop_wait("ending", wait=30, until=ended)
+
+    (at_end, seconds), timed_out, stopped, after_end = async_to_sync(scenario)()
+    assert at_end is False and seconds < 5
+    assert timed_out is False and stopped is True and after_end is False
+
+
 @pytest.mark.redis
 def test_the_stop_subscription_outlives_a_first_waiter_cancelled_while_it_subscribes(settings):
     """The first `stop_wait` of a loop subscribes to the stop channel and waits until it
