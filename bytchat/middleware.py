@@ -142,8 +142,9 @@ def _let_go(request: HttpRequest | None) -> None:
 
 
 class ASGIHandler(asgi.ASGIHandler):
-    """Django's ASGI handler, with the middleware above in place of Django's own, and the
-    request's sync steps in a reused thread (`bytchat.threads`) rather than a new one."""
+    """Django's ASGI handler, with the middleware above in place of Django's own, the
+    request's sync steps in a reused thread (`bytchat.threads`) rather than a new one, and
+    nothing of a served request left in reference cycles for the garbage collector."""
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
