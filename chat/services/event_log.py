@@ -453,7 +453,10 @@ class RedisEventLog(EventLog):
         return stopped.result() is True
 
     def _stopped(self, answer_id: bytes) -> None:
-        for stopped in self._stop_waiters.get(asyncio.get_running_loop(), {}).get(answer_id.decode(), ()):
+        # Called from the subscription's protocol: whatever the channel carries must not
+        # raise there (it would drop the connection, and every answer's stop with it).
+        waiting = self._stop_waiters.get(asyncio.get_running_loop(), {})
+        for stopped in waiting.get(answer_id.decode(errors="replace"), ()):
             _resolve(stopped, True)
 
     async def claim(self, answer_id, name, *, seconds):

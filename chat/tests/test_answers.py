@@ -18,7 +18,7 @@ from bots.tests.factories import make_bot
 from chat.models import Message, MessageStatus, Run, RunStatus, TokenReservation, UsageSource
 from chat.services import answers, engine
 from chat.services.conversations import AtLimit
-from chat.services.event_log import PREFIX, RUNNING_KEY, event_log, event_log_reset
+from chat.services.event_log import PREFIX, RUNNING_KEY, STOP_CHANNEL, event_log, event_log_reset
 from chat.tests.fakes.llm_servers import OPENAI_PIECES, FakeServer, OpenAIHandler
 from chat.tests.helpers import parse_sse, stream_chat
 
@@ -523,6 +523,31 @@ def test_the_stop_subscription_outlives_a_first_waiter_cancelled_while_it_subscr
         return await waiting
 
     assert async_to_sync(scenario)() is True
+    event_log_reset()
+
+
+@pytest.mark.redis
+def test_what_is_not_an_answer_id_on_the_stop_channel_leaves_the_stops_working(settings):
+    """The stop channel is read inside the subscription's protocol: a payload that is not
+    UTF-8 must not raise there (that would drop the connection and every stop with it)."""
+    import redis
+
+    settings.CHAT_EVENT_LOG = "redis"
+    event_log_reset()
+    log = event_log()
+
+    async def scenario():
+        waiting = asyncio.ensure_future(log.stop_wait("after-garbage", wait=5))
+        await log._stops.subscribed()
+        connection = log._stops._opening[asyncio.get_running_loop()].result()
+        client = redis.asyncio.Redis.from_url(settings.REDIS_URL)
+        await client.publish(STOP_CHANNEL, b"\xff\xfe not an answer id")
+        await asyncio.sleep(0.1)
+        await client.aclose()
+        await log.stop_request("after-garbage")
+        return await waiting, connection is log._stops._opening[asyncio.get_running_loop()].result()
+
+    assert async_to_sync(scenario)() == (True, True)
     event_log_reset()
 
 
