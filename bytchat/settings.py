@@ -295,6 +295,11 @@ GEMINI_BASE_URL = env_str("GEMINI_BASE_URL") or None
 # The operator's OpenAI-compatible server (Ollama, vLLM, LM Studio...) and its key.
 OPENAI_COMPATIBLE_API_KEY = env_str("OPENAI_COMPATIBLE_API_KEY")
 OPENAI_COMPATIBLE_BASE_URL = env_str("OPENAI_COMPATIBLE_BASE_URL") or None
+# The SDK-backed providers a web process imports as it starts (`openai`, `gemini`), so that
+# what they load is frozen out of the garbage collector's way with the rest of startup.
+# `auto`: those the keys and URLs above configure; empty: none. Others are imported at
+# their first answer.
+CHAT_PRELOAD_PROVIDERS = env_list("CHAT_PRELOAD_PROVIDERS", ["auto"])
 # Hosts (`host` or `host:port`) a user's base_url may name although they are not public.
 MODEL_BASE_URL_ALLOWED_HOSTS = env_list("MODEL_BASE_URL_ALLOWED_HOSTS")
 PROVIDER_TIMEOUT_SECONDS = env_int("PROVIDER_TIMEOUT_SECONDS", 60)

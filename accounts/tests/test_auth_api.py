@@ -194,6 +194,35 @@ class TestTokens:
         api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
         assert_error(api_client.get(ME), 401, "UNAUTHORIZED")
 
+    def test_a_token_verified_once_still_expires_and_only_verified_tokens_are_kept(
+        self, api_client, user, monkeypatch
+    ):
+        """Each process verifies an access token's signature once (`_verified`): its expiry
+        is checked again at every request, and what failed verification is never kept."""
+        from accounts import authentication
+
+        access = login(api_client, "alice@example.com").json()["access"]
+        api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
+        assert api_client.get(ME).status_code == 200
+        assert access.encode() in authentication._verified
+        assert api_client.get(ME).status_code == 200  # from what was verified
+
+        # A token altered in its last character of signature is another token: verified, refused.
+        forged = access[:-2] + ("A" if access[-2] != "A" else "B") + access[-1]
+        api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {forged}")
+        assert_error(api_client.get(ME), 401, "UNAUTHORIZED")
+        refresh = login(api_client, "alice@example.com").json()["refresh"]
+        api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {refresh}")  # not an access token
+        assert_error(api_client.get(ME), 401, "UNAUTHORIZED")
+        assert set(authentication._verified) & {forged.encode(), refresh.encode()} == set()
+
+        later = authentication.aware_utcnow() + timedelta(minutes=31)
+        monkeypatch.setattr(authentication, "aware_utcnow", lambda: later)
+        monkeypatch.setattr("rest_framework_simplejwt.tokens.aware_utcnow", lambda: later)
+        api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
+        assert_error(api_client.get(ME), 401, "UNAUTHORIZED")
+        assert access.encode() not in authentication._verified
+
     def test_refresh_rotates_and_blacklists_the_old_refresh_token(self, api_client, user):
         refresh = login(api_client, "alice@example.com").json()["refresh"]
         response = api_client.post(REFRESH, {"refresh": refresh}, format="json")
