@@ -3,6 +3,7 @@ from rest_framework import serializers
 
 from bots.models import TaskType
 from bytchat.api.representation import LeanRepresentation
+from bytchat.api.requests import RequestSerializer
 from chat.models import ApiKey, Citation, Conversation, Feedback, Message, Rating
 from chat.selectors import message_versions_count
 
@@ -135,7 +136,7 @@ class MessageVersionListSerializer(serializers.Serializer):
     versions = MessageVersionSerializer(many=True)
 
 
-class RegenerateRequestSerializer(serializers.Serializer):
+class RegenerateRequestSerializer(RequestSerializer):
     task_type = serializers.ChoiceField(choices=TaskType.choices, required=False, allow_null=True)
     model = serializers.CharField(
         max_length=200,
@@ -147,7 +148,7 @@ class RegenerateRequestSerializer(serializers.Serializer):
     stream = serializers.BooleanField(required=False, default=True)
 
 
-class EditRequestSerializer(serializers.Serializer):
+class EditRequestSerializer(RequestSerializer):
     # Blank and length checks live in the engine, as for a new message.
     message = serializers.CharField(allow_blank=True, trim_whitespace=False)
     task_type = serializers.ChoiceField(choices=TaskType.choices, required=False, allow_null=True)
@@ -189,7 +190,7 @@ class ConversationExportSerializer(serializers.Serializer):
     messages = ExportMessageSerializer(many=True)
 
 
-class ChatRequestSerializer(serializers.Serializer):
+class ChatRequestSerializer(RequestSerializer):
     bot = serializers.UUIDField()
     # Blank and length checks live in the engine, so every surface gets the same rule.
     message = serializers.CharField(allow_blank=True, trim_whitespace=False)

@@ -7,6 +7,7 @@ from rest_framework import serializers
 
 from bots.api.serializers import ModelConfigWriteSerializer
 from bots.models import Provider
+from bytchat.api.requests import RequestSerializer
 
 # v1 called Gemini "google" (its example: provider "google", model "gemini-1.5-flash-latest").
 PROVIDER_ALIASES = {"google": Provider.GEMINI}
@@ -55,6 +56,6 @@ class BotUpdateSerializer(serializers.Serializer):
     system_prompt = serializers.CharField(required=False, allow_blank=True, max_length=20_000)
 
 
-class ChatRequestSerializer(serializers.Serializer):
+class ChatRequestSerializer(RequestSerializer):
     # Blank and overlong questions are refused by the chat engine, with its own messages.
     query = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)

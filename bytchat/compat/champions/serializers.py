@@ -12,6 +12,7 @@ from rest_framework import serializers
 from accounts.models import Role, User, UserStatus
 from analytics.periods import DEFAULT_DAYS, MAX_DAYS
 from bytchat.api.fields import OffsetField
+from bytchat.api.requests import RequestSerializer
 from chat.models import Rating, RunStatus
 
 ROLE_NAMES = {Role.USER: "rep", Role.MANAGER: "manager", Role.ADMIN: "admin"}
@@ -45,7 +46,7 @@ class StatusChangeSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=UserStatus.values)
 
 
-class ChatRequestSerializer(serializers.Serializer):
+class ChatRequestSerializer(RequestSerializer):
     # Blank and length checks live in the engine, so every surface gets the same rule.
     message = serializers.CharField(allow_blank=True, trim_whitespace=False)
     conversation_id = serializers.UUIDField(required=False, allow_null=True)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from rest_framework import serializers
 
 from accounts.models import User
+from bytchat.api.requests import RequestSerializer
 from chat.models import Conversation, Message, MessageRole
 
 # The document's role names: Bytchat's `assistant` is ESCOMBOT's `bot`.
@@ -34,7 +35,7 @@ class ChatCreateRequestSerializer(serializers.Serializer):
     title = serializers.CharField(trim_whitespace=True)
 
 
-class MessageCreateRequestSerializer(serializers.Serializer):
+class MessageCreateRequestSerializer(RequestSerializer):
     chatId = serializers.CharField(trim_whitespace=True)
     message = serializers.CharField(trim_whitespace=True)
 

@@ -15,6 +15,7 @@ from accounts.models import Language, Plan, Role, User
 from accounts.selectors import user_plan
 from bots.models import Bot, Category, Provider, TaskType
 from bytchat.api.fields import OffsetField
+from bytchat.api.requests import RequestSerializer
 from chat.services.routing import order_specs
 
 # A Bytchat manager reads everything an admin reads, so MagicAI clients see an ADMIN.
@@ -354,7 +355,7 @@ class MessagePageQuerySerializer(serializers.Serializer):
     offset = OffsetField()
 
 
-class MessageCreateSerializer(serializers.Serializer):
+class MessageCreateSerializer(RequestSerializer):
     content = serializers.CharField(trim_whitespace=False, allow_blank=True)
 
 
