@@ -58,7 +58,9 @@ def _reference(cls: type[serializers.Serializer]) -> type[serializers.Serializer
 def _outcome(cls, data: dict):
     serializer = cls(data=data)
     valid = serializer.is_valid()
-    errors = {name: [(str(error), error.code) for error in found] for name, found in serializer.errors.items()}
+    errors = {
+        name: [(str(error), error.code) for error in found] for name, found in serializer.errors.items()
+    }
     return valid, dict(serializer.validated_data) if valid else None, errors
 
 
